@@ -1,0 +1,1 @@
+"""The agent runtime: the tool loop, sessions and typed events (no HTTP here)."""

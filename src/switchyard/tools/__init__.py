@@ -1,0 +1,1 @@
+"""Tools: in-process function tools (base.py), MCP connections, approval policy."""
