@@ -1,0 +1,66 @@
+"""Build the system prompt from the agent's contributors, ordered by priority."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import platform
+from pathlib import Path
+
+from switchyard.config.schema import (AgentConfig, DynamicContributor, FileContributor,
+                                      StaticContributor, SystemPromptConfig)
+from switchyard.errors import ConfigError
+
+log = logging.getLogger("switchyard.prompt")
+
+
+def _file_section(contributor: FileContributor, agent_dir: str) -> str:
+    options = contributor.options
+    parts = []
+    for name in contributor.files:
+        path = Path(name) if os.path.isabs(name) else Path(agent_dir) / name
+        try:
+            size = path.stat().st_size
+            if size > options.maxFileSize:
+                raise OSError(f"{size} bytes is over maxFileSize {options.maxFileSize}")
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            if options.errorHandling == "error":
+                raise ConfigError(f"systemPrompt contributor {contributor.id!r}: cannot read {path}: {exc}") from None
+            log.warning("system prompt file %s skipped: %s", path, exc)
+            continue
+        if options.includeFilenames:
+            text = f"## {path.name}\n\n{text}"
+        parts.append(text)
+    return options.separator.join(parts)
+
+
+def _dynamic_section(contributor: DynamicContributor) -> str:
+    if contributor.source == "date":
+        now = dt.datetime.now().astimezone()
+        return f"Current date and time: {now.strftime('%Y-%m-%d %H:%M %Z')}"
+    if contributor.source == "env":
+        return (f"Environment: {platform.system()} {platform.release()}, "
+                f"working directory {os.getcwd()}")
+    return ""  # `resources` is not implemented; the loader warned about it
+
+
+def build_system_prompt(config: AgentConfig, agent_dir: str) -> str:
+    prompt = config.systemPrompt
+    if isinstance(prompt, str):
+        return prompt
+    assert isinstance(prompt, SystemPromptConfig)
+    sections = []
+    for contributor in sorted(prompt.contributors, key=lambda c: c.priority):
+        if not contributor.enabled:
+            continue
+        if isinstance(contributor, StaticContributor):
+            text = contributor.content
+        elif isinstance(contributor, FileContributor):
+            text = _file_section(contributor, agent_dir)
+        else:
+            text = _dynamic_section(contributor)
+        if text.strip():
+            sections.append(text.strip())
+    return "\n\n".join(sections)

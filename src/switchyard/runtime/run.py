@@ -1,0 +1,49 @@
+"""One running turn: a background task and the events it has produced so far.
+
+The task runs to the end whoever is listening: a client that disconnects stops reading,
+not the run. Readers iterate from the first event of the run (so a reader that re-attaches
+mid-run sees the whole turn), then wait for more until `run:complete`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncIterator
+
+from switchyard.runtime.events import Event
+
+
+class Run:
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.events: list[Event] = []
+        self.done = False
+        self.task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    def finish(self) -> None:
+        self.done = True
+        self._changed.set()
+
+    async def wait(self) -> None:
+        while not self.done:
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def follow(self, start: int = 0) -> AsyncIterator[Event]:
+        index = start
+        while True:
+            while index < len(self.events):
+                event = self.events[index]
+                index += 1
+                yield event
+            if self.done:
+                return
+            self._changed.clear()
+            if index < len(self.events):
+                continue
+            await self._changed.wait()

@@ -1,0 +1,92 @@
+"""The in-memory working set of sessions: per-session locks, the running turn, last use.
+
+History lives in the store; only sessions in use are held here. `maxSessions` bounds this
+working set and `sessionTTL` evicts idle sessions from it. Eviction never loses anything:
+an evicted session is read back from the store on its next use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchyard.errors import LimitError
+from switchyard.runtime.run import Run
+
+
+@dataclass
+class LiveSession:
+    id: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    run: Run | None = None
+    waiters: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    # A per-session LLM override may carry an API key: it lives here, never in the store.
+    llm_api_key: str | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.run is not None and not self.run.done
+
+    @property
+    def idle(self) -> bool:
+        return not self.busy and self.waiters == 0 and not self.lock.locked()
+
+
+class LiveSessions:
+    def __init__(self, max_sessions: int, ttl_ms: int) -> None:
+        self.max_sessions = max_sessions
+        self.ttl = ttl_ms / 1000
+        self._live: OrderedDict[str, LiveSession] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def peek(self, session_id: str) -> LiveSession | None:
+        return self._live.get(session_id)
+
+    def get(self, session_id: str) -> LiveSession:
+        """The live state of a session, admitting it to the working set when needed."""
+        live = self._live.get(session_id)
+        if live is not None:
+            live.last_used = time.monotonic()
+            self._live.move_to_end(session_id)
+            return live
+        if len(self._live) >= self.max_sessions:
+            self.sweep()
+        if len(self._live) >= self.max_sessions:
+            self._evict_least_recent()
+        live = LiveSession(session_id)
+        self._live[session_id] = live
+        return live
+
+    def _evict_least_recent(self) -> None:
+        for sid, live in self._live.items():
+            if live.idle:
+                del self._live[sid]
+                return
+        raise LimitError(f"all {self.max_sessions} sessions (sessions.maxSessions) are busy; "
+                         "try again when a run finishes", code="session_max_sessions_exceeded")
+
+    def sweep(self) -> int:
+        """Evict idle sessions unused for longer than the TTL. Returns how many."""
+        cutoff = time.monotonic() - self.ttl
+        stale = [sid for sid, live in self._live.items() if live.idle and live.last_used < cutoff]
+        for sid in stale:
+            del self._live[sid]
+        return len(stale)
+
+    def drop(self, session_id: str) -> None:
+        self._live.pop(session_id, None)
+
+    def busy_ids(self) -> list[str]:
+        return [sid for sid, live in self._live.items() if live.busy]
+
+    def runs(self) -> list[Run]:
+        return [live.run for live in self._live.values() if live.run and not live.run.done]
+
+    def stats(self) -> dict[str, Any]:
+        return {"live": len(self._live), "busy": len(self.busy_ids())}

@@ -1,0 +1,77 @@
+"""The schema, in SQLAlchemy Core, shared by SQLite and Postgres."""
+
+from __future__ import annotations
+
+from sqlalchemy import (JSON, BigInteger, Column, Float, Index, Integer, MetaData, String, Table,
+                        Text, UniqueConstraint)
+
+metadata = MetaData()
+
+sessions = Table(
+    "sessions", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),       # epoch milliseconds
+    Column("last_activity", BigInteger, nullable=False),
+    Column("title", String(200)),
+    Column("parent_session_id", String(200)),
+    Column("owner", String(200)),                            # API key name that created it
+    Column("message_count", Integer, nullable=False, default=0),
+    Column("next_seq", Integer, nullable=False, default=0),
+    Column("token_usage", JSON),                             # running totals
+    Column("llm_override", JSON),                            # never holds an API key
+    Index("ix_sessions_activity", "agent_id", "last_activity"),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("agent_id", String(100), nullable=False),
+    Column("session_id", String(200), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", JSON, nullable=False),                    # the whole InternalMessage
+    UniqueConstraint("agent_id", "session_id", "seq", name="uq_messages_seq"),
+    Index("ix_messages_session", "agent_id", "session_id", "seq"),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("prefix", String(32), nullable=False),            # shown in listings, not secret
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the whole key
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger),
+    Column("revoked_at", BigInteger),
+    Column("last_used_at", BigInteger),
+    Column("rate_limit", String(64)),
+    Column("replaced_by", String(64)),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("key_name", String(100)),
+    Column("address", String(100)),
+    Column("route", String(300)),
+    Column("outcome", String(32)),
+    Column("details", JSON),
+    Index("ix_audit_ts", "ts"),
+    Index("ix_audit_action", "action"),
+)
+
+memories = Table(
+    "memories", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("content", Text, nullable=False),
+    Column("tags", JSON),
+    Column("metadata", JSON),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)

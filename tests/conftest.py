@@ -1,0 +1,88 @@
+"""Shared fixtures, and a guard that fails any test reaching beyond loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+pytest_plugins = ["tests.conftest_fakellm"]
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _is_local(address: object) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX paths
+        return True
+    if not isinstance(address, tuple) or not address:
+        return True
+    host = address[0]
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class NetworkGuardError(AssertionError):
+    pass
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+        raise NetworkGuardError(f"test tried to reach {address!r}: tests stay on loopback")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+        raise NetworkGuardError(f"test tried to reach {address!r}: tests stay on loopback")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    name = host.decode() if isinstance(host, bytes) else host
+    if name not in (None, "localhost", "") and not _is_loopback_literal(name):
+        raise NetworkGuardError(f"test tried to resolve {name!r}: tests stay on loopback")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+def _is_loopback_literal(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _network_guard():
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = _guarded_getaddrinfo  # type: ignore[assignment]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = _real_getaddrinfo  # type: ignore[assignment]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own SWITCHYARD_HOME and no provider keys from the machine."""
+    monkeypatch.setenv("SWITCHYARD_HOME", str(tmp_path / "home"))
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEXTO_SERVER_API_KEY", "SWITCHYARD_API_KEY",
+                "NODE_ENV", "SWITCHYARD_ENV", "DEXTO_SERVER_REQUIRE_AUTH", "SWITCHYARD_REQUIRE_AUTH"):
+        monkeypatch.delenv(var, raising=False)
+    yield
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("SWITCHYARD_TEST_POSTGRES_URL")
+
+
+def redis_url() -> str | None:
+    return os.environ.get("SWITCHYARD_TEST_REDIS_URL")
