@@ -1,0 +1,45 @@
+"""The agents one server hosts, by id, with a default for requests that name none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from switchyard.errors import NotFoundError
+from switchyard.runtime.agent import Agent
+
+
+class AgentHost:
+    def __init__(self, agents: list[Agent], default_id: str | None = None) -> None:
+        if not agents:
+            raise ValueError("a host needs at least one agent")
+        self.agents: dict[str, Agent] = {}
+        for agent in agents:
+            if agent.id in self.agents:
+                raise ValueError(f"two agents share the id {agent.id!r}")
+            self.agents[agent.id] = agent
+        self.default_id = default_id or agents[0].id
+        if self.default_id not in self.agents:
+            raise ValueError(f"default agent {self.default_id!r} is not among the hosted agents")
+        self.router: Any = None  # routing.Router, when several agents are hosted
+
+    @property
+    def default(self) -> Agent:
+        return self.agents[self.default_id]
+
+    def get(self, agent_id: str | None) -> Agent:
+        if not agent_id:
+            return self.default
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            known = ", ".join(sorted(self.agents))
+            raise NotFoundError(f"agent {agent_id!r} not found (hosted: {known})", code="agent_not_found",
+                                details={"agentId": agent_id})
+        return agent
+
+    async def start(self) -> None:
+        for agent in self.agents.values():
+            await agent.start()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        for agent in self.agents.values():
+            await agent.stop(grace)

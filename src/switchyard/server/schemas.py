@@ -1,0 +1,76 @@
+"""Request bodies, as the reference accepts them (strict where it is strict)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SessionId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:@-]+$")]
+
+
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(BaseModel):
+    type: Literal["image"]
+    image: str
+    mimeType: str | None = None
+
+
+class FilePart(BaseModel):
+    type: Literal["file"]
+    data: str
+    mimeType: str
+    filename: str | None = None
+
+
+ContentPart = Annotated[Union[TextPart, ImagePart, FilePart], Field(discriminator="type")]
+Content = Union[str, list[ContentPart]]
+
+
+class MessageBody(BaseModel):
+    content: Content
+    sessionId: SessionId | None = None
+    agentId: str | None = None
+
+
+class ResetBody(BaseModel):
+    sessionId: SessionId
+    agentId: str | None = None
+
+
+class CreateSessionBody(BaseModel):
+    sessionId: SessionId | None = None
+    agentId: str | None = None
+
+
+class PatchSessionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=120)
+
+
+class CancelBody(BaseModel):
+    clearQueue: bool = False
+
+
+class LLMSwitchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider: str | None = None
+    model: str | None = None
+    apiKey: str | None = None
+    baseURL: str | None = None
+    maxIterations: int | None = Field(None, ge=1, le=1000)
+    maxInputTokens: int | None = Field(None, gt=0)
+    maxOutputTokens: int | None = Field(None, gt=0)
+    temperature: float | None = Field(None, ge=0, le=1)
+    sessionId: SessionId | None = None
+    agentId: str | None = None
+
+
+def content_dump(content: Content) -> str | list[dict]:
+    if isinstance(content, str):
+        return content
+    return [part.model_dump(exclude_none=True) for part in content]

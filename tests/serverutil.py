@@ -1,0 +1,96 @@
+"""Run a real Switchyard server (uvicorn) on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any, Callable
+
+import httpx
+import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A uvicorn server in a background thread. `app_factory` is called inside the server's
+    thread so that everything async is created on the server's own event loop."""
+
+    def __init__(self, app_factory: Callable[[], Any], *, port: int | None = None) -> None:
+        self.app_factory = app_factory
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
+        self._server: uvicorn.Server | None = None
+        self.app: Any = None
+        self.error: BaseException | None = None
+
+    def start(self, timeout: float = 20.0) -> "LiveServer":
+        ready = threading.Event()
+
+        def target() -> None:
+            try:
+                self.app = self.app_factory()
+                config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None,
+                                        access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+                self._server = uvicorn.Server(config)
+                self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+                ready.set()
+                asyncio.run(self._server.serve())
+            except BaseException as exc:  # noqa: BLE001 - surfaced to the test
+                self.error = exc
+                ready.set()
+
+        self._thread = threading.Thread(target=target, daemon=True, name=f"server:{self.port}")
+        self._thread.start()
+        ready.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.error:
+                raise RuntimeError(f"server failed to start: {self.error!r}") from self.error
+            if self._server is not None and self._server.started:
+                return self
+            time.sleep(0.02)
+        raise TimeoutError(f"server on port {self.port} did not start within {timeout}s")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 30.0), **kwargs)
+
+    def __enter__(self) -> "LiveServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
+    """Parse an SSE body into (event, data) pairs, keeping keep-alive comments out."""
+    import json
+    events = []
+    name, data = None, []
+    for line in response.iter_lines():
+        if line.startswith(":"):
+            continue
+        if line == "":
+            if name is not None or data:
+                events.append((name or "message", json.loads("\n".join(data)) if data else {}))
+            name, data = None, []
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+    if name is not None or data:
+        events.append((name or "message", json.loads("\n".join(data)) if data else {}))
+    return events
