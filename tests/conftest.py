@@ -8,7 +8,10 @@ import socket
 
 import pytest
 
-pytest_plugins = ["tests.conftest_fakellm"]
+import importlib.util
+
+# The scripted fake LLM server fixtures (tests/conftest_fakellm.py).
+pytest_plugins = ["tests.conftest_fakellm"] if importlib.util.find_spec("tests.conftest_fakellm") else []
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -94,3 +94,21 @@ def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     if name is not None or data:
         events.append((name or "message", json.loads("\n".join(data)) if data else {}))
     return events
+
+
+def serve_agents(*configs: dict[str, Any], env: dict[str, str] | None = None,
+                 tools: list[Any] | None = None, llm_client_factory: Callable[[], Any] | None = None,
+                 default_agent: str | None = None) -> LiveServer:
+    """A live server hosting agents built from config dicts (validated like YAML files)."""
+
+    def factory() -> Any:
+        from switchyard.config import parse_agent
+        from switchyard.runtime.agent import Agent
+        from switchyard.runtime.host import AgentHost
+        from switchyard.server.app import create_app
+        agents = [Agent(parse_agent(c, env=env or {}), tools=list(tools or []),
+                        llm_client=llm_client_factory() if llm_client_factory else None,
+                        env=env) for c in configs]
+        return create_app(AgentHost(agents, default_agent), shutdown_grace=3)
+
+    return LiveServer(factory)

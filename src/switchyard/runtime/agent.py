@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import json
 import logging
+import os
 import time
 import uuid
 from collections import OrderedDict
@@ -141,7 +142,8 @@ class Agent:
 
     def _create_client(self, cfg: LLMConfig) -> LLMClient:
         from switchyard.llm.factory import create_llm_client
-        return create_llm_client(cfg, env=self.env, on_retry=self._on_retry)
+        return create_llm_client(cfg, env=os.environ if self.env is None else self.env,
+                                 on_retry=self._on_retry)
 
     def _on_retry(self, attempt: int, delay: float, error: Exception) -> None:
         run = _current_run.get()

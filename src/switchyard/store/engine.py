@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from switchyard.config.schema import (DatabaseConfig, InMemoryDatabase, PostgresDatabase,
                                       SqliteDatabase)
@@ -46,7 +46,11 @@ def postgres_async_url(dsn: str) -> str:
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:")
-        kwargs = {"poolclass": StaticPool} if in_memory else {}
+        # An in-memory database lives in one connection: keep exactly one, and let each
+        # transaction check it out alone (a shared StaticPool connection would interleave
+        # concurrent transactions and lose writes).
+        kwargs = {"poolclass": AsyncAdaptedQueuePool, "pool_size": 1, "max_overflow": 0,
+                  "pool_timeout": 60} if in_memory else {}
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

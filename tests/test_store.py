@@ -1,0 +1,100 @@
+"""The session store on SQLite (always) and Postgres (when SWITCHYARD_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from switchyard.store import Store
+from switchyard.store.engine import postgres_async_url
+from tests.conftest import postgres_url
+
+
+@pytest.fixture(params=["sqlite-file", "sqlite-memory", "postgres"])
+async def store(request, tmp_path):
+    if request.param == "sqlite-file":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    elif request.param == "sqlite-memory":
+        url = "sqlite+aiosqlite://"
+    else:
+        if not postgres_url():
+            pytest.skip("SWITCHYARD_TEST_POSTGRES_URL is not set (Postgres not available)")
+        url = postgres_async_url(postgres_url())
+    s = await Store(url).open()
+    yield s
+    await s.close()
+
+
+def msg(role: str, text: str) -> dict:
+    return {"id": str(uuid.uuid4()), "role": role, "content": text}
+
+
+async def test_create_is_idempotent_and_history_keeps_order(store):
+    agent = f"a-{uuid.uuid4().hex[:6]}"
+    session, created = await store.sessions.create(agent, "s1", owner="k1")
+    assert created and session["owner"] == "k1" and session["messageCount"] == 0
+    again, created_again = await store.sessions.create(agent, "s1", owner="other")
+    assert not created_again and again["owner"] == "k1"
+
+    await store.sessions.append(agent, "s1", [msg("user", "one")], title="one")
+    await store.sessions.append(agent, "s1", [msg("assistant", "two"), msg("user", "three")],
+                                usage={"inputTokens": 3, "outputTokens": 2, "totalTokens": 5})
+    history = await store.sessions.history(agent, "s1")
+    assert [m["content"] for m in history] == ["one", "two", "three"]
+    session = await store.sessions.get(agent, "s1")
+    assert session["messageCount"] == 3 and session["title"] == "one"
+    assert session["tokenUsage"]["totalTokens"] == 5
+
+
+async def test_concurrent_appends_never_collide(store):
+    agent = f"a-{uuid.uuid4().hex[:6]}"
+    await store.sessions.create(agent, "s", owner=None)
+    await asyncio.gather(*(store.sessions.append(agent, "s", [msg("user", str(i))]) for i in range(20)))
+    history = await store.sessions.history(agent, "s")
+    assert sorted(int(m["content"]) for m in history) == list(range(20))
+    assert (await store.sessions.get(agent, "s"))["messageCount"] == 20
+
+
+async def test_append_to_a_missing_session_writes_nothing(store):
+    agent = f"a-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(KeyError):
+        await store.sessions.append(agent, "ghost", [msg("user", "x")])
+    assert await store.sessions.history(agent, "ghost") == []
+
+
+async def test_fork_copies_history_and_delete_removes_it(store):
+    agent = f"a-{uuid.uuid4().hex[:6]}"
+    await store.sessions.create(agent, "p", owner="k")
+    await store.sessions.append(agent, "p", [msg("user", "hi"), msg("assistant", "hello")])
+    child = await store.sessions.fork(agent, "p", "c", title="Fork: p", owner="k")
+    assert child["parentSessionId"] == "p" and child["messageCount"] == 2
+    await store.sessions.append(agent, "c", [msg("user", "only in child")])
+    assert len(await store.sessions.history(agent, "p")) == 2
+    assert len(await store.sessions.history(agent, "c")) == 3
+    assert await store.sessions.delete(agent, "p")
+    assert await store.sessions.get(agent, "p") is None
+    assert await store.sessions.history(agent, "p") == []
+    assert len(await store.sessions.history(agent, "c")) == 3
+
+
+async def test_listing_filters_by_owner_and_agent(store):
+    agent = f"a-{uuid.uuid4().hex[:6]}"
+    await store.sessions.create(agent, "mine", owner="k1")
+    await store.sessions.create(agent, "theirs", owner="k2")
+    await store.sessions.create(agent + "-other", "elsewhere", owner="k1")
+    assert {s["id"] for s in await store.sessions.list(agent)} == {"mine", "theirs"}
+    assert [s["id"] for s in await store.sessions.list(agent, owner="k1")] == ["mine"]
+    assert await store.sessions.count(agent) == 2
+
+
+async def test_history_survives_reopening_the_file(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'persist.db'}"
+    first = await Store(url).open()
+    await first.sessions.create("a", "s", owner=None)
+    await first.sessions.append("a", "s", [msg("user", "remember me")])
+    await first.close()
+    second = await Store(url).open()
+    assert [m["content"] for m in await second.sessions.history("a", "s")] == ["remember me"]
+    await second.close()
