@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import os
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 
 def build(name: str = "demo") -> MCPServer:
@@ -54,6 +54,13 @@ def build(name: str = "demo") -> MCPServer:
     def pid() -> int:
         """This process's id (tells a restarted server from the first one)."""
         return os.getpid()
+
+    @server.tool()
+    async def grow(tool_name: str, ctx: Context) -> str:
+        """Add a tool named `tool_name` (it says "hello") and tell the client the list changed."""
+        server.add_tool(lambda: "hello", name=tool_name, description="Added at run time")
+        await ctx.request_context.session.send_tool_list_changed()
+        return f"added {tool_name}"
 
     @server.resource("demo://greeting", name="greeting", description="A fixed greeting",
                      mime_type="text/plain")

@@ -262,6 +262,15 @@ class Agent:
     async def _emit_out_of_run(self, session_id: str, name: str, data: dict[str, Any]) -> None:
         await self.bus.publish(Event(name, session_id, data))
 
+    async def publish_event(self, session_id: str, name: str, data: dict[str, Any]) -> None:
+        """An event from outside the loop (e.g. an approval request) into the session's
+        running turn, so its streams see it, and onto the bus."""
+        event = Event(name, session_id, data)
+        live = self.live.peek(session_id)
+        if live is not None and live.run is not None and not live.run.done:
+            live.run.publish(event)
+        await self.bus.publish(event)
+
     # --- runs --------------------------------------------------------------------------
 
     async def start_run(self, session_id: str | None, content: Any, *, wait: bool = True,

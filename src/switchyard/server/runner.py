@@ -45,6 +45,29 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _graceful_server_class() -> Any:
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after its graceful shutdown, so the process dies of the
+        signal; a clean, finished shutdown should exit 0 instead."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[override]
+            handled = (signal.SIGINT, signal.SIGTERM)
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
+
+
 def serve(args: argparse.Namespace) -> int:
     from switchyard.server.security.settings import SecuritySettings
     settings = SecuritySettings.from_env(os.environ)
@@ -70,12 +93,13 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from switchyard.server.app import create_app
+    _GracefulServer = _graceful_server_class()
     app = create_app(host, shutdown_grace=args.shutdown_grace)
     config = uvicorn.Config(
         app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_config=None,
         access_log=False, timeout_graceful_shutdown=args.shutdown_grace + 5, server_header=False,
         proxy_headers=False, lifespan="on")
-    server = uvicorn.Server(config)
+    server = _GracefulServer(config)
     log.info("Switchyard serving %s on http://%s:%d", ", ".join(host.agents), args.host, args.port)
     server.run()
     return 0

@@ -1,0 +1,190 @@
+"""All MCP servers of one agent, and how their tools reach the agent's ToolSet.
+
+Tool names: a tool keeps the name its server gives it. Only when a name is not unique — two
+servers offer it, or a local tool has it — is every MCP tool of that name exposed as
+`<server>--<tool>` (local tools keep their names). The server is always called with its own name.
+
+Keeping the agent's ToolSet in sync: pass it as `MCPManager(configs, toolset=agent_tools)`.
+The manager then adds its tools to that ToolSet and, whenever a server connects, drops, changes
+its tools, or is added/updated/removed, replaces the MCP tools in it (local tools, i.e. any tool
+whose `source` is not "mcp", are left alone and count for collisions). An optional
+`on_change()` callback fires after each such sync (e.g. to push a status event to clients).
+Without a toolset, call `tools(reserved=local_names)` yourself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any, Callable, Iterable, Mapping
+
+from pydantic import TypeAdapter, ValidationError
+
+from switchyard.config.schema import MCPServerConfig, infer_mcp_type
+from switchyard.errors import ConflictError, NotFoundError, RequestError
+from switchyard.tools.base import Tool, ToolSet
+from switchyard.tools.mcp_client import ConnectionOptions, MCPConnection, MCPConnectionError
+from switchyard.tools.mcp_tool import MCPTool
+
+log = logging.getLogger("switchyard.mcp")
+
+PREFIX_SEPARATOR = "--"
+_CONFIG = TypeAdapter(MCPServerConfig)
+
+
+def parse_server_config(raw: Any) -> Any:
+    """A server config from a model or a JSON body (HTTP routes); errors name the field."""
+    if not isinstance(raw, dict):
+        return raw
+    try:
+        return _CONFIG.validate_python(infer_mcp_type(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(body)"
+        raise RequestError(f"invalid MCP server config at '{where}': {first['msg']}",
+                           details={"issues": exc.errors(include_url=False)}) from None
+
+
+class MCPManager:
+    def __init__(self, configs: Mapping[str, Any] | None = None, *, toolset: ToolSet | None = None,
+                 options: ConnectionOptions | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.options = options or ConnectionOptions()
+        self.toolset = toolset
+        self.on_change = on_change
+        self._connections: dict[str, MCPConnection] = {}
+        self._synced: set[str] = set()   # names this manager put into the toolset
+        for name, config in (configs or {}).items():
+            self._connections[name] = self._connection(name, parse_server_config(config))
+
+    def _connection(self, name: str, config: Any) -> MCPConnection:
+        return MCPConnection(name, config, options=self.options, on_change=self._changed)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect every enabled server concurrently. A strict server that fails stops the
+        startup: all servers are stopped and MCPConnectionError names it and its error.
+        A lenient one is logged, left in status "error" and retried in the background."""
+        connections = list(self._connections.values())
+        await asyncio.gather(*(c.start() for c in connections))
+        failed = [c for c in connections
+                  if c.config.enabled and c.status != "connected" and c.config.connectionMode == "strict"]
+        if failed:
+            await self.stop()
+            raise self._strict_error(failed)
+        for c in connections:
+            if c.config.enabled and c.status != "connected":
+                log.warning("MCP server '%s' is not connected (lenient, retrying in the "
+                            "background): %s", c.name, c.last_error)
+        self._changed()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(c.stop() for c in self._connections.values()))
+        self._changed()
+
+    async def add(self, name: str, config: Any) -> MCPConnection:
+        if name in self._connections:
+            raise ConflictError(f"MCP server '{name}' already exists", code="mcp_server_exists")
+        connection = self._connection(name, parse_server_config(config))
+        self._connections[name] = connection
+        await self._start_one(connection)
+        return connection
+
+    async def update(self, name: str, config: Any) -> MCPConnection:
+        """Replace a server's config: the old connection is stopped, a new one started. As with
+        add(), a strict server that fails to connect is not kept, and the error is raised."""
+        config = parse_server_config(config)
+        await self.get(name).stop()
+        connection = self._connection(name, config)
+        self._connections[name] = connection
+        await self._start_one(connection)
+        return connection
+
+    async def remove(self, name: str) -> None:
+        connection = self.get(name)
+        del self._connections[name]
+        await connection.stop()
+        self._changed()
+
+    async def restart(self, name: str) -> MCPConnection:
+        connection = self.get(name)
+        await connection.restart()
+        self._changed()
+        return connection
+
+    async def _start_one(self, connection: MCPConnection) -> None:
+        await connection.start()
+        if (connection.config.enabled and connection.status != "connected"
+                and connection.config.connectionMode == "strict"):
+            # Strict means "this agent must not run without it": do not keep a half-added server.
+            self._connections.pop(connection.name, None)
+            await connection.stop()
+            self._changed()
+            raise self._strict_error([connection])
+        self._changed()
+
+    @staticmethod
+    def _strict_error(failed: list[MCPConnection]) -> MCPConnectionError:
+        parts = [f"'{c.name}': {c.last_error or c.status}" for c in failed]
+        return MCPConnectionError(
+            "MCP server failed to connect (connectionMode strict): " + "; ".join(parts),
+            details={"servers": [{"name": c.name, "error": c.last_error} for c in failed]})
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def get(self, name: str) -> MCPConnection:
+        try:
+            return self._connections[name]
+        except KeyError:
+            raise NotFoundError(f"MCP server '{name}' not found", code="mcp_server_not_found") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._connections
+
+    def servers(self) -> list[dict[str, Any]]:
+        """[{id, name, status, error?}] for the API."""
+        return [c.info() for c in self._connections.values()]
+
+    def tools(self, reserved: Iterable[str] = ()) -> list[Tool]:
+        """Every MCP tool, named as described in the module docstring. `reserved`: names already
+        taken by local tools. A server's last known tools are kept while it is down, so the
+        model gets a clear "not connected" error rather than a tool that vanished."""
+        reserved = set(reserved)
+        listed = [(c, spec) for c in self._connections.values() if c.status != "disabled"
+                  for spec in c.tool_specs]
+        counts = Counter(spec.name for _, spec in listed)
+        out: list[Tool] = []
+        for connection, spec in listed:
+            clash = counts[spec.name] > 1 or spec.name in reserved
+            name = f"{connection.name}{PREFIX_SEPARATOR}{spec.name}" if clash else spec.name
+            out.append(MCPTool(connection, spec, name=name))
+        return out
+
+    def find(self, name: str, reserved: Iterable[str] = ()) -> Tool | None:
+        return next((t for t in self.tools(reserved) if t.name == name), None)
+
+    # --- toolset sync ------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Make the bound ToolSet's MCP tools match the servers' current tools."""
+        if self.toolset is None:
+            return
+        for name in self._synced:
+            tool = self.toolset.get(name)
+            if tool is not None and getattr(tool, "source", None) == "mcp":
+                self.toolset.remove(name)
+        local = {t.name for t in self.toolset.all() if getattr(t, "source", None) != "mcp"}
+        tools = self.tools(reserved=local)
+        for tool in tools:
+            self.toolset.add(tool)
+        self._synced = {t.name for t in tools}
+
+    def _changed(self, _connection: MCPConnection | None = None) -> None:
+        self.sync()
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:
+                log.exception("MCPManager on_change listener failed")

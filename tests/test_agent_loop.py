@@ -1,0 +1,225 @@
+"""The agent loop driven by the scripted fake LLM over real HTTP (openai-compatible provider)."""
+
+from __future__ import annotations
+
+import asyncio
+import pytest
+
+from switchyard.config import parse_agent
+from switchyard.errors import ConflictError, LimitError
+from switchyard.runtime.agent import Agent
+from switchyard.tools.base import FunctionTool
+from tests.fakellm import Error, Text, ToolCalls
+
+
+def make_agent(tmp_path, fake_llm, *, tools=(), **overrides) -> Agent:
+    llm = {"provider": "openai-compatible", "model": "fake-model", "baseURL": fake_llm.base_url,
+           "apiKey": "sk-test-key-0123456789abcdef", "maxRetries": 2, "timeout": 10}
+    llm.update(overrides.pop("llm", {}))
+    config = {"agentId": "loop", "systemPrompt": "You are a test agent.", "llm": llm,
+              "storage": {"database": {"type": "sqlite", "path": str(tmp_path / "agent.db")}}, **overrides}
+    return Agent(parse_agent(config, env={}), tools=list(tools))
+
+
+async def collect(agent: Agent, session: str, content: str):
+    return [e async for e in agent.run(session, content)]
+
+
+def names(events):
+    return [e.name for e in events]
+
+
+RUNNING = {"now": 0, "peak": 0}
+
+
+async def weather(city: str) -> str:
+    """The weather in a city."""
+    RUNNING["now"] += 1
+    RUNNING["peak"] = max(RUNNING["peak"], RUNNING["now"])
+    try:
+        await asyncio.sleep(0.2)
+    finally:
+        RUNNING["now"] -= 1
+    return f"sunny in {city}"
+
+
+def explode(reason: str) -> str:
+    raise RuntimeError(f"boom: {reason}")
+
+
+WEATHER = FunctionTool(weather, input_schema={"type": "object", "properties": {"city": {"type": "string"}},
+                                              "required": ["city"]})
+EXPLODE = FunctionTool(explode, input_schema={"type": "object", "properties": {"reason": {"type": "string"}}})
+
+
+async def test_tool_loop_runs_calls_of_one_step_concurrently(tmp_path, fake_llm):
+    fake_llm.script(
+        ToolCalls([("c1", "weather", {"city": "Paris"}), ("c2", "weather", {"city": "Oslo"})]),
+        Text("Paris and Oslo are sunny.", usage=(40, 6)))
+    agent = await make_agent(tmp_path, fake_llm, tools=[WEATHER]).start()
+    RUNNING["peak"] = 0
+    try:
+        events = await collect(agent, "s", "weather in Paris and Oslo?")
+    finally:
+        await agent.stop()
+    assert names(events)[0] == "llm:thinking" and names(events)[-1] == "run:complete"
+    calls = [e.data for e in events if e.name == "llm:tool-call"]
+    assert [(c["toolName"], c["args"], c["callId"]) for c in calls] == [
+        ("weather", {"city": "Paris"}, "c1"), ("weather", {"city": "Oslo"}, "c2")]
+    results = {e.data["callId"]: e.data for e in events if e.name == "llm:tool-result"}
+    assert results["c1"]["success"] and results["c1"]["sanitized"]["content"][0]["text"] == "sunny in Paris"
+    assert RUNNING["peak"] == 2  # both calls of the step were running at once
+    response = next(e for e in events if e.name == "llm:response").data
+    assert response["content"] == "Paris and Oslo are sunny."
+    assert response["provider"] == "openai-compatible" and response["model"] == "fake-model"
+    assert events[-1].data["stepCount"] == 2 and events[-1].data["finishReason"] == "stop"
+
+    # The second request carried the tool results back, with their ids.
+    second = fake_llm.requests[1]["json"]["messages"]
+    tool_msgs = [m for m in second if m["role"] == "tool"]
+    assert {m["tool_call_id"] for m in tool_msgs} == {"c1", "c2"}
+    assert second[0] == {"role": "system", "content": "You are a test agent."}
+
+
+async def test_tool_failures_and_bad_arguments_go_back_to_the_model(tmp_path, fake_llm):
+    fake_llm.script(
+        ToolCalls([("a", "explode", {"reason": "x"}), ("b", "weather", "{not json"), ("c", "missing_tool", {})]),
+        Text("I could not do it."))
+    agent = await make_agent(tmp_path, fake_llm, tools=[WEATHER, EXPLODE]).start()
+    try:
+        events = await collect(agent, "s", "try tools")
+        history = await agent.history("s")
+    finally:
+        await agent.stop()
+    results = {e.data["callId"]: e.data for e in events if e.name == "llm:tool-result"}
+    assert not results["a"]["success"] and "boom: x" in results["a"]["error"]
+    assert not results["b"]["success"] and "not valid JSON" in results["b"]["error"]
+    assert not results["c"]["success"] and "Unknown tool 'missing_tool'" in results["c"]["error"]
+    assert events[-1].data["finishReason"] == "stop"
+    roles = [m["role"] for m in history]
+    assert roles == ["user", "assistant", "tool", "tool", "tool", "assistant"]
+    assert [m["toolCallId"] for m in history if m["role"] == "tool"] == ["a", "b", "c"]
+    assert history[1]["toolCalls"][1]["function"]["arguments"] == "{not json"
+
+
+async def test_max_iterations_bounds_the_loop(tmp_path, fake_llm):
+    fake_llm.script(*[ToolCalls([(f"c{i}", "weather", {"city": "X"})]) for i in range(3)])
+    agent = await make_agent(tmp_path, fake_llm, tools=[WEATHER], llm={"maxIterations": 3}).start()
+    try:
+        events = await collect(agent, "s", "loop forever")
+    finally:
+        await agent.stop()
+    assert len(fake_llm.requests) == 3
+    assert events[-1].data["finishReason"] == "max-steps" and events[-1].data["stepCount"] == 3
+
+
+async def test_provider_error_ends_the_run_with_llm_error(tmp_path, fake_llm):
+    fake_llm.script(Error(401, message="invalid api key provided"))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    try:
+        events = await collect(agent, "s", "hi")
+        history = await agent.history("s")
+    finally:
+        await agent.stop()
+    error = next(e for e in events if e.name == "llm:error").data
+    assert error["recoverable"] is False and error["context"]["status"] == 401
+    assert "sk-test-key" not in str(error)
+    assert events[-1].data["finishReason"] == "error"
+    assert [m["role"] for m in history] == ["user"]  # nothing half-written
+
+
+async def test_retries_emit_llm_retrying(tmp_path, fake_llm):
+    fake_llm.script(Error(429, retry_after=0), Text("after retry"))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    try:
+        events = await collect(agent, "s", "hi")
+    finally:
+        await agent.stop()
+    assert "llm:retrying" in names(events)
+    assert next(e for e in events if e.name == "llm:response").data["content"] == "after retry"
+
+
+async def test_cancel_records_what_was_said(tmp_path, fake_llm):
+    fake_llm.script(Text("partial words then much more text", chunks=6, chunk_delay=0.3))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    try:
+        run = await agent.start_run("s", "talk slowly")
+        async for event in run.follow():
+            if event.name == "llm:chunk":
+                break
+        assert agent.is_busy("s")
+        assert await agent.cancel("s") is True
+        assert run.events[-1].name == "run:complete" and run.events[-1].data["finishReason"] == "cancelled"
+        assert not agent.is_busy("s")
+        history = await agent.history("s")
+    finally:
+        await agent.stop()
+    assert history[0]["content"] == "talk slowly"
+    assert history[1]["role"] == "assistant" and history[1]["finishReason"] == "cancelled"
+    assert "partial words then much more text".startswith(history[1]["content"]) and history[1]["content"]
+
+
+async def test_turns_on_one_session_are_serialised(tmp_path, fake_llm):
+    fake_llm.script(Text("first", delay=0.3), Text("second"))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    try:
+        first = await agent.start_run("s", "one")
+        with pytest.raises(ConflictError):
+            await agent.start_run("s", "refused", wait=False)
+        second_task = asyncio.create_task(agent.generate("s", "two"))
+        await first.wait()
+        second = await second_task
+        history = await agent.history("s")
+    finally:
+        await agent.stop()
+    assert second["response"] == "second"
+    assert [m["content"] for m in history] == ["one", "first", "two", "second"]
+    # The second turn saw the first one's answer.
+    assert [m["content"] for m in fake_llm.requests[1]["json"]["messages"]][-2:] == ["first", "two"]
+
+
+async def test_history_survives_a_restart(tmp_path, fake_llm):
+    fake_llm.script(Text("noted"), Text("you said remember 42"))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    await agent.generate("s", "remember 42")
+    await agent.stop()
+    again = await make_agent(tmp_path, fake_llm).start()
+    try:
+        result = await again.generate("s", "what did I say?")
+        history = await again.history("s")
+    finally:
+        await again.stop()
+    assert result["response"] == "you said remember 42"
+    assert [m["content"] for m in history] == ["remember 42", "noted", "what did I say?", "you said remember 42"]
+    sent = [m["content"] for m in fake_llm.requests[1]["json"]["messages"]]
+    assert sent[1:] == ["remember 42", "noted", "what did I say?"]
+
+
+async def test_max_sessions_bounds_memory_and_ttl_evicts_without_loss(tmp_path, fake_llm):
+    agent = await make_agent(tmp_path, fake_llm, llm={"provider": "echo", "model": "echo", "baseURL": None,
+                                                      "apiKey": None},
+                             sessions={"maxSessions": 3, "sessionTTL": 50}).start()
+    try:
+        for i in range(10):
+            await agent.generate(f"s{i}", f"message {i}")
+            assert len(agent.live) <= 3
+        await asyncio.sleep(0.1)
+        assert agent.live.sweep() > 0 and len(agent.live) == 0
+        history = await agent.history("s0")  # evicted long ago, still all there
+        assert [m["content"] for m in history] == ["message 0", "Echo: message 0"]
+    finally:
+        await agent.stop()
+
+
+async def test_all_sessions_busy_refuses_a_new_one(tmp_path, fake_llm):
+    fake_llm.script(*[Text("slow", delay=0.5) for _ in range(2)])
+    agent = await make_agent(tmp_path, fake_llm, sessions={"maxSessions": 2, "sessionTTL": 60000}).start()
+    try:
+        runs = [await agent.start_run(f"b{i}", "hi") for i in range(2)]
+        with pytest.raises(LimitError) as info:
+            await agent.start_run("b3", "hi")
+        assert info.value.code == "session_max_sessions_exceeded"
+        for run in runs:
+            await run.wait()
+    finally:
+        await agent.stop()

@@ -1,0 +1,236 @@
+"""Tool-call approval: policy gates, manual approval through pending requests, timeouts,
+remembered choices, cancellation, and the POST /api/approvals/{id} body rules."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+
+import pytest
+
+from switchyard.config.schema import PermissionsConfig
+from switchyard.errors import NotFoundError, RequestError
+from switchyard.runtime.events import APPROVAL_REQUEST, APPROVAL_RESPONSE
+from switchyard.tools.approval import ApprovalCoordinator, validate_approval_body
+
+
+class Events:
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, dict]] = []
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, session_id: str, name: str, data: dict) -> None:
+        self.items.append((session_id, name, data))
+        self.arrived.set()
+
+    def named(self, name: str) -> list[dict]:
+        return [data for _, n, data in self.items if n == name]
+
+
+def coordinator(mode: str = "manual", timeout: int | None = None, allow=(), deny=()):
+    events = Events()
+    permissions = PermissionsConfig(mode=mode, timeout=timeout,
+                                    toolPolicies={"alwaysAllow": list(allow), "alwaysDeny": list(deny)})
+    return ApprovalCoordinator(permissions, events), events
+
+
+async def wait_pending(coord: ApprovalCoordinator, session_id: str = "s1", count: int = 1) -> list[dict]:
+    for _ in range(200):
+        pending = coord.pending(session_id)
+        if len(pending) >= count:
+            return pending
+        await asyncio.sleep(0.005)
+    raise AssertionError("no pending approval appeared")
+
+
+# --- policy gates ----------------------------------------------------------------------------
+
+async def test_auto_approve_and_auto_deny_do_not_ask():
+    coord, events = coordinator("auto-approve")
+    assert (await coord.authorize("s1", "add", "c1", {})).status == "approved"
+    coord, events = coordinator("auto-deny")
+    outcome = await coord.authorize("s1", "add", "c1", {})
+    assert outcome.status == "denied" and outcome.reason == "system_denied"
+    assert "auto-deny" in outcome.message
+    assert events.items == []
+
+
+async def test_always_deny_wins_over_always_allow_and_mode():
+    coord, events = coordinator("auto-approve", allow=["rm"], deny=["rm"])
+    outcome = await coord.authorize("s1", "rm", "c1", {})
+    assert outcome.status == "denied" and "alwaysDeny" in outcome.message
+    assert events.items == []
+
+
+async def test_always_allow_skips_manual_approval():
+    coord, events = coordinator("manual", allow=["get_weather"])
+    assert (await coord.authorize("s1", "get_weather", "c1", {"city": "Oslo"})).approved
+    assert coord.pending() == [] and events.items == []
+
+
+async def test_always_allow_overrides_auto_deny():
+    coord, _ = coordinator("auto-deny", allow=["get_weather"])
+    assert (await coord.authorize("s1", "get_weather", "c1", {})).approved
+    assert not (await coord.authorize("s1", "add", "c2", {})).approved
+
+
+# --- manual approval -------------------------------------------------------------------------
+
+async def test_manual_approve_publishes_request_and_response():
+    coord, events = coordinator("manual", timeout=5000)
+    task = asyncio.create_task(coord.authorize("s1", "add", "call-1", {"a": 1, "b": 2}))
+    [pending] = await wait_pending(coord)
+
+    assert pending["type"] == "tool_approval" and pending["sessionId"] == "s1"
+    assert pending["timeout"] == 5000
+    assert pending["metadata"] == {"toolName": "add", "toolCallId": "call-1", "args": {"a": 1, "b": 2}}
+    uuid.UUID(pending["approvalId"])
+    datetime.fromisoformat(pending["timestamp"])
+    assert events.named(APPROVAL_REQUEST) == [pending]
+    assert coord.pending("other-session") == []
+
+    coord.resolve(pending["approvalId"], "approved", form_data={"x": 1})
+    outcome = await task
+    assert outcome.status == "approved" and outcome.form_data == {"x": 1}
+    assert outcome.approval_id == pending["approvalId"]
+    assert events.named(APPROVAL_RESPONSE) == [
+        {"approvalId": pending["approvalId"], "status": "approved", "sessionId": "s1"}]
+    assert coord.pending("s1") == []
+
+
+async def test_manual_deny_carries_reason_and_message():
+    coord, events = coordinator("manual")
+    task = asyncio.create_task(coord.authorize("s1", "add", "c1", {}))
+    [pending] = await wait_pending(coord)
+    coord.resolve(pending["approvalId"], "denied", message="not today")
+    outcome = await task
+    assert (outcome.status, outcome.reason, outcome.message) == ("denied", "user_denied", "not today")
+    [response] = events.named(APPROVAL_RESPONSE)
+    assert response["reason"] == "user_denied" and response["message"] == "not today"
+
+
+async def test_remember_approves_the_tool_for_the_rest_of_the_session():
+    coord, events = coordinator("manual")
+    first = asyncio.create_task(coord.authorize("s1", "add", "c1", {}))
+    second = asyncio.create_task(coord.authorize("s1", "add", "c2", {}))
+    other_tool = asyncio.create_task(coord.authorize("s1", "echo", "c3", {}))
+    pending = await wait_pending(coord, count=3)
+    add_ids = [p["approvalId"] for p in pending if p["metadata"]["toolName"] == "add"]
+
+    coord.resolve(add_ids[0], "approved", remember=True)
+    assert (await first).approved
+    assert (await second).approved, "a waiting call for the same tool is covered too"
+    assert not other_tool.done()
+    # Later calls of that tool in that session do not ask; other sessions still do.
+    assert (await coord.authorize("s1", "add", "c4", {})).approved
+    assert coord.remembered("s1") == {"add"}
+    other_session = asyncio.create_task(coord.authorize("s2", "add", "c5", {}))
+    assert len(await wait_pending(coord, "s2")) == 1
+
+    assert coord.cancel_session("s1") == 1
+    outcome = await other_tool
+    assert (outcome.status, outcome.reason) == ("cancelled", "system_cancelled")
+    coord.cancel_session("s2")
+    await other_session
+
+
+async def test_timeout_resolves_as_cancelled():
+    coord, events = coordinator("manual", timeout=100)
+    outcome = await coord.authorize("s1", "add", "c1", {})
+    assert (outcome.status, outcome.reason) == ("cancelled", "timeout")
+    [response] = events.named(APPROVAL_RESPONSE)
+    assert response["reason"] == "timeout" and response["timeoutMs"] == 100
+    assert coord.pending() == []
+
+
+async def test_no_timeout_waits_until_resolved():
+    coord, _ = coordinator("manual", timeout=None)
+    task = asyncio.create_task(coord.authorize("s1", "add", "c1", {}))
+    [pending] = await wait_pending(coord)
+    assert pending["timeout"] is None
+    await asyncio.sleep(0.2)
+    assert not task.done()
+    coord.resolve(pending["approvalId"], "cancelled")
+    outcome = await task
+    assert (outcome.status, outcome.reason) == ("cancelled", "user_cancelled")
+
+
+async def test_resolve_unknown_or_settled_approval_is_not_found():
+    coord, _ = coordinator("manual")
+    with pytest.raises(NotFoundError) as info:
+        coord.resolve("nope", "approved")
+    assert info.value.code == "approval_not_found" and info.value.status == 404
+
+    task = asyncio.create_task(coord.authorize("s1", "add", "c1", {}))
+    [pending] = await wait_pending(coord)
+    coord.resolve(pending["approvalId"], "approved")
+    await task
+    with pytest.raises(NotFoundError):
+        coord.resolve(pending["approvalId"], "denied")
+
+
+async def test_cancelled_waiter_leaves_no_pending_approval():
+    coord, _ = coordinator("manual")
+    task = asyncio.create_task(coord.authorize("s1", "add", "c1", {}))
+    await wait_pending(coord)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert coord.pending() == []
+
+
+async def test_resolve_request_applies_a_validated_body():
+    coord, _ = coordinator("manual")
+    task = asyncio.create_task(coord.authorize("s1", "add", "c1", {}))
+    [pending] = await wait_pending(coord)
+    with pytest.raises(RequestError):
+        coord.resolve_request(pending["approvalId"], {"status": "approved", "reason": "user_denied"})
+    coord.resolve_request(pending["approvalId"], {"status": "approved", "rememberChoice": True})
+    assert (await task).approved
+    assert coord.remembered("s1") == {"add"}
+
+
+# --- body rules ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body, expected", [
+    ({"status": "approved"}, {"status": "approved", "rememberChoice": False}),
+    ({"status": "approved", "formData": {"a": 1}, "rememberChoice": True},
+     {"status": "approved", "formData": {"a": 1}, "rememberChoice": True}),
+    ({"status": "denied"},
+     {"status": "denied", "reason": "user_denied", "message": "User denied the request via API"}),
+    ({"status": "denied", "reason": "validation_failed", "message": "bad"},
+     {"status": "denied", "reason": "validation_failed", "message": "bad"}),
+    ({"status": "cancelled"},
+     {"status": "cancelled", "reason": "user_cancelled", "message": "User cancelled the request via API"}),
+    ({"status": "cancelled", "reason": "timeout"},
+     {"status": "cancelled", "reason": "timeout", "message": "User cancelled the request via API"}),
+])
+def test_valid_bodies_are_normalised(body, expected):
+    assert validate_approval_body(body) == expected
+
+
+@pytest.mark.parametrize("body, field", [
+    ([], "(body)"),
+    ({}, "status"),
+    ({"status": "maybe"}, "status"),
+    ({"status": "approved", "extra": 1}, "extra"),
+    ({"status": "approved", "reason": "user_denied"}, "reason"),
+    ({"status": "approved", "message": "hi"}, "message"),
+    ({"status": "denied", "formData": {}}, "formData"),
+    ({"status": "cancelled", "rememberChoice": True}, "rememberChoice"),
+    ({"status": "approved", "rememberChoice": "yes"}, "rememberChoice"),
+    ({"status": "approved", "formData": "x"}, "formData"),
+    ({"status": "denied", "reason": "no_reason"}, "reason"),
+    ({"status": "denied", "message": 5}, "message"),
+    *[({"status": "denied", "reason": r}, "reason")
+      for r in ("user_cancelled", "system_cancelled", "timeout")],
+    *[({"status": "cancelled", "reason": r}, "reason")
+      for r in ("user_denied", "system_denied", "validation_failed", "elicitation_disabled")],
+])
+def test_invalid_bodies_name_the_field(body, field):
+    with pytest.raises(RequestError) as info:
+        validate_approval_body(body)
+    assert info.value.details == {"field": field}
+    assert f"'{field}'" in info.value.message
+    assert info.value.status == 400
