@@ -69,3 +69,25 @@ SUPPORTED = tuple(PRESETS)
 
 def get_preset(provider: str) -> Preset | None:
     return PRESETS.get(provider)
+
+
+@dataclass(frozen=True)
+class ResolvedLLM:
+    """The outcome of provider resolution (see factory.resolve_llm). `api_key` is a secret:
+    this object's repr hides it so it never ends up in a log line."""
+
+    provider: str
+    model: str
+    api_key: str | None
+    base_url: str | None
+    notice: str | None = None
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "none"
+        return (f"ResolvedLLM(provider={self.provider!r}, model={self.model!r}, api_key=<{key}>, "
+                f"base_url={self.base_url!r}, notice={self.notice!r})")
+
+    @property
+    def kind(self) -> str:
+        preset = PRESETS.get(self.provider)
+        return preset.kind if preset else KIND_OPENAI

@@ -187,8 +187,9 @@ async def stream_with_retries(
     while True:
         tries += 1
         yielded = False
+        upstream = attempt()
         try:
-            async for delta in attempt():
+            async for delta in upstream:
                 yielded = True
                 yield delta
             return
@@ -205,8 +206,14 @@ async def stream_with_retries(
                 delay = min(failure.retry_after, policy.max_delay)
             log.info("llm retry %d/%d for %s in %.2fs: %s", tries, policy.max_retries, provider,
                      delay, error.message)
-            if on_retry is not None:
-                result = on_retry(tries, delay, error)
-                if inspect.isawaitable(result):
-                    await result
-            await asyncio.sleep(delay)
+        finally:
+            # Close the upstream stream now (and with it the HTTP response) rather than at
+            # garbage collection, also when our consumer stops early.
+            close = getattr(upstream, "aclose", None)
+            if close is not None:
+                await close()
+        if on_retry is not None:
+            result = on_retry(tries, delay, error)
+            if inspect.isawaitable(result):
+                await result
+        await asyncio.sleep(delay)

@@ -291,13 +291,14 @@ class Agent:
         finally:
             live.waiters -= 1
         try:
-            session, _ = await self.store.sessions.create(self.id, session_id, owner=owner)
+            session, created = await self.store.sessions.create(self.id, session_id, owner=owner)
         except BaseException:
             live.lock.release()
             raise
         run = Run(session_id)
         live.run = run
-        run.task = asyncio.create_task(self._execute(run, live, session, content), name=f"run:{session_id}")
+        run.task = asyncio.create_task(self._execute(run, live, session, content, new=created),
+                                       name=f"run:{session_id}")
         return run
 
     async def run(self, session_id: str | None, content: Any, *, wait: bool = True,
@@ -337,7 +338,8 @@ class Agent:
 
     # --- the loop ----------------------------------------------------------------------
 
-    async def _execute(self, run: Run, live: LiveSession, session: dict[str, Any], content: Any) -> None:
+    async def _execute(self, run: Run, live: LiveSession, session: dict[str, Any], content: Any,
+                       *, new: bool = False) -> None:
         _current_run.set(run)
         started = time.monotonic()
         sid = run.session_id
@@ -355,7 +357,7 @@ class Agent:
             client = self._client_for(cfg)
             state.provider, state.model = client.provider, client.model
             emit(ev.LLM_THINKING, {})
-            history = await self.store.sessions.history(self.id, sid)
+            history = [] if new else await self.store.sessions.history(self.id, sid)
             user_msg = {"id": _new_id(), "role": "user", "content": content, "timestamp": now_ms()}
             await self.store.sessions.append(self.id, sid, [user_msg],
                                              title=_title_from(content) if not session.get("title") else None)

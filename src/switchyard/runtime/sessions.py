@@ -56,8 +56,7 @@ class LiveSessions:
             self._live.move_to_end(session_id)
             return live
         if len(self._live) >= self.max_sessions:
-            self.sweep()
-        if len(self._live) >= self.max_sessions:
+            # The least recently used idle session goes (the periodic sweep handles the TTL).
             self._evict_least_recent()
         live = LiveSession(session_id)
         self._live[session_id] = live

@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from switchyard.store.engine import create_engine, database_url
+from switchyard.store.engine import Database, create_engine, database_url
 from switchyard.store.sessions import SessionStore
 from switchyard.store.tables import metadata
 
 
 class Store:
-    """One database: the session store, and the engine other stores (keys, audit) share."""
+    """One database and the stores on it."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_engine(url)
-        self.sessions = SessionStore(self.engine)
+        self.db = Database(url)
+        self.sessions = SessionStore(self.db)
 
     async def open(self) -> "Store":
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        await self.db.create_all(metadata)
         return self
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.db.dispose()
 
     @property
     def backend(self) -> str:
-        return "postgres" if self.url.startswith("postgresql") else "sqlite"
+        return "sqlite" if self.db.is_sqlite else "postgres"
 
 
-__all__ = ["Store", "SessionStore", "database_url"]
+__all__ = ["Store", "SessionStore", "Database", "create_engine", "database_url"]

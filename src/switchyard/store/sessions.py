@@ -1,19 +1,27 @@
 """Sessions and their history, persisted. Every write that adds messages is one
-transaction, so a crash in the middle of a run never leaves half a message behind."""
+transaction, so a crash in the middle of a run never leaves half a message behind.
+
+Each operation is a synchronous function over a Connection, run by `Database` (directly
+for SQLite, through asyncpg for Postgres)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from switchyard.store.engine import Database
 from switchyard.store.tables import messages, sessions
 
-_USAGE_KEYS = ("inputTokens", "outputTokens", "reasoningTokens", "cacheReadTokens",
-               "cacheWriteTokens", "totalTokens")
+# API name -> column, for the running token totals.
+_USAGE_COLUMNS = {
+    "inputTokens": "input_tokens",
+    "outputTokens": "output_tokens",
+    "reasoningTokens": "reasoning_tokens",
+    "cacheReadTokens": "cache_read_tokens",
+    "cacheWriteTokens": "cache_write_tokens",
+}
 
 
 def now_ms() -> int:
@@ -21,6 +29,8 @@ def now_ms() -> int:
 
 
 def _session_dict(row: Any) -> dict[str, Any]:
+    usage = {name: int(getattr(row, column) or 0) for name, column in _USAGE_COLUMNS.items()}
+    usage["totalTokens"] = usage["inputTokens"] + usage["outputTokens"]
     return {
         "id": row.id,
         "agentId": row.agent_id,
@@ -30,37 +40,77 @@ def _session_dict(row: Any) -> dict[str, Any]:
         "title": row.title,
         "parentSessionId": row.parent_session_id,
         "owner": row.owner,
-        "tokenUsage": row.token_usage or {k: 0 for k in _USAGE_KEYS},
+        "tokenUsage": usage,
         "llmOverride": row.llm_override,
     }
 
 
+def _where(agent_id: str, session_id: str) -> tuple[Any, Any]:
+    return sessions.c.agent_id == agent_id, sessions.c.id == session_id
+
+
+_INSERT_IF_ABSENT: dict[str, Any] = {}
+
+
+def _insert_if_absent(conn: Connection, values: dict[str, Any]) -> bool:
+    statement = _INSERT_IF_ABSENT.get(conn.dialect.name)
+    if statement is None:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = _INSERT_IF_ABSENT[conn.dialect.name] = dialect_insert(sessions).on_conflict_do_nothing()
+    return conn.execute(statement, values).rowcount == 1
+
+
+# The statements of the hot path (every turn runs them), built once: SQLAlchemy then only
+# looks up their compiled form instead of building and hashing a new statement per call.
+_GET = select(sessions).where(sessions.c.agent_id == bindparam("a"), sessions.c.id == bindparam("s"))
+_HISTORY = (select(messages.c.body)
+            .where(messages.c.agent_id == bindparam("a"), messages.c.session_id == bindparam("s"))
+            .order_by(messages.c.seq))
+_APPEND = (update(sessions)
+           .where(sessions.c.agent_id == bindparam("a"), sessions.c.id == bindparam("s"))
+           .values(next_seq=sessions.c.next_seq + bindparam("n"),
+                   message_count=sessions.c.message_count + bindparam("n"),
+                   last_activity=bindparam("ts"),
+                   title=func.coalesce(sessions.c.title, bindparam("title")),
+                   **{column: getattr(sessions.c, column) + bindparam(f"u_{column}")
+                      for column in _USAGE_COLUMNS.values()})
+           .returning(sessions.c.next_seq))
+_INSERT_MESSAGES = insert(messages)
+
+
+def _get(conn: Connection, agent_id: str, session_id: str) -> dict[str, Any] | None:
+    row = conn.execute(_GET, {"a": agent_id, "s": session_id}).first()
+    return _session_dict(row) if row else None
+
+
+def _new_row(agent_id: str, session_id: str, ts: int, **extra: Any) -> dict[str, Any]:
+    row = {"agent_id": agent_id, "id": session_id, "created_at": ts, "last_activity": ts, "title": None,
+           "parent_session_id": None, "owner": None, "llm_override": None, "message_count": 0,
+           "next_seq": 0, **{c: 0 for c in _USAGE_COLUMNS.values()}}
+    row.update(extra)
+    return row
+
+
 class SessionStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def create(self, agent_id: str, session_id: str, *, owner: str | None = None,
                      parent_id: str | None = None, title: str | None = None) -> tuple[dict[str, Any], bool]:
         """Create a session; an existing id is returned as it is. Returns (session, created)."""
-        ts = now_ms()
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(insert(sessions).values(
-                    agent_id=agent_id, id=session_id, created_at=ts, last_activity=ts, title=title,
-                    parent_session_id=parent_id, owner=owner, message_count=0, next_seq=0,
-                    token_usage={k: 0 for k in _USAGE_KEYS}))
-            created = True
-        except IntegrityError:
-            created = False
-        session = await self.get(agent_id, session_id)
-        assert session is not None
-        return session, created
+        def run(conn: Connection) -> tuple[dict[str, Any], bool]:
+            created = _insert_if_absent(conn, _new_row(agent_id, session_id, now_ms(), owner=owner,
+                                                       parent_session_id=parent_id, title=title))
+            session = _get(conn, agent_id, session_id)
+            assert session is not None
+            return session, created
+        return await self.db.write(run)
 
     async def get(self, agent_id: str, session_id: str) -> dict[str, Any] | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(sessions).where(
-                sessions.c.agent_id == agent_id, sessions.c.id == session_id))).first()
-        return _session_dict(row) if row else None
+        return await self.db.read(_get, agent_id, session_id)
 
     async def list(self, agent_id: str, *, owner: str | None = None, limit: int = 1000,
                    offset: int = 0) -> list[dict[str, Any]]:
@@ -68,29 +118,24 @@ class SessionStore:
         if owner is not None:
             query = query.where(sessions.c.owner == owner)
         query = query.order_by(sessions.c.last_activity.desc()).limit(limit).offset(offset)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [_session_dict(r) for r in rows]
+        return await self.db.read(lambda conn: [_session_dict(r) for r in conn.execute(query).all()])
 
     async def count(self, agent_id: str) -> int:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(select(func.count()).select_from(sessions).where(
-                sessions.c.agent_id == agent_id))).scalar_one()
+        query = select(func.count()).select_from(sessions).where(sessions.c.agent_id == agent_id)
+        return await self.db.read(lambda conn: conn.execute(query).scalar_one())
 
     async def delete(self, agent_id: str, session_id: str) -> bool:
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(messages).where(
-                messages.c.agent_id == agent_id, messages.c.session_id == session_id))
-            result = await conn.execute(delete(sessions).where(
-                sessions.c.agent_id == agent_id, sessions.c.id == session_id))
-        return result.rowcount > 0
+        def run(conn: Connection) -> bool:
+            conn.execute(delete(messages).where(messages.c.agent_id == agent_id,
+                                                messages.c.session_id == session_id))
+            return conn.execute(delete(sessions).where(*_where(agent_id, session_id))).rowcount > 0
+        return await self.db.write(run)
 
     async def update(self, agent_id: str, session_id: str, **values: Any) -> None:
         columns = {"title": "title", "llmOverride": "llm_override", "owner": "owner"}
         data = {columns[k]: v for k, v in values.items()}
-        async with self.engine.begin() as conn:
-            await conn.execute(update(sessions).where(
-                sessions.c.agent_id == agent_id, sessions.c.id == session_id).values(**data))
+        await self.db.write(lambda conn: conn.execute(
+            update(sessions).where(*_where(agent_id, session_id)).values(**data)))
 
     async def append(self, agent_id: str, session_id: str, new_messages: list[dict[str, Any]],
                      *, usage: dict[str, int] | None = None, title: str | None = None) -> None:
@@ -99,71 +144,55 @@ class SessionStore:
             return
         ts = now_ms()
         n = len(new_messages)
-        async with self.engine.begin() as conn:
+        params = {"a": agent_id, "s": session_id, "n": n, "ts": ts, "title": title,
+                  **{f"u_{column}": int((usage or {}).get(name) or 0) for name, column in _USAGE_COLUMNS.items()}}
+        rows = [{"agent_id": agent_id, "session_id": session_id, "seq": 0, "id": m["id"], "role": m["role"],
+                 "created_at": m.get("timestamp", ts), "body": m} for m in new_messages]
+
+        def run(conn: Connection) -> None:
             # UPDATE ... RETURNING reserves the sequence numbers atomically on both backends,
             # so two replicas appending to one session can never collide.
-            values: dict[str, Any] = {
-                "next_seq": sessions.c.next_seq + n,
-                "message_count": sessions.c.message_count + n,
-                "last_activity": ts,
-            }
-            if title is not None:
-                values["title"] = func.coalesce(sessions.c.title, title)
-            row = (await conn.execute(
-                update(sessions)
-                .where(sessions.c.agent_id == agent_id, sessions.c.id == session_id)
-                .values(**values)
-                .returning(sessions.c.next_seq, sessions.c.token_usage))).first()
+            row = conn.execute(_APPEND, params).first()
             if row is None:
                 raise KeyError(session_id)
-            first_seq = row.next_seq - n
-            await conn.execute(insert(messages), [
-                {"agent_id": agent_id, "session_id": session_id, "seq": first_seq + i,
-                 "id": m["id"], "role": m["role"], "created_at": m.get("timestamp", ts), "body": m}
-                for i, m in enumerate(new_messages)])
-            if usage:
-                totals = dict(row.token_usage or {})
-                for key in _USAGE_KEYS:
-                    totals[key] = int(totals.get(key, 0)) + int(usage.get(key, 0) or 0)
-                await conn.execute(update(sessions).where(
-                    sessions.c.agent_id == agent_id, sessions.c.id == session_id).values(token_usage=totals))
+            for i, message_row in enumerate(rows):
+                message_row["seq"] = row.next_seq - n + i
+            conn.execute(_INSERT_MESSAGES, rows)
+        await self.db.write(run)
 
     async def history(self, agent_id: str, session_id: str) -> list[dict[str, Any]]:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(messages.c.body).where(
-                messages.c.agent_id == agent_id, messages.c.session_id == session_id)
-                .order_by(messages.c.seq))).all()
-        return [r.body for r in rows]
+        return await self.db.read(lambda conn: [r.body for r in conn.execute(
+            _HISTORY, {"a": agent_id, "s": session_id}).all()])
 
     async def clear_history(self, agent_id: str, session_id: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(messages).where(
-                messages.c.agent_id == agent_id, messages.c.session_id == session_id))
-            await conn.execute(update(sessions).where(
-                sessions.c.agent_id == agent_id, sessions.c.id == session_id).values(
-                message_count=0, last_activity=now_ms(), token_usage={k: 0 for k in _USAGE_KEYS}))
+        def run(conn: Connection) -> None:
+            conn.execute(delete(messages).where(messages.c.agent_id == agent_id,
+                                                messages.c.session_id == session_id))
+            conn.execute(update(sessions).where(*_where(agent_id, session_id)).values(
+                message_count=0, last_activity=now_ms(), **{c: 0 for c in _USAGE_COLUMNS.values()}))
+        await self.db.write(run)
 
     async def fork(self, agent_id: str, parent_id: str, child_id: str, *, title: str,
                    owner: str | None) -> dict[str, Any]:
         """Copy a session and its whole history under a new id, in one transaction."""
-        ts = now_ms()
-        async with self.engine.begin() as conn:
-            parent = (await conn.execute(select(sessions).where(
-                sessions.c.agent_id == agent_id, sessions.c.id == parent_id))).first()
+        def run(conn: Connection) -> dict[str, Any]:
+            parent = conn.execute(select(sessions).where(*_where(agent_id, parent_id))).first()
             if parent is None:
                 raise KeyError(parent_id)
-            rows = (await conn.execute(select(messages).where(
+            rows = conn.execute(select(messages).where(
                 messages.c.agent_id == agent_id, messages.c.session_id == parent_id)
-                .order_by(messages.c.seq))).all()
-            await conn.execute(insert(sessions).values(
-                agent_id=agent_id, id=child_id, created_at=ts, last_activity=ts, title=title,
-                parent_session_id=parent_id, owner=owner, message_count=len(rows),
-                next_seq=len(rows), token_usage=parent.token_usage, llm_override=parent.llm_override))
+                .order_by(messages.c.seq)).all()
+            usage = {c: getattr(parent, c) for c in _USAGE_COLUMNS.values()}
+            conn.execute(insert(sessions).values(**{
+                **_new_row(agent_id, child_id, now_ms(), title=title, parent_session_id=parent_id,
+                           owner=owner, llm_override=parent.llm_override),
+                "message_count": len(rows), "next_seq": len(rows), **usage}))
             if rows:
-                await conn.execute(insert(messages), [
+                conn.execute(insert(messages), [
                     {"agent_id": agent_id, "session_id": child_id, "seq": i, "id": r.id,
                      "role": r.role, "created_at": r.created_at, "body": r.body}
                     for i, r in enumerate(rows)])
-        session = await self.get(agent_id, child_id)
-        assert session is not None
-        return session
+            session = _get(conn, agent_id, child_id)
+            assert session is not None
+            return session
+        return await self.db.write(run)

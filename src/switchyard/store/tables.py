@@ -18,7 +18,12 @@ sessions = Table(
     Column("owner", String(200)),                            # API key name that created it
     Column("message_count", Integer, nullable=False, default=0),
     Column("next_seq", Integer, nullable=False, default=0),
-    Column("token_usage", JSON),                             # running totals
+    # Running token totals, as columns so that one UPDATE can add to them atomically.
+    Column("input_tokens", BigInteger, nullable=False, default=0),
+    Column("output_tokens", BigInteger, nullable=False, default=0),
+    Column("reasoning_tokens", BigInteger, nullable=False, default=0),
+    Column("cache_read_tokens", BigInteger, nullable=False, default=0),
+    Column("cache_write_tokens", BigInteger, nullable=False, default=0),
     Column("llm_override", JSON),                            # never holds an API key
     Index("ix_sessions_activity", "agent_id", "last_activity"),
 )
@@ -39,30 +44,34 @@ messages = Table(
 api_keys = Table(
     "api_keys", metadata,
     Column("id", String(64), primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
+    # Not unique: a rotated key and its successor share the name (sessions belong to the name).
+    Column("name", String(100), nullable=False),
     Column("prefix", String(32), nullable=False),            # shown in listings, not secret
     Column("key_hash", String(64), nullable=False, unique=True),  # sha256 hex of the whole key
     Column("scopes", JSON, nullable=False),
-    Column("created_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),        # epoch milliseconds
     Column("expires_at", BigInteger),
     Column("revoked_at", BigInteger),
     Column("last_used_at", BigInteger),
-    Column("rate_limit", String(64)),
-    Column("replaced_by", String(64)),
+    Column("rate_limit", String(64)),                        # a `limits` string, e.g. 60/minute
+    Column("replaced_by", String(64)),                       # id of the key that rotated it out
+    Column("created_by", String(100)),
+    Index("ix_api_keys_name", "name"),
 )
 
 audit_log = Table(
     "audit_log", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("ts", Float, nullable=False),
+    Column("ts", Float, nullable=False),                     # epoch seconds
     Column("action", String(64), nullable=False),
-    Column("key_name", String(100)),
+    Column("key_name", String(100)),                         # who acted (never a secret)
     Column("address", String(100)),
     Column("route", String(300)),
     Column("outcome", String(32)),
     Column("details", JSON),
     Index("ix_audit_ts", "ts"),
     Index("ix_audit_action", "action"),
+    Index("ix_audit_key", "key_name"),
 )
 
 memories = Table(

@@ -1,0 +1,210 @@
+"""Anthropic via the official `anthropic` SDK: Messages API, streamed as raw events.
+
+We consume raw events (not the SDK's accumulating helper) so each text, thinking and
+tool-input fragment is forwarded as soon as it arrives. SDK retries are off; retry.py owns them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, AsyncIterator
+
+from switchyard.config.schema import LLMConfig
+
+from .base import Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, content_to_text
+from .presets import ResolvedLLM
+from .retry import OnRetry, RetryPolicy, stream_with_retries
+
+DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens on every request
+
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool-calls",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content-filter",
+}
+
+
+def _source(data: Any, mime: str | None, default_mime: str) -> dict[str, Any]:
+    if isinstance(data, (bytes, bytearray)):
+        data = base64.b64encode(bytes(data)).decode("ascii")
+    data = str(data)
+    if data.startswith(("http://", "https://")):
+        return {"type": "url", "url": data}
+    if data.startswith("data:") and ";base64," in data:
+        header, payload = data.split(",", 1)
+        return {"type": "base64", "media_type": header[5:].split(";")[0] or mime or default_mime,
+                "data": payload}
+    return {"type": "base64", "media_type": mime or default_mime, "data": data}
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    """Our content -> Anthropic content blocks. Empty text blocks are dropped (the API
+    rejects them)."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "image":
+            blocks.append({"type": "image", "source": _source(part.get("image"), part.get("mimeType"), "image/png")})
+        elif isinstance(part, dict) and part.get("type") == "file" \
+                and part.get("mimeType") == "application/pdf" and part.get("data"):
+            blocks.append({"type": "document",
+                           "source": _source(part.get("data"), "application/pdf", "application/pdf")})
+        else:
+            text = content_to_text([part])
+            if text:
+                blocks.append({"type": "text", "text": text})
+    return blocks
+
+
+def to_anthropic_messages(messages: list[dict[str, Any]], system: str | None = None
+                          ) -> tuple[str | None, list[dict[str, Any]]]:
+    """Returns (system, messages). System messages are lifted out; tool results become
+    `tool_result` blocks in a user message; consecutive same-role messages are merged because
+    the API wants user/assistant turns to alternate (so several tool results form one turn)."""
+    systems = [system] if system else []
+    out: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": list(blocks)})
+
+    for msg in messages:
+        role = msg.get("role")
+        if role == "system":
+            text = content_to_text(msg.get("content"))
+            if text:
+                systems.append(text)
+        elif role == "user":
+            add("user", _blocks(msg.get("content")))
+        elif role == "assistant":
+            blocks = _blocks(msg.get("content"))
+            for call in msg.get("toolCalls") or []:
+                raw = call["function"].get("arguments") or "{}"
+                try:
+                    args = json.loads(raw)
+                except json.JSONDecodeError:
+                    args = {}
+                blocks.append({"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
+                               "input": args if isinstance(args, dict) else {}})
+            add("assistant", blocks)
+        elif role == "tool":
+            result: dict[str, Any] = {"type": "tool_result", "tool_use_id": msg.get("toolCallId") or "",
+                                      "content": content_to_text(msg.get("content")) or "(no output)"}
+            if msg.get("isError"):
+                result["is_error"] = True
+            # tool_result blocks must come first in their user turn
+            if out and out[-1]["role"] == "user":
+                existing = out[-1]["content"]
+                n = sum(1 for b in existing if b.get("type") == "tool_result")
+                if n == len(existing):
+                    existing.append(result)
+                    continue
+            add("user", [result])
+    return ("\n\n".join(systems) or None), out
+
+
+def to_anthropic_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    return [{"name": t.name, "description": t.description,
+             "input_schema": t.parameters or {"type": "object", "properties": {}}} for t in tools]
+
+
+class AnthropicClient:
+    """LLMClient for `anthropic`."""
+
+    def __init__(self, resolved: ResolvedLLM, cfg: LLMConfig, *, on_retry: OnRetry | None = None,
+                 retry_policy: RetryPolicy | None = None) -> None:
+        from anthropic import AsyncAnthropic  # heavy; imported only when this provider is used
+
+        self.provider = resolved.provider
+        self.model = resolved.model
+        self._cfg = cfg
+        self._api_key = resolved.api_key
+        self._base_url = resolved.base_url
+        self._on_retry = on_retry
+        self._policy = retry_policy or RetryPolicy(max_retries=cfg.maxRetries)
+        # base_url is the API root (the SDK appends /v1/messages); passed explicitly so that
+        # ANTHROPIC_BASE_URL in the environment cannot redirect our key elsewhere.
+        self._client = AsyncAnthropic(api_key=resolved.api_key, base_url=resolved.base_url,
+                                      timeout=cfg.timeout, max_retries=0)
+
+    def stream(self, messages: list[dict[str, Any]], tools: list[ToolSpec], *,
+               system: str | None = None) -> AsyncIterator[Delta]:
+        system_text, converted = to_anthropic_messages(messages, system)
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": converted,
+            "max_tokens": self._cfg.maxOutputTokens or DEFAULT_MAX_TOKENS,
+            "stream": True,
+        }
+        if system_text:
+            request["system"] = system_text
+        if tools:
+            request["tools"] = to_anthropic_tools(tools)
+        if self._cfg.temperature is not None:
+            # This SDK version no longer lists `temperature` as a parameter; the API accepts it.
+            request["extra_body"] = {"temperature": self._cfg.temperature}
+        return stream_with_retries(lambda: self._attempt(request), provider=self.provider,
+                                   policy=self._policy, secrets=[self._api_key],
+                                   base_url=self._base_url, on_retry=self._on_retry)
+
+    async def _attempt(self, request: dict[str, Any]) -> AsyncIterator[Delta]:
+        stream = await self._client.messages.create(**request)
+        tool_index: dict[int, int] = {}  # content block index -> our tool-call index
+        input_tokens = output_tokens = cache_read = cache_write = 0
+        finish = "other"
+        try:
+            async for event in stream:
+                kind = event.type
+                if kind == "message_start":
+                    u = event.message.usage
+                    input_tokens = u.input_tokens or 0
+                    cache_read = getattr(u, "cache_read_input_tokens", 0) or 0
+                    cache_write = getattr(u, "cache_creation_input_tokens", 0) or 0
+                    output_tokens = u.output_tokens or 0
+                elif kind == "content_block_start":
+                    block = event.content_block
+                    if block.type == "tool_use":
+                        idx = tool_index.setdefault(event.index, len(tool_index))
+                        preset = getattr(block, "input", None)
+                        yield ToolCallDelta(index=idx, id=block.id, name=block.name,
+                                            arguments=json.dumps(preset) if preset else "")
+                    elif block.type == "text" and getattr(block, "text", ""):
+                        yield TextDelta(block.text)
+                    elif block.type == "thinking" and getattr(block, "thinking", ""):
+                        yield ReasoningDelta(block.thinking)
+                elif kind == "content_block_delta":
+                    d = event.delta
+                    if d.type == "text_delta":
+                        if d.text:
+                            yield TextDelta(d.text)
+                    elif d.type == "input_json_delta":
+                        if d.partial_json and event.index in tool_index:
+                            yield ToolCallDelta(index=tool_index[event.index], arguments=d.partial_json)
+                    elif d.type == "thinking_delta":
+                        if d.thinking:
+                            yield ReasoningDelta(d.thinking)
+                elif kind == "message_delta":
+                    if event.delta.stop_reason:
+                        finish = STOP_REASONS.get(event.delta.stop_reason, "other")
+                    if event.usage is not None and event.usage.output_tokens is not None:
+                        output_tokens = event.usage.output_tokens  # cumulative
+        finally:
+            await stream.close()
+        # Anthropic's input_tokens excludes cached tokens; report the whole prompt like OpenAI.
+        yield Usage(input_tokens=input_tokens + cache_read + cache_write, output_tokens=output_tokens,
+                    cache_read_tokens=cache_read, cache_write_tokens=cache_write)
+        yield Finish(finish)
+
+    async def aclose(self) -> None:
+        await self._client.close()
