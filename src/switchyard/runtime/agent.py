@@ -88,7 +88,10 @@ class Agent:
         if self._owns_store:
             await self.store.open()
         if self._llm_client is None:
-            self._llm_client = self._create_client(self.config.llm)
+            # Fail fast on an unusable model config, but import the provider SDK on first use:
+            # the SDK import is the largest part of a cold start.
+            from switchyard.llm.factory import resolve_llm
+            resolve_llm(self.config.llm, os.environ if self.env is None else self.env)
         self._system_prompt = build_system_prompt(self.config, self.loaded.agent_dir)
         await self._start_tools()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name=f"sweeper:{self.id}")
@@ -153,7 +156,8 @@ class Agent:
 
     @property
     def llm(self) -> LLMClient:
-        assert self._llm_client is not None, "agent not started"
+        if self._llm_client is None:
+            self._llm_client = self._create_client(self.config.llm)
         return self._llm_client
 
     async def llm_config(self, session_id: str | None = None) -> LLMConfig:

@@ -1,0 +1,261 @@
+"""The router: scores every agent for a message in layers, picks one, and explains why.
+
+    rules     keywords and regex patterns                              (rules.py)
+    lexical   BM25 over descriptions, keywords and examples            (lexical.py)
+    semantic  embedding similarity, when the model is installed        (semantic.py)
+    llm       below the confidence threshold, an LLM picks among the descriptions
+    fallback  takes what fits no agent
+
+The layer scores (each 0..1) are combined by a weighted average; the top agent wins when its
+combined score reaches the threshold. Within a session the current agent is sticky: another
+agent must beat it by `sticky_margin` (and clear the threshold) to take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Iterable, Literal, Sequence
+
+from switchyard.config.schema import AgentConfig
+from switchyard.errors import ConfigError
+from switchyard.llm.base import LLMClient
+from switchyard.routing import llm_choice, semantic as semantic_mod
+from switchyard.routing.decision import (COMBINED, FALLBACK, LEXICAL, LLM, RULES, SEMANTIC,
+                                         STICKY, AgentScore, RoutingDecision)
+from switchyard.routing.lexical import LexicalIndex, agent_text
+from switchyard.routing.rules import compile_rules, rule_score
+
+SCORING_LAYERS = (RULES, LEXICAL, SEMANTIC)
+
+# Tuned on bench/routing/dev.jsonl only (see bench/routing/RESULTS.md). The semantic layer is
+# the best single signal when present, so it carries the most weight; rules are strong
+# but brittle on near-miss messages, so they carry the least.
+WEIGHTS_WITH_SEMANTIC = {RULES: 0.2, LEXICAL: 0.4, SEMANTIC: 0.5}
+WEIGHTS_WITHOUT_SEMANTIC = {RULES: 0.3, LEXICAL: 0.7}
+THRESHOLD_WITH_SEMANTIC = 0.30
+THRESHOLD_WITHOUT_SEMANTIC = 0.20
+STICKY_MARGIN = 0.15
+
+
+class Router:
+    def __init__(self, agents: Sequence[AgentConfig], *, fallback: str | None = None,
+                 semantic: Literal["auto"] | bool = "auto", llm: LLMClient | None = None,
+                 threshold: float | None = None, sticky_margin: float = STICKY_MARGIN,
+                 layers: Iterable[str] | None = None, weights: dict[str, float] | None = None,
+                 embedder: semantic_mod.Embedder | None = None, llm_timeout: float = 20.0,
+                 llm_candidates: int = 12, sources: dict[str, str] | None = None) -> None:
+        """`agents`: the configs to route among. `fallback`: the id of the agent that takes
+        what fits none. `semantic`: "auto" uses embeddings when installed, True requires
+        them, False turns them off. `llm`: consulted below `threshold` (async `route` only).
+        `layers`: a subset of rules/lexical/semantic (the bench measures layers alone).
+        `sources`: agentId -> file path, to name files in config errors.
+        Raises ConfigError for duplicate ids, a bad routing pattern, an unknown fallback."""
+        sources = sources or {}
+        if not agents:
+            raise ConfigError("the router needs at least one agent",
+                              issues=[{"file": None, "path": "", "message": "no agents to route among"}])
+        self.agents: dict[str, AgentConfig] = {}
+        for agent in agents:
+            if agent.agentId in self.agents:
+                src = sources.get(agent.agentId)
+                raise ConfigError(f"two agents share the agentId {agent.agentId!r}", file=src,
+                                  issues=[{"file": src, "path": "agentId",
+                                           "message": f"duplicate agentId {agent.agentId!r}"}])
+            self.agents[agent.agentId] = agent
+        if fallback is not None and fallback not in self.agents:
+            raise ConfigError(
+                f"fallback agent {fallback!r} is not among the agents ({', '.join(self.agents)})",
+                issues=[{"file": None, "path": "fallback",
+                         "message": f"unknown agent {fallback!r}; expected one of {sorted(self.agents)}"}])
+        self.fallback = fallback
+        self.llm = llm
+        self.llm_timeout = llm_timeout
+        self.llm_candidates = llm_candidates
+        self.sticky_margin = sticky_margin
+
+        wanted = set(SCORING_LAYERS if layers is None else layers)
+        unknown = wanted - set(SCORING_LAYERS)
+        if unknown or not wanted:
+            raise ValueError(f"layers must be a non-empty subset of {SCORING_LAYERS}, got {sorted(wanted)}")
+
+        # Resolve the semantic layer: explicit embedder > installed local model > off.
+        self.semantic_note: str | None = None
+        use_semantic = SEMANTIC in wanted and semantic is not False
+        if use_semantic and embedder is None:
+            reason = semantic_mod.unavailable_reason()
+            if reason:
+                if semantic is True:
+                    raise ConfigError(f"semantic routing was requested but is unavailable: {reason}",
+                                      issues=[{"file": None, "path": "semantic", "message": reason}])
+                self.semantic_note = f"semantic layer off: {reason}"
+                use_semantic = False
+            else:
+                embedder = semantic_mod.LocalEmbedder()
+        if not use_semantic:
+            wanted.discard(SEMANTIC)
+            if not wanted:
+                raise ConfigError("only the semantic layer was requested and it is unavailable: "
+                                  f"{semantic_mod.unavailable_reason()}")
+        self.layers = tuple(l for l in SCORING_LAYERS if l in wanted)
+
+        base = WEIGHTS_WITH_SEMANTIC if SEMANTIC in self.layers else WEIGHTS_WITHOUT_SEMANTIC
+        weights = {**base, **(weights or {})}
+        self.weights = {l: weights.get(l, 0.0) for l in self.layers}
+        if threshold is None:
+            threshold = THRESHOLD_WITH_SEMANTIC if SEMANTIC in self.layers else THRESHOLD_WITHOUT_SEMANTIC
+        self.threshold = threshold
+
+        self._rules = {a.agentId: compile_rules(a, sources.get(a.agentId)) for a in agents}
+        self._lexical = LexicalIndex({a.agentId: agent_text(a) for a in agents}) \
+            if LEXICAL in self.layers else None
+        self._semantic = None
+        if SEMANTIC in self.layers:
+            texts = {a.agentId: [t for t in [a.description, a.routing.description, *a.routing.examples] if t]
+                     for a in agents}
+            self._semantic = semantic_mod.SemanticIndex(texts, embedder)  # type: ignore[arg-type]
+
+    # --- scoring -------------------------------------------------------------------------
+
+    def rank(self, text: str) -> list[AgentScore]:
+        """Every agent with its per-layer and combined scores, best first (ties keep the
+        agents' configured order)."""
+        per_layer: dict[str, dict[str, float]] = {}
+        matched: dict[str, list[str]] = {}
+        if RULES in self.layers:
+            matched = {a: r.match(text) for a, r in self._rules.items()}
+            per_layer[RULES] = {a: rule_score(h) for a, h in matched.items()}
+        if self._lexical is not None:
+            per_layer[LEXICAL] = self._lexical.score(text)
+        if self._semantic is not None:
+            per_layer[SEMANTIC] = self._semantic.score(text)
+        total_weight = sum(self.weights.values()) or 1.0
+        ranked = []
+        for agent_id in self.agents:
+            layers = {l: per_layer[l].get(agent_id, 0.0) for l in self.layers}
+            combined = sum(self.weights[l] * s for l, s in layers.items()) / total_weight
+            ranked.append(AgentScore(agent_id, combined, layers, matched.get(agent_id, [])))
+        ranked.sort(key=lambda s: s.score, reverse=True)  # stable: config order breaks ties
+        return ranked
+
+    # --- deciding ------------------------------------------------------------------------
+
+    def route_sync(self, text: str, *, current_agent: str | None = None) -> RoutingDecision:
+        """Rules, lexical and semantic layers only (no LLM): for the CLI, evals and callers
+        without an event loop. Below the threshold the fallback agent takes the message."""
+        start = time.perf_counter()
+        ranked = self.rank(text)
+        decision = self._decide(ranked, current_agent)
+        if decision is None:
+            note = " (the LLM layer runs only in async route)" if self.llm is not None else ""
+            decision = self._below_threshold(ranked, f"no agent reached the confidence threshold{note}")
+        decision.latency_ms = (time.perf_counter() - start) * 1000
+        return decision
+
+    async def route(self, text: str, *, current_agent: str | None = None) -> RoutingDecision:
+        """The full router. Embedding is CPU work, so with the semantic layer on it runs in
+        a worker thread to keep the event loop free."""
+        start = time.perf_counter()
+        if self._semantic is not None:
+            ranked = await asyncio.to_thread(self.rank, text)
+        else:
+            ranked = self.rank(text)
+        decision = self._decide(ranked, current_agent)
+        if decision is None:
+            if self.llm is not None:
+                decision = await self._ask_llm(text, ranked)
+            else:
+                decision = self._below_threshold(ranked, "no agent reached the confidence threshold")
+        decision.latency_ms = (time.perf_counter() - start) * 1000
+        return decision
+
+    def _decide(self, ranked: list[AgentScore], current: str | None) -> RoutingDecision | None:
+        """A decision when the scores settle it (including stickiness); None when the top
+        score is below the threshold and no session agent is there to keep."""
+        top = ranked[0]
+        if current is not None and current in self.agents:
+            cur = next(s for s in ranked if s.agent_id == current)
+            if top.agent_id == current:
+                return RoutingDecision(current, cur.score, STICKY, (
+                    f"stayed with {current}, the session's agent, which also ranks first "
+                    f"({self._describe(cur)})"), ranked, sticky=True)
+            margin = top.score - cur.score
+            if top.score >= self.threshold and margin >= self.sticky_margin:
+                return RoutingDecision(top.agent_id, top.score, self._layer_of(top), (
+                    f"switched from {current} to {top.agent_id}: it fits clearly better "
+                    f"({top.score:.2f} vs {cur.score:.2f}, margin {margin:.2f} >= "
+                    f"{self.sticky_margin:.2f}; {self._describe(top)})"), ranked)
+            why = (f"{top.agent_id} scores {top.score:.2f} vs {cur.score:.2f}, margin "
+                   f"{margin:.2f} < {self.sticky_margin:.2f}" if top.score >= self.threshold else
+                   f"no agent clearly fits (best: {top.agent_id} {top.score:.2f} < threshold "
+                   f"{self.threshold:.2f})")
+            return RoutingDecision(current, cur.score, STICKY,
+                                   f"stayed with {current}, the session's agent: {why}",
+                                   ranked, sticky=True)
+        if top.score >= self.threshold:
+            runner = f"; next: {ranked[1].agent_id} {ranked[1].score:.2f}" if len(ranked) > 1 else ""
+            prefix = (f"ignored unknown session agent {current!r}; " if current is not None else "")
+            return RoutingDecision(top.agent_id, top.score, self._layer_of(top), (
+                f"{prefix}{top.agent_id} ranks first with {top.score:.2f} >= threshold "
+                f"{self.threshold:.2f} ({self._describe(top)}){runner}"), ranked)
+        return None
+
+    def _below_threshold(self, ranked: list[AgentScore], why: str) -> RoutingDecision:
+        top = ranked[0]
+        best = f"best: {top.agent_id} {top.score:.2f} < {self.threshold:.2f}"
+        if self.fallback is not None:
+            fb = next(s for s in ranked if s.agent_id == self.fallback)
+            return RoutingDecision(self.fallback, fb.score, FALLBACK,
+                                   f"{why} ({best}); the fallback agent {self.fallback} takes it",
+                                   ranked, fallback=True)
+        return RoutingDecision(top.agent_id, top.score, self._layer_of(top),
+                               f"{why} ({best}) and no fallback agent is configured; "
+                               f"chose the best-ranked agent {top.agent_id}", ranked)
+
+    async def _ask_llm(self, text: str, ranked: list[AgentScore]) -> RoutingDecision:
+        pool = [s for s in ranked if s.agent_id != self.fallback][: self.llm_candidates]
+        candidates = [llm_choice.Candidate(s.agent_id, self.agents[s.agent_id].name,
+                                           self._llm_description(self.agents[s.agent_id]))
+                      for s in pool]
+        choice = await llm_choice.choose(self.llm, text, candidates,  # type: ignore[arg-type]
+                                         timeout=self.llm_timeout)
+        model = f"{getattr(self.llm, 'provider', 'llm')}/{getattr(self.llm, 'model', '?')}"
+        if choice.usable and choice.agent_id is not None:
+            chosen = next(s for s in ranked if s.agent_id == choice.agent_id)
+            return RoutingDecision(choice.agent_id, chosen.score, LLM, (
+                f"no agent reached the threshold {self.threshold:.2f} (best: {ranked[0].agent_id} "
+                f"{ranked[0].score:.2f}), so the LLM ({model}) chose {choice.agent_id} from "
+                f"the agents' descriptions"), ranked)
+        if choice.usable:
+            return self._below_threshold(ranked, f"the LLM ({model}) said no agent fits")
+        detail = choice.error or f"unusable answer {choice.answer[:80]!r}"
+        return self._below_threshold(ranked, f"no agent reached the threshold and the LLM "
+                                             f"({model}) gave no usable choice: {detail}")
+
+    # --- explaining ----------------------------------------------------------------------
+
+    def _layer_of(self, score: AgentScore) -> str:
+        return self.layers[0] if len(self.layers) == 1 else COMBINED
+
+    def _describe(self, score: AgentScore) -> str:
+        parts = []
+        if score.matched:
+            # Keywords quoted, patterns shown as /regex/ (repr would double the backslashes).
+            parts.append("matched " + ", ".join(m if m.startswith("/") else f"'{m}'"
+                                                for m in score.matched[:5]))
+        for layer in self.layers:
+            if layer != RULES or not score.matched:
+                parts.append(f"{layer} {score.layers.get(layer, 0.0):.2f}")
+        return "; ".join(parts)
+
+    @staticmethod
+    def _llm_description(agent: AgentConfig) -> str:
+        r = agent.routing
+        return r.description or agent.description or agent.name
+
+    def describe(self) -> dict[str, object]:
+        """The router's configuration, for logs and a status endpoint."""
+        return {"agents": list(self.agents), "fallback": self.fallback, "layers": list(self.layers),
+                "weights": self.weights, "threshold": self.threshold,
+                "stickyMargin": self.sticky_margin, "llm": self.llm is not None,
+                "semanticNote": self.semantic_note}

@@ -1,0 +1,102 @@
+"""`agentId: "auto"`: the router picks the agent, sticky per session, and the decision
+travels with the answer (a `routing` field in sync bodies, a `routing:decision` event first
+on streams)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections import OrderedDict
+from typing import Any
+
+from starlette.requests import Request
+
+from switchyard.llm.base import content_to_text
+from switchyard.runtime.agent import Agent
+from switchyard.runtime.events import ROUTING_DECISION
+from switchyard.runtime.host import AgentHost
+
+MAX_REMEMBERED_SESSIONS = 10_000
+
+
+class RoutingState:
+    """The host's router, built once (in a thread: the semantic layer embeds every example),
+    and which agent each routed session went to."""
+
+    def __init__(self, host: AgentHost, *, fallback: str | None, semantic: str) -> None:
+        self.host = host
+        self.fallback = fallback
+        self.semantic = semantic
+        self._router: Any = None
+        self._lock = asyncio.Lock()
+        self.session_agents: OrderedDict[str, str] = OrderedDict()
+
+    async def router(self) -> Any:
+        if self._router is None:
+            async with self._lock:
+                if self._router is None:
+                    self._router = await asyncio.to_thread(self._build)
+        return self._router
+
+    def _build(self) -> Any:
+        from switchyard.routing import Router
+        semantic: Any = {"on": True, "off": False}.get(self.semantic, "auto")
+        default = self.host.default
+        llm = default.llm if default.config.llm.provider != "echo" and _llm_usable(default) else None
+        return Router([a.config for a in self.host.agents.values()], fallback=self.fallback,
+                      semantic=semantic, llm=llm,
+                      sources={a.id: a.loaded.path or "" for a in self.host.agents.values()})
+
+    async def current_agent(self, session_id: str | None) -> str | None:
+        if not session_id:
+            return None
+        agent_id = self.session_agents.get(session_id)
+        if agent_id is not None:
+            return agent_id
+        for agent in self.host.agents.values():  # after a restart: whose store has it?
+            if await agent.store.sessions.get(agent.id, session_id) is not None:
+                return agent.id
+        return None
+
+    def remember(self, session_id: str, agent_id: str) -> None:
+        self.session_agents[session_id] = agent_id
+        self.session_agents.move_to_end(session_id)
+        while len(self.session_agents) > MAX_REMEMBERED_SESSIONS:
+            self.session_agents.popitem(last=False)
+
+
+def _llm_usable(agent: Agent) -> bool:
+    try:
+        agent.llm  # noqa: B018 - creating the client validates the provider
+        return True
+    except Exception:  # noqa: BLE001 - no LLM layer then
+        return False
+
+
+def routing_state(host: AgentHost) -> RoutingState:
+    state = getattr(host, "routing", None)
+    if state is None:
+        state = RoutingState(host, fallback=os.environ.get("SWITCHYARD_ROUTER_FALLBACK") or None,
+                             semantic=os.environ.get("SWITCHYARD_ROUTER_SEMANTIC", "auto"))
+        host.routing = state  # type: ignore[attr-defined]
+    return state
+
+
+async def decide(host: AgentHost, content: Any, session_id: str | None) -> Any:
+    state = routing_state(host)
+    router = await state.router()
+    current = await state.current_agent(session_id)
+    return await router.route(content_to_text(content), current_agent=current)
+
+
+async def route_for_request(request: Request, host: AgentHost, content: Any, session_id: str | None) -> Agent:
+    decision = await decide(host, content, session_id)
+    data = decision.to_dict()
+    if session_id:
+        routing_state(host).remember(session_id, decision.agent_id)
+    request.scope["switchyard.routing"] = data
+    frame = {"name": ROUTING_DECISION, "sessionId": session_id, **data}
+    request.scope["switchyard.routing_frame"] = (
+        f"event: {ROUTING_DECISION}\ndata: {json.dumps(frame, separators=(',', ':'))}\n\n".encode())
+    return host.get(decision.agent_id)
