@@ -69,7 +69,8 @@ class Agent:
         self.env = env
         self._owns_store = store is None
         self.store = store or Store(database_url(self.config.storage.database, self.id))
-        self.bus = bus or create_bus()
+        cache = self.config.storage.cache
+        self.bus = bus or create_bus(cache.redis_url() if getattr(cache, "type", None) == "redis" else None)
         self.tools = ToolSet(tools or [])
         self.live = LiveSessions(self.config.sessions.maxSessions, self.config.sessions.sessionTTL)
         self._llm_client = llm_client
