@@ -5,17 +5,33 @@ from __future__ import annotations
 import logging
 import re
 
-# Authorization headers, our API keys (sy_...), provider keys (sk-..., sk-ant-...).
+# Authorization headers, our API keys (sy_...), provider keys (sk-..., sk-ant-...), and
+# `apiKey: ...` / `"apiKey": "..."` fields. A placeholder such as `Bearer <api-key>` is kept.
 _SECRET_PATTERNS = [
-    (re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer\s+)?[^\s,'\"}]+"), r"\1[REDACTED]"),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}"), "Bearer [REDACTED]"),
+    (re.compile(r"(?i)(authorization\s*[:=]\s*)(?:(?:bearer|basic|token)\s+)?(?!<|bearer\b|basic\b|token\b)[^\s,'\"}]+"),
+     r"\1[REDACTED]"),
+    (re.compile(r"(?i)\bbearer\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}"), "Bearer [REDACTED]"),
     (re.compile(r"\bsy_[A-Za-z0-9_]{16,}"), "sy_[REDACTED]"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), "sk-[REDACTED]"),
-    (re.compile(r"(?i)(api[_-]?key\s*[:=]\s*['\"]?)[^\s,'\"}]{8,}"), r"\1[REDACTED]"),
+    (re.compile(r"(?i)(api[_-]?key[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])[^\s,'\"}]{8,}"), r"\1[REDACTED]"),
 ]
+
+# Literal secrets registered at run time (the server's own API key from the environment),
+# redacted wherever they appear, whatever they look like.
+_LITERALS: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Redact this exact value from every log line from now on. Values under 8 characters
+    would mangle ordinary text and are skipped (the server warns about such weak keys)."""
+    if value and len(value) >= 8:
+        _LITERALS.add(value)
 
 
 def redact(text: str) -> str:
+    for literal in _LITERALS:
+        if literal in text:
+            text = text.replace(literal, "[REDACTED]")
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -23,16 +39,26 @@ def redact(text: str) -> str:
 
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string is not ours to fix
+            return True
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Redacts the whole formatted line, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def configure_logging(level: str = "info") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -37,12 +37,52 @@ def build_host(files: list[str | None], default_agent: str | None = None) -> Any
 
 
 def is_loopback_host(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain"):
+    name = host.strip().lower().rstrip(".")
+    if name in ("localhost", "localhost.localdomain"):
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def unsafe_bind_reason(host: str, settings: Any) -> str | None:
+    """Why binding `host` would expose an unauthenticated server, or None when it is safe."""
+    if is_loopback_host(host) or settings.auth_required_with_key:
+        return None
+    if settings.auth_required:
+        return (f"authentication is required ({settings.mode_var}) but neither SWITCHYARD_API_KEY "
+                "nor DEXTO_SERVER_API_KEY is set")
+    if settings.root_key:
+        return (f"{settings.root_key_var} is set but authentication is off (development mode); "
+                "set SWITCHYARD_ENV=production or SWITCHYARD_REQUIRE_AUTH=true")
+    return "no API key is configured (development mode has no authentication)"
+
+
+def check_bind(args: argparse.Namespace, env: Any = None) -> int | None:
+    """Refuse a non-loopback address without authentication (exit status 2), unless
+    --insecure-no-auth, which logs a loud warning and lets non-loopback Host headers in."""
+    from switchyard.server.security.settings import SecuritySettings
+    if getattr(args, "mcp_stdio", False):
+        return None   # stdio: nothing is bound
+    env = os.environ if env is None else env
+    settings = SecuritySettings.from_env(env)
+    reason = unsafe_bind_reason(args.host, settings)
+    if reason is None:
+        return None
+    if not args.insecure_no_auth:
+        print(f"error: refusing to bind {args.host}: {reason}. Anyone who can reach this address "
+              "could use the agent and its tools. Set SWITCHYARD_API_KEY (or DEXTO_SERVER_API_KEY) "
+              "with SWITCHYARD_ENV=production (or SWITCHYARD_REQUIRE_AUTH=true), or bind 127.0.0.1, "
+              "or pass --insecure-no-auth if the network is isolated.", file=sys.stderr)
+        return 2
+    for line in ("*" * 72,
+                 f"INSECURE: serving {args.host} WITHOUT AUTHENTICATION (--insecure-no-auth): {reason}.",
+                 "Anyone who can reach this address can run the agent, its tools and change its model.",
+                 "*" * 72):
+        log.warning(line)
+    env["SWITCHYARD_INSECURE_NO_AUTH"] = "1"   # the Host check must let non-loopback names in
+    return None
 
 
 def _graceful_server_class() -> Any:
@@ -69,16 +109,15 @@ def _graceful_server_class() -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from switchyard.server.security.settings import SecuritySettings
-    settings = SecuritySettings.from_env(os.environ)
-    if not is_loopback_host(args.host) and not settings.auth_required_with_key and not args.insecure_no_auth:
-        print(f"error: refusing to bind {args.host} without authentication: anyone on the network could "
-              "use this agent and its tools. Set SWITCHYARD_API_KEY (or DEXTO_SERVER_API_KEY) with "
-              "SWITCHYARD_ENV=production, or bind 127.0.0.1, or pass --insecure-no-auth.", file=sys.stderr)
-        return 2
-    if args.insecure_no_auth and not is_loopback_host(args.host):
-        log.warning("INSECURE: serving %s without authentication (--insecure-no-auth)", args.host)
+    refused = check_bind(args)
+    if refused is not None:
+        return refused
 
+    # The router reads its options from the environment (so do the tests' servers).
+    if getattr(args, "router_fallback", None):
+        os.environ["SWITCHYARD_ROUTER_FALLBACK"] = args.router_fallback
+    if getattr(args, "router_semantic", None):
+        os.environ["SWITCHYARD_ROUTER_SEMANTIC"] = args.router_semantic
     host = build_host(agent_files(args), args.default_agent)
     if args.mcp_stdio:
         from switchyard.server.protocols.mcp_stdio import serve_stdio

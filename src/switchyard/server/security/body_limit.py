@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    pass
+def _message(limit: int) -> str:
+    return f"request body is over the limit of {limit} bytes (SWITCHYARD_MAX_BODY_BYTES)"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from receive() when a body without (or with a false) Content-Length grows past
+    the limit. An HTTPException, so that a framework reading the body passes it through as a
+    413 instead of turning it into a 400 parse error."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=_message(limit))
 
 
 def _too_large_body(limit: int) -> bytes:
-    return json.dumps({"code": "payload_too_large",
-                       "message": f"request body is over the limit of {limit} bytes"}).encode()
+    return json.dumps({"code": "payload_too_large", "message": _message(limit)}).encode()
 
 
 class BodyLimitMiddleware:
@@ -43,7 +52,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge()
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
