@@ -20,9 +20,12 @@ async def health() -> PlainTextResponse:
 
 @router.get("/.well-known/agent-card.json", summary="The A2A agent card")
 async def agent_card(request: Request) -> JSONResponse:
-    from switchyard.server.card import build_card
+    from switchyard.server.card import agent_prefix, build_card
     agent = agent_for(request)
-    return JSONResponse(build_card(agent, base_url(request), auth_required=request.app.state.auth_required))
+    # Another agent's card (?agentId=) points at that agent's own endpoints.
+    prefix = "" if agent is request.app.state.host.default else agent_prefix(agent.id)
+    return JSONResponse(build_card(agent, base_url(request), auth_required=request.app.state.auth_required,
+                                   path_prefix=prefix))
 
 
 @router.get("/api/greeting", summary="The agent's greeting")

@@ -1,4 +1,10 @@
-"""Protocol adapters over the agent's event stream: A2A, MCP, OpenAI-compatible."""
+"""Protocol adapters over the agent's runs: A2A (JSON-RPC), MCP (streamable HTTP and stdio)
+and an OpenAI-compatible API. Each lives in its own module; all are mounted inside the FastAPI
+app, so the security middleware covers them like any other route.
+
+Routes: /jsonrpc and /agents/{id}/jsonrpc (A2A), /agents/{id}/.well-known/agent-card.json,
+/mcp and /agents/{id}/mcp (MCP), /v1/chat/completions and /v1/models (OpenAI).
+"""
 
 from __future__ import annotations
 
@@ -8,5 +14,9 @@ from switchyard.runtime.host import AgentHost
 
 
 def install_protocols(app: FastAPI, host: AgentHost) -> None:
-    """Mount every protocol adapter on the app (filled in by the protocols issue)."""
-    return None
+    # The routes modules import no protocol SDK: a2a-sdk and mcp load on first use.
+    from switchyard.server.protocols import a2a_routes, mcp_routes, openai_compat
+
+    a2a_routes.install(app, host)
+    mcp_routes.install(app, host)
+    openai_compat.install(app, host)

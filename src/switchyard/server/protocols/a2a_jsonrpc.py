@@ -1,0 +1,770 @@
+"""A2A over JSON-RPC 2.0, spec-shaped, over the agent's runs.
+
+Endpoints: `POST /jsonrpc` (the default agent) and `POST /agents/{id}/jsonrpc`; each agent's
+card at `/agents/{id}/.well-known/agent-card.json` (the root card is served by api/meta.py).
+
+Both generations of the protocol are answered on the same endpoint, told apart by the method
+name, and each gets its own wire shapes:
+- A2A 0.3 (`message/send`, `message/stream`, `tasks/get`, `tasks/cancel`, `tasks/list`,
+  `tasks/resubscribe`): objects carry `kind`, states are `working`, `completed`, ...
+- A2A 1.0 (`SendMessage`, `SendStreamingMessage`, `GetTask`, `CancelTask`, `ListTasks`,
+  `SubscribeToTask`): the protobuf JSON mapping (`TASK_STATE_COMPLETED`, `ROLE_AGENT`).
+Tasks are built as the SDK's protobuf types (`a2a.types.a2a_pb2`) and converted to 0.3 with the
+SDK's own compat conversions, so both shapes come from one model.
+
+Task model: task id = context id = session id (as the reference does). A task's state is read
+from the real run: `working` while it runs, `input-required` while it waits for a tool approval,
+then `completed`, `canceled` or `failed` from how the run ended; `submitted` for a session that
+has no messages yet. A message part's text is joined with spaces, data parts are appended as
+JSON, image and file parts become content parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from a2a.compat.v0_3 import conversions
+from a2a.compat.v0_3 import types as t03
+from a2a.types import a2a_pb2 as pb
+from fastapi import FastAPI, Request
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
+from pydantic import ValidationError
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from switchyard.errors import LimitError, NotFoundError, RequestError, SwitchyardError
+from switchyard.runtime import events as ev
+from switchyard.runtime.agent import Agent
+from switchyard.runtime.host import AgentHost
+from switchyard.runtime.run import Run
+from switchyard.server.deps import check_owner, owner_filter, owner_of
+
+log = logging.getLogger("switchyard.a2a")
+
+# JSON-RPC and A2A error codes.
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+TASK_NOT_FOUND = -32001
+TASK_NOT_CANCELABLE = -32002
+
+KEEPALIVE_SECONDS = 15.0
+APPROVAL_POLL_SECONDS = 0.25
+MAX_OUTCOMES = 10_000
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+SESSION_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
+
+S = pb.TaskState
+_STATE_NAMES_03 = {
+    "submitted": S.TASK_STATE_SUBMITTED, "working": S.TASK_STATE_WORKING,
+    "input-required": S.TASK_STATE_INPUT_REQUIRED, "completed": S.TASK_STATE_COMPLETED,
+    "canceled": S.TASK_STATE_CANCELED, "failed": S.TASK_STATE_FAILED,
+    "rejected": S.TASK_STATE_REJECTED, "auth-required": S.TASK_STATE_AUTH_REQUIRED,
+}
+
+
+class RpcError(Exception):
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+def invalid_params(message: str) -> RpcError:
+    return RpcError(INVALID_PARAMS, f"Invalid params: {message}")
+
+
+def task_not_found(task_id: str) -> RpcError:
+    return RpcError(TASK_NOT_FOUND, f"Task not found: {task_id}", {"taskId": task_id})
+
+
+# --- wire shapes -------------------------------------------------------------------------
+
+V03, V10 = "0.3", "1.0"
+
+
+def task_json(task: pb.Task, flavor: str) -> dict[str, Any]:
+    if flavor == V03:
+        return conversions.to_compat_task(task).model_dump(mode="json", by_alias=True, exclude_none=True)
+    return MessageToDict(task)
+
+
+def stream_json(item: pb.StreamResponse, flavor: str, request_id: Any) -> dict[str, Any]:
+    if flavor == V03:
+        return conversions.to_compat_stream_response(item, request_id).model_dump(
+            mode="json", by_alias=True, exclude_none=True)
+    return {"jsonrpc": "2.0", "id": request_id, "result": MessageToDict(item)}
+
+
+def _now() -> Any:
+    from google.protobuf.timestamp_pb2 import Timestamp
+    ts = Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+def agent_message(sid: str, text: str, message_id: str | None = None, data: Any = None) -> pb.Message:
+    message = pb.Message(message_id=message_id or str(uuid.uuid4()), role=pb.Role.ROLE_AGENT,
+                         context_id=sid, task_id=sid)
+    if text:
+        message.parts.append(pb.Part(text=text))
+    if data is not None:
+        part = pb.Part()
+        ParseDict(data, part.data)
+        message.parts.append(part)
+    return message
+
+
+def status_of(state: int, message: pb.Message | None = None) -> pb.TaskStatus:
+    status = pb.TaskStatus(state=state, timestamp=_now())
+    if message is not None:
+        status.message.CopyFrom(message)
+    return status
+
+
+# --- incoming messages -------------------------------------------------------------------
+
+def _legacy_part(part: Any) -> Any:
+    if isinstance(part, dict) and "kind" not in part:
+        for kind in ("text", "file", "data"):
+            if kind in part:
+                return {**part, "kind": kind}
+    return part
+
+
+def parse_message(raw: Any) -> pb.Message:
+    """A message in either shape: 0.3 (parts with `kind`, role `user`) or 1.0 (protobuf JSON)."""
+    if not isinstance(raw, dict):
+        raise invalid_params("`message` must be an object")
+    parts = raw.get("parts")
+    if not isinstance(parts, list) or not parts:
+        raise invalid_params("`message.parts` must be a non-empty array")
+    legacy = ("kind" in raw or raw.get("role") in ("user", "agent")
+              or any(isinstance(p, dict) and ("kind" in p or "file" in p) for p in parts))
+    if legacy:
+        data = {**raw, "parts": [_legacy_part(p) for p in parts]}
+        data.setdefault("messageId", str(uuid.uuid4()))
+        data.setdefault("role", "user")
+        try:
+            return conversions.to_core_message(t03.Message.model_validate(data))
+        except (ValidationError, ValueError) as exc:
+            raise invalid_params(f"`message`: {_first_error(exc)}") from None
+    try:
+        message = ParseDict(raw, pb.Message(), ignore_unknown_fields=True)
+    except (ParseError, TypeError, ValueError) as exc:
+        raise invalid_params(f"`message`: {exc}") from None
+    if not message.message_id:
+        message.message_id = str(uuid.uuid4())
+    return message
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+    return str(exc)
+
+
+def message_content(message: pb.Message) -> Any:
+    """The agent's content for an A2A message: a string, or a list of content parts."""
+    texts: list[str] = []
+    extras: list[dict[str, Any]] = []
+    for part in message.parts:
+        which = part.WhichOneof("content")
+        if which == "text":
+            if part.text:
+                texts.append(part.text)
+        elif which == "data":
+            texts.append(json.dumps(MessageToDict(part.data), indent=2))
+        elif which == "raw":
+            encoded = base64.b64encode(part.raw).decode()
+            if part.media_type.startswith("image/"):
+                extras.append({"type": "image", "image": encoded, "mimeType": part.media_type})
+            else:
+                extras.append({"type": "file", "data": encoded,
+                               "mimeType": part.media_type or "application/octet-stream",
+                               **({"filename": part.filename} if part.filename else {})})
+        elif which == "url":
+            if part.media_type.startswith("image/"):
+                extras.append({"type": "image", "image": part.url, "mimeType": part.media_type})
+            else:
+                texts.append(f"[file: {part.filename or part.url}] {part.url}")
+    text = " ".join(texts)
+    if not extras:
+        return text
+    return ([{"type": "text", "text": text}] if text else []) + extras
+
+
+# --- stored history -> task --------------------------------------------------------------
+
+def _parts_of(content: Any) -> list[pb.Part]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [pb.Part(text=content)] if content else []
+    parts: list[pb.Part] = []
+    for item in content:
+        if not isinstance(item, dict):
+            parts.append(pb.Part(text=str(item)))
+        elif item.get("type") == "text":
+            parts.append(pb.Part(text=str(item.get("text", ""))))
+        elif item.get("type") in ("image", "file"):
+            value = str(item.get("image") or item.get("data") or "")
+            mime = item.get("mimeType") or ""
+            if value.startswith(("http://", "https://", "data:")):
+                parts.append(pb.Part(url=value, media_type=mime, filename=item.get("filename") or ""))
+            else:
+                try:
+                    parts.append(pb.Part(raw=base64.b64decode(value, validate=True), media_type=mime,
+                                         filename=item.get("filename") or ""))
+                except ValueError:
+                    parts.append(pb.Part(text=f"[{item.get('type')}: {mime or 'attachment'}]"))
+    return parts
+
+
+def history_messages(sid: str, history: list[dict[str, Any]]) -> list[pb.Message]:
+    out = []
+    for message in history:
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            continue
+        parts = _parts_of(message.get("content"))
+        if not parts:
+            continue
+        out.append(pb.Message(message_id=str(message.get("id") or uuid.uuid4()),
+                              role=pb.Role.ROLE_USER if role == "user" else pb.Role.ROLE_AGENT,
+                              context_id=sid, task_id=sid, parts=parts))
+    return out
+
+
+@dataclass
+class Outcome:
+    state: int
+    text: str = ""
+    message_id: str | None = None
+
+
+class TaskTracker:
+    """Derives a task's state from the agent's runs, and remembers how recent runs ended
+    (the run object itself leaves memory when its session goes idle)."""
+
+    def __init__(self) -> None:
+        self._outcomes: OrderedDict[tuple[str, str], Outcome] = OrderedDict()
+
+    def remember(self, agent: Agent, sid: str, outcome: Outcome) -> None:
+        key = (agent.id, sid)
+        self._outcomes[key] = outcome
+        self._outcomes.move_to_end(key)
+        while len(self._outcomes) > MAX_OUTCOMES:
+            self._outcomes.popitem(last=False)
+
+    def forget(self, agent: Agent, sid: str) -> None:
+        self._outcomes.pop((agent.id, sid), None)
+
+    @staticmethod
+    def outcome_of_run(run: Run) -> Outcome:
+        complete = next((e for e in reversed(run.events) if e.name == ev.RUN_COMPLETE), None)
+        reason = complete.data.get("finishReason") if complete else "unknown"
+        if reason == "cancelled":
+            return Outcome(S.TASK_STATE_CANCELED)
+        if reason == "error":
+            error = (complete.data.get("error") or {}).get("message") if complete else None
+            return Outcome(S.TASK_STATE_FAILED, error or "the run failed")
+        response = next((e for e in reversed(run.events) if e.name == ev.LLM_RESPONSE), None)
+        if response is None:
+            return Outcome(S.TASK_STATE_FAILED, f"the run ended without an answer ({reason})")
+        return Outcome(S.TASK_STATE_COMPLETED, response.data.get("content") or "",
+                       response.data.get("messageId"))
+
+    @staticmethod
+    def pending_approvals(agent: Agent, sid: str, run: Run | None) -> list[dict[str, Any]]:
+        if agent.approvals is not None:
+            pending = agent.approvals.pending(sid)
+            if pending:
+                return pending
+        if run is None:
+            return []
+        # Approval events that reached the run's own stream, unanswered.
+        asked: dict[str, dict[str, Any]] = {}
+        for event in run.events:
+            if event.name == ev.APPROVAL_REQUEST:
+                asked[str(event.data.get("approvalId"))] = event.data
+            elif event.name == ev.APPROVAL_RESPONSE:
+                asked.pop(str(event.data.get("approvalId")), None)
+        return list(asked.values())
+
+    def current(self, agent: Agent, sid: str, history: list[dict[str, Any]]) -> Outcome:
+        live = agent.live.peek(sid)
+        run = live.run if live is not None else None
+        if run is not None and not run.done:
+            pending = self.pending_approvals(agent, sid, run)
+            if pending:
+                return Outcome(S.TASK_STATE_INPUT_REQUIRED, approval_text(pending))
+            return Outcome(S.TASK_STATE_WORKING)
+        if run is not None:
+            outcome = self.outcome_of_run(run)
+            self.remember(agent, sid, outcome)
+            return outcome
+        known = self._outcomes.get((agent.id, sid))
+        if known is not None:
+            return known
+        last = next((m for m in reversed(history) if m.get("role") in ("user", "assistant")), None)
+        if last is None:
+            return Outcome(S.TASK_STATE_SUBMITTED)
+        if last["role"] == "assistant":
+            if last.get("finishReason") == "cancelled":
+                return Outcome(S.TASK_STATE_CANCELED)
+            text = last.get("content") if isinstance(last.get("content"), str) else ""
+            return Outcome(S.TASK_STATE_COMPLETED, text or "", last.get("id"))
+        return Outcome(S.TASK_STATE_FAILED, "the last run ended without an answer")
+
+
+def approval_text(pending: list[dict[str, Any]]) -> str:
+    names = ", ".join(str((p.get("metadata") or {}).get("toolName", "a tool")) for p in pending)
+    return f"Waiting for approval of {names}. Answer with POST /api/approvals/{{approvalId}}."
+
+
+def approval_message(sid: str, pending: list[dict[str, Any]]) -> pb.Message:
+    data = {"approvals": [{"approvalId": p.get("approvalId"),
+                           "toolName": (p.get("metadata") or {}).get("toolName"),
+                           "args": (p.get("metadata") or {}).get("args")} for p in pending]}
+    return agent_message(sid, approval_text(pending), data=json.loads(json.dumps(data, default=str)))
+
+
+def outcome_message(sid: str, outcome: Outcome) -> pb.Message | None:
+    if outcome.state == S.TASK_STATE_COMPLETED:
+        return agent_message(sid, outcome.text, outcome.message_id)
+    if outcome.state in (S.TASK_STATE_FAILED, S.TASK_STATE_INPUT_REQUIRED) and outcome.text:
+        return agent_message(sid, outcome.text)
+    return None
+
+
+# --- the service over one host -----------------------------------------------------------
+
+@dataclass
+class Call:
+    request: Request
+    agent: Agent
+    params: dict[str, Any]
+    flavor: str
+    request_id: Any
+
+
+class A2AService:
+    def __init__(self, host: AgentHost) -> None:
+        self.host = host
+        self.tracker = TaskTracker()
+        self._background: set[asyncio.Task[Any]] = set()
+        self.methods: dict[str, tuple[str, Callable[[Call], Awaitable[Any]], bool]] = {}
+        for names, handler, streaming in (
+            (("message/send", "SendMessage"), self.send, False),
+            (("message/stream", "SendStreamingMessage"), self.stream, True),
+            (("tasks/get", "GetTask"), self.get, False),
+            (("tasks/cancel", "CancelTask"), self.cancel, False),
+            (("tasks/list", "ListTasks"), self.list, False),
+            (("tasks/resubscribe", "SubscribeToTask"), self.resubscribe, True),
+        ):
+            self.methods[names[0]] = (V03, handler, streaming)
+            self.methods[names[1]] = (V10, handler, streaming)
+
+    # --- JSON-RPC framing --------------------------------------------------------------
+
+    async def handle(self, request: Request, agent: Agent) -> Response:
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError) as exc:
+            return JSONResponse(_error(None, PARSE_ERROR, f"Parse error: {exc}"))
+        if isinstance(body, list):
+            if not body:
+                return JSONResponse(_error(None, INVALID_REQUEST, "Invalid Request: empty batch"))
+            results = await asyncio.gather(*(self._one(request, agent, item, batch=True) for item in body))
+            answers = [r for r in results if r is not None]
+            return JSONResponse(answers) if answers else Response(status_code=204)
+        result = await self._one(request, agent, body, batch=False)
+        if result is None:
+            return Response(status_code=204)
+        if isinstance(result, Response):
+            return result
+        return JSONResponse(result)
+
+    async def _one(self, request: Request, agent: Agent, item: Any, *, batch: bool) -> Any:
+        request_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(request_id, bool) or not isinstance(request_id, (str, int, type(None))):
+            request_id = None
+        if not isinstance(item, dict) or item.get("jsonrpc") != "2.0" or not isinstance(item.get("method"), str):
+            return _error(request_id, INVALID_REQUEST,
+                          "Invalid Request: expected an object with jsonrpc \"2.0\" and a method")
+        notification = "id" not in item
+        method = item["method"]
+        entry = self.methods.get(method)
+        if entry is None:
+            return None if notification else _error(request_id, METHOD_NOT_FOUND, f"Method not found: {method}")
+        flavor, handler, streaming = entry
+        params = item.get("params", {})
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            return _error(request_id, INVALID_PARAMS, "Invalid params: `params` must be an object")
+        if streaming and batch:
+            return _error(request_id, INVALID_REQUEST, f"Invalid Request: {method} cannot be batched")
+        call = Call(request, agent, params, flavor, request_id)
+        try:
+            result = await handler(call)
+        except RpcError as exc:
+            return None if notification else _error(request_id, exc.code, exc.message, exc.data)
+        except NotFoundError as exc:
+            return None if notification else _error(request_id, TASK_NOT_FOUND, exc.message)
+        except (RequestError, LimitError) as exc:
+            return None if notification else _error(request_id, INVALID_PARAMS, exc.message, exc.details)
+        except SwitchyardError as exc:
+            log.warning("A2A %s failed: %s", method, exc.message)
+            return None if notification else _error(request_id, INTERNAL_ERROR, exc.message, {"code": exc.code})
+        except Exception:
+            log.exception("A2A %s failed", method)
+            return None if notification else _error(request_id, INTERNAL_ERROR, "Internal error")
+        if notification:
+            return None
+        if isinstance(result, Response):
+            return result
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+    # --- helpers -------------------------------------------------------------------------
+
+    async def _visible(self, call: Call, task_id: Any) -> str:
+        if not isinstance(task_id, str) or not task_id:
+            raise invalid_params("`id` (the task id) is required")
+        session = await call.agent.store.sessions.get(call.agent.id, task_id)
+        if session is None:
+            raise task_not_found(task_id)
+        try:
+            check_owner(call.request, session)
+        except NotFoundError:
+            raise task_not_found(task_id) from None
+        return task_id
+
+    async def build_task(self, agent: Agent, sid: str, *, history_length: int | None = None,
+                         include_artifacts: bool = True) -> pb.Task:
+        history = await agent.store.sessions.history(agent.id, sid)
+        outcome = self.tracker.current(agent, sid, history)
+        messages = history_messages(sid, history)
+        if history_length is not None:
+            messages = messages[-history_length:] if history_length > 0 else []
+        task = pb.Task(id=sid, context_id=sid, history=messages)
+        message = (approval_message(sid, self.tracker.pending_approvals(agent, sid, _live_run(agent, sid)))
+                   if outcome.state == S.TASK_STATE_INPUT_REQUIRED else outcome_message(sid, outcome))
+        task.status.CopyFrom(status_of(outcome.state, message))
+        if include_artifacts and outcome.state == S.TASK_STATE_COMPLETED:
+            task.artifacts.append(pb.Artifact(artifact_id=outcome.message_id or f"{sid}-response",
+                                              name="response", parts=[pb.Part(text=outcome.text)]))
+        ParseDict({"switchyard": {"sessionId": sid, "agentId": agent.id}, "dexto": {"sessionId": sid}},
+                  task.metadata)
+        return task
+
+    def _send_params(self, call: Call) -> tuple[pb.Message, str, Any, dict[str, Any]]:
+        message = parse_message(call.params.get("message"))
+        sid = message.task_id or message.context_id or str(uuid.uuid4())
+        if not SESSION_ID.match(sid):
+            raise invalid_params("a task or context id must be 1-200 characters of letters, digits and ._:@-")
+        message.task_id = message.context_id = sid
+        content = message_content(message)
+        if not content:
+            raise invalid_params("the message has no content (send a text, data or file part)")
+        configuration = call.params.get("configuration") or {}
+        if not isinstance(configuration, dict):
+            raise invalid_params("`configuration` must be an object")
+        return message, sid, content, configuration
+
+    async def _check_access(self, call: Call, sid: str) -> None:
+        session = await call.agent.store.sessions.get(call.agent.id, sid)
+        if session is not None:
+            try:
+                check_owner(call.request, session)
+            except NotFoundError:
+                raise task_not_found(sid) from None
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    # --- methods -------------------------------------------------------------------------
+
+    async def send(self, call: Call) -> Any:
+        _, sid, content, configuration = self._send_params(call)
+        await self._check_access(call, sid)
+        agent = call.agent
+        history_length = _int_param(configuration, "historyLength")
+        immediate = (configuration.get("blocking") is False if call.flavor == V03
+                     else bool(configuration.get("returnImmediately")))
+        # The run goes on whoever is listening: a caller that leaves does not stop it.
+        start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner_of(call.request)))
+        if immediate:
+            if not start.done():
+                await asyncio.wait({start}, timeout=0.5)
+            if start.done() and start.exception() is not None:
+                raise start.exception()  # type: ignore[misc]
+        else:
+            run = await asyncio.shield(start)
+            await asyncio.shield(self._spawn(run.wait()))
+            self.tracker.remember(agent, sid, self.tracker.outcome_of_run(run))
+        task = await self.build_task(agent, sid, history_length=history_length)
+        if call.flavor == V03:
+            return task_json(task, V03)
+        return MessageToDict(pb.SendMessageResponse(task=task))
+
+    async def stream(self, call: Call) -> Response:
+        message, sid, content, _ = self._send_params(call)
+        await self._check_access(call, sid)
+        agent = call.agent
+        start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner_of(call.request)))
+
+        async def events() -> AsyncIterator[pb.StreamResponse | None]:
+            task = pb.Task(id=sid, context_id=sid, status=status_of(S.TASK_STATE_SUBMITTED), history=[message])
+            yield pb.StreamResponse(task=task)
+            try:
+                run = await asyncio.shield(start)
+            except SwitchyardError as exc:
+                outcome = Outcome(S.TASK_STATE_FAILED, exc.message)
+                yield _status_event(sid, outcome.state, agent_message(sid, outcome.text))
+                return
+            async for item in self.follow_run(agent, run, sid):
+                yield item
+
+        return self._sse(call, events())
+
+    async def resubscribe(self, call: Call) -> Response:
+        sid = await self._visible(call, call.params.get("id"))
+        agent = call.agent
+        snapshot = await self.build_task(agent, sid)
+
+        async def events() -> AsyncIterator[pb.StreamResponse | None]:
+            yield pb.StreamResponse(task=snapshot)
+            run = _live_run(agent, sid)
+            if run is not None and not run.done:
+                async for item in self.follow_run(agent, run, sid, announce_working=False):
+                    yield item
+
+        return self._sse(call, events())
+
+    async def get(self, call: Call) -> Any:
+        sid = await self._visible(call, call.params.get("id"))
+        task = await self.build_task(call.agent, sid, history_length=_int_param(call.params, "historyLength"))
+        return task_json(task, call.flavor)
+
+    async def cancel(self, call: Call) -> Any:
+        sid = await self._visible(call, call.params.get("id"))
+        agent = call.agent
+        if not agent.is_busy(sid):
+            history = await agent.store.sessions.history(agent.id, sid)
+            state = self.tracker.current(agent, sid, history).state
+            raise RpcError(TASK_NOT_CANCELABLE,
+                           f"Task cannot be canceled: {sid} is {_state_name(state)}, not running",
+                           {"taskId": sid, "state": _state_name(state)})
+        await agent.cancel(sid)
+        run = _live_run(agent, sid)
+        if run is not None and run.done:
+            self.tracker.remember(agent, sid, self.tracker.outcome_of_run(run))
+        task = await self.build_task(agent, sid)
+        return task_json(task, call.flavor)
+
+    async def list(self, call: Call) -> Any:
+        params = call.params
+        agent = call.agent
+        page_size = _int_param(params, "pageSize")
+        page_size = DEFAULT_PAGE_SIZE if not page_size else page_size
+        if page_size < 1 or page_size > MAX_PAGE_SIZE:
+            raise invalid_params(f"`pageSize` must be between 1 and {MAX_PAGE_SIZE}")
+        token = params.get("pageToken") or "0"
+        if not isinstance(token, str) or not token.isdigit():
+            raise invalid_params("`pageToken` is not one this server issued")
+        offset = int(token)
+        status_filter = _status_filter(params.get("status"))
+        context_id = params.get("contextId")
+        history_length = _int_param(params, "historyLength")
+        include_artifacts = bool(params.get("includeArtifacts", call.flavor == V03))
+        sessions = await agent.list_sessions(owner=owner_filter(call.request))
+        if context_id:
+            sessions = [s for s in sessions if s["id"] == context_id]
+        tasks: list[pb.Task] = []
+        for session in sessions:
+            task = await self.build_task(agent, session["id"], history_length=history_length,
+                                         include_artifacts=include_artifacts)
+            if status_filter is None or task.status.state == status_filter:
+                tasks.append(task)
+        page = tasks[offset:offset + page_size]
+        next_token = str(offset + page_size) if offset + page_size < len(tasks) else ""
+        if call.flavor == V03:
+            return {"tasks": [task_json(t, V03) for t in page], "totalSize": len(tasks),
+                    "pageSize": page_size, "nextPageToken": next_token}
+        response = pb.ListTasksResponse(tasks=page, next_page_token=next_token, page_size=page_size,
+                                        total_size=len(tasks))
+        return MessageToDict(response, always_print_fields_with_no_presence=True)
+
+    # --- streaming -----------------------------------------------------------------------
+
+    def _sse(self, call: Call, items: AsyncIterator[pb.StreamResponse | None]) -> StreamingResponse:
+        async def frames() -> AsyncIterator[bytes]:
+            try:
+                async for item in items:
+                    if item is None:
+                        yield b": keepalive\n\n"
+                        continue
+                    payload = stream_json(item, call.flavor, call.request_id)
+                    yield f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+            except RpcError as exc:
+                yield f"data: {json.dumps(_error(call.request_id, exc.code, exc.message, exc.data))}\n\n".encode()
+            except Exception:
+                log.exception("A2A stream failed")
+                yield f"data: {json.dumps(_error(call.request_id, INTERNAL_ERROR, 'Internal error'))}\n\n".encode()
+
+        return StreamingResponse(frames(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    async def follow_run(self, agent: Agent, run: Run, sid: str, *,
+                         announce_working: bool = True) -> AsyncIterator[pb.StreamResponse | None]:
+        """A run's events as A2A status and artifact updates, ending with the final status.
+
+        Text chunks stream into one artifact per model step; the last chunk of a step is held
+        back one event so that it can carry `lastChunk`. None items are keep-alives."""
+        if announce_working:
+            yield _status_event(sid, S.TASK_STATE_WORKING)
+        artifact_id = f"{sid}-{uuid.uuid4().hex[:8]}"
+        held: str | None = None
+        chunks_sent = 0
+        waiting = False
+        quiet = 0.0
+        iterator = run.follow().__aiter__()
+        pending: asyncio.Future[Any] | None = None
+
+        def chunk(text: str, last: bool) -> pb.StreamResponse:
+            nonlocal chunks_sent
+            update = pb.TaskArtifactUpdateEvent(
+                task_id=sid, context_id=sid, append=chunks_sent > 0, last_chunk=last,
+                artifact=pb.Artifact(artifact_id=artifact_id, name="response", parts=[pb.Part(text=text)]))
+            chunks_sent += 1
+            return pb.StreamResponse(artifact_update=update)
+
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(iterator.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=APPROVAL_POLL_SECONDS)
+                if not done:
+                    approvals = self.tracker.pending_approvals(agent, sid, run)
+                    if bool(approvals) != waiting:
+                        waiting = bool(approvals)
+                        yield (_status_event(sid, S.TASK_STATE_INPUT_REQUIRED, approval_message(sid, approvals))
+                               if waiting else _status_event(sid, S.TASK_STATE_WORKING))
+                    quiet += APPROVAL_POLL_SECONDS
+                    if quiet >= KEEPALIVE_SECONDS:
+                        quiet = 0.0
+                        yield None
+                    continue
+                quiet = 0.0
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    return
+                pending = None
+                name = event.name
+                if name == ev.LLM_CHUNK and event.data.get("chunkType", "text") == "text":
+                    if held is not None:
+                        yield chunk(held, False)
+                    held = event.data.get("content") or ""
+                elif name == ev.LLM_TOOL_CALL:
+                    if held is not None:
+                        yield chunk(held, True)
+                        held = None
+                    if chunks_sent:
+                        artifact_id, chunks_sent = f"{sid}-{uuid.uuid4().hex[:8]}", 0
+                    meta = {"switchyard": {"event": name, "toolName": event.data.get("toolName"),
+                                           "callId": event.data.get("callId")}}
+                    yield _status_event(sid, S.TASK_STATE_WORKING, metadata=meta)
+                elif name in (ev.APPROVAL_REQUEST, ev.APPROVAL_RESPONSE):
+                    approvals = self.tracker.pending_approvals(agent, sid, run)
+                    if bool(approvals) != waiting:
+                        waiting = bool(approvals)
+                        yield (_status_event(sid, S.TASK_STATE_INPUT_REQUIRED, approval_message(sid, approvals))
+                               if waiting else _status_event(sid, S.TASK_STATE_WORKING))
+                elif name == ev.TOOL_RUNNING and waiting:
+                    waiting = False
+                    yield _status_event(sid, S.TASK_STATE_WORKING)
+                elif name == ev.LLM_RESPONSE:
+                    if held is not None:
+                        yield chunk(held, True)
+                        held = None
+                    elif not chunks_sent and event.data.get("content"):
+                        yield chunk(event.data["content"], True)
+                elif name == ev.RUN_COMPLETE:
+                    if held is not None:
+                        yield chunk(held, True)
+                        held = None
+                    outcome = self.tracker.outcome_of_run(run)
+                    self.tracker.remember(agent, sid, outcome)
+                    yield _status_event(sid, outcome.state, outcome_message(sid, outcome))
+                    return
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+
+
+def _status_event(sid: str, state: int, message: pb.Message | None = None,
+                  metadata: dict[str, Any] | None = None) -> pb.StreamResponse:
+    update = pb.TaskStatusUpdateEvent(task_id=sid, context_id=sid, status=status_of(state, message))
+    if metadata:
+        ParseDict(metadata, update.metadata)
+    return pb.StreamResponse(status_update=update)
+
+
+def _live_run(agent: Agent, sid: str) -> Run | None:
+    live = agent.live.peek(sid)
+    return live.run if live is not None else None
+
+
+def _int_param(params: dict[str, Any], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid_params(f"`{name}` must be a non-negative integer")
+    return value
+
+
+def _status_filter(value: Any) -> int | None:
+    if value in (None, "", "TASK_STATE_UNSPECIFIED", 0):
+        return None
+    if isinstance(value, str):
+        if value in _STATE_NAMES_03:
+            return _STATE_NAMES_03[value]
+        if value in S.keys():  # noqa: SIM118 - a protobuf enum wrapper, not a dict
+            return S.Value(value)
+    if isinstance(value, int) and value in S.values():
+        return value
+    raise invalid_params(f"`status` {value!r} is not a task state")
+
+
+def _state_name(state: int) -> str:
+    return next((k for k, v in _STATE_NAMES_03.items() if v == state), "unknown")
+
+
+def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+# --- routes ------------------------------------------------------------------------------
