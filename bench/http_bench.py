@@ -98,6 +98,8 @@ def chunk_latency(base: str, samples: int = 5) -> list[float]:
         for i in range(samples):
             with client.stream("POST", base + "/api/message-stream",
                                json={"content": "latency probe", "sessionId": f"latency-{i}"}) as r:
+                if r.status_code != 200:
+                    raise RuntimeError(f"latency probe: HTTP {r.status_code}: {r.read()[:300]!r}")
                 for line in r.iter_lines():
                     if line.startswith("data:") and '"llm:chunk"' in line:
                         now = time.time_ns()
@@ -129,7 +131,7 @@ def main() -> int:
                     "baseURL": f"http://127.0.0.1:{llm_port}/v1", "maxRetries": 0},
             "storage": {"database": {"type": "sqlite", "path": str(work / "bench.db")}}}))
         env = {**os.environ, "SWITCHYARD_HOME": str(work / "home"), "SWITCHYARD_REQUIRE_AUTH": "true",
-               "SWITCHYARD_API_KEY": API_KEY, "SWITCHYARD_RATE_LIMIT": "100000000/minute",
+               "SWITCHYARD_API_KEY": API_KEY, "SWITCHYARD_RATE_LIMIT": "100000000/minute", "SWITCHYARD_RATE_LIMIT_PER_ADDRESS": "100000000/minute",
                "SWITCHYARD_AUTH_FAILURE_LIMIT": "100000000/minute",
                "SWITCHYARD_MAX_CONCURRENT_RUNS_PER_KEY": "1000", "SWITCHYARD_LOG_LEVEL": "warning"}
         serve = [sys.executable, "-m", "switchyard.cli", "serve", "--agent", str(agent), "--port", str(sy_port)]

@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--agent", action="append", help="agent YAML (repeatable); default: the bundled agent")
     serve.add_argument("--agents", help="a folder of agent YAML files to host together")
     serve.add_argument("--default-agent", help="the agent that answers requests naming none")
+    serve.add_argument("--router-fallback", help="the agent for messages that fit none (agentId \"auto\")")
+    serve.add_argument("--router-semantic", choices=["auto", "on", "off"],
+                       help="the router's embedding layer (default auto: on when the [semantic] extra is installed)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", 3001)), help="port (default 3001, or $PORT)")
     serve.add_argument("--insecure-no-auth", action="store_true",

@@ -41,8 +41,8 @@ def create_app(host: AgentHost, *, shutdown_grace: float = 10.0, env: dict[str, 
     app.state.shutdown_hooks = []
     install_error_handlers(app)
 
-    from switchyard.server.api import llm, messages, meta, sessions
-    for module in (meta, messages, sessions, llm):
+    from switchyard.server.api import agents, llm, messages, meta, sessions
+    for module in (meta, messages, sessions, llm, agents):
         app.include_router(module.router)
 
     from switchyard.server.protocols import install_protocols
