@@ -1,0 +1,85 @@
+"""Tool-call approvals: GET /api/approvals?sessionId lists the pending ones, POST
+/api/approvals/{approvalId} answers one (the reference's strict body rules).
+
+An approval belongs to the agent whose run asked for it; without `agentId` every hosted agent
+is searched. A caller sees and answers only approvals of sessions it may see (another key's
+approval is "not found", not "forbidden", like sessions).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from switchyard.errors import NotFoundError, RequestError, SwitchyardError
+from switchyard.server.deps import check_owner, host_of
+from switchyard.server.schemas import SessionId
+
+router = APIRouter(tags=["approvals"])
+
+
+def _agents(request: Request) -> list[Any]:
+    agent_id = request.query_params.get("agentId")
+    host = host_of(request)
+    return [host.get(agent_id)] if agent_id else list(host.agents.values())
+
+
+async def _may_see(request: Request, agent: Any, session_id: str) -> bool:
+    session = await agent.store.sessions.get(agent.id, session_id)
+    if session is None:
+        return False
+    try:
+        check_owner(request, session)
+    except NotFoundError:
+        return False
+    return True
+
+
+@router.get("/api/approvals", summary="Pending approvals of a session")
+async def list_approvals(request: Request,
+                         sessionId: Annotated[SessionId, Query(description="The session")]) -> dict[str, Any]:
+    approvals: list[dict[str, Any]] = []
+    for agent in _agents(request):
+        if agent.approvals is None:
+            continue
+        pending = agent.approvals.pending(sessionId)
+        if pending and await _may_see(request, agent, sessionId):
+            approvals += pending
+    return {"ok": True, "approvals": approvals}
+
+
+class _NoCoordinator(SwitchyardError):
+    status = 503
+    code = "approvals_unavailable"
+
+
+@router.post("/api/approvals/{approvalId}", summary="Approve, deny or cancel a pending approval")
+async def answer_approval(request: Request, approvalId: str) -> dict[str, Any]:
+    from switchyard.tools.approval import validate_approval_body
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError as exc:
+        raise RequestError(f"request body is not valid JSON: {exc}", code="invalid_json") from None
+    data = validate_approval_body(body)   # 400 naming the field, before any lookup
+
+    agents = _agents(request)
+    if all(a.approvals is None for a in agents):
+        raise _NoCoordinator("no approval coordinator is running")
+    not_found = NotFoundError(f"No pending approval '{approvalId}'", code="approval_not_found",
+                              details={"approvalId": approvalId})
+    for agent in agents:
+        if agent.approvals is None:
+            continue
+        payload = next((p for p in agent.approvals.pending() if p["approvalId"] == approvalId), None)
+        if payload is None:
+            continue
+        if not await _may_see(request, agent, payload["sessionId"]):
+            raise not_found
+        outcome = agent.approvals.resolve(
+            approvalId, data["status"], remember=data.get("rememberChoice", False),
+            reason=data.get("reason"), message=data.get("message"), form_data=data.get("formData"))
+        return {"ok": True, "approvalId": approvalId, "status": outcome.status}
+    raise not_found

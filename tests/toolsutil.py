@@ -1,0 +1,120 @@
+"""Helpers for the tools / MCP / approvals end-to-end tests (tests/test_tools_*.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.serverutil import LiveServer, free_port, serve_agents
+
+DEMO_SERVER = str(Path(__file__).parent / "mcp_servers" / "demo_server.py")
+API_KEY = "sk-test-0123456789abcdefgh"
+
+
+def stdio_server(**extra: Any) -> dict[str, Any]:
+    return {"type": "stdio", "command": sys.executable, "args": [DEMO_SERVER], **extra}
+
+
+def agent_config(agent_id: str, base_url: str, **extra: Any) -> dict[str, Any]:
+    return {"agentId": agent_id,
+            "llm": {"provider": "openai-compatible", "model": "fake-model", "baseURL": base_url,
+                    "apiKey": API_KEY},
+            "storage": {"database": {"type": "in-memory"}}, **extra}
+
+
+@contextlib.contextmanager
+def module_server(tmp_path_factory: pytest.TempPathFactory, *configs: dict[str, Any],
+                  env: dict[str, str] | None = None, **kwargs: Any) -> Iterator[LiveServer]:
+    """A live server for a whole test module, its home (keys, audit db) in a temp dir; `env`:
+    extra environment for the server's start (e.g. to turn auth on)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SWITCHYARD_HOME", str(tmp_path_factory.mktemp("home")))
+        for var in ("SWITCHYARD_API_KEY", "DEXTO_SERVER_API_KEY", "NODE_ENV", "SWITCHYARD_ENV",
+                    "SWITCHYARD_REQUIRE_AUTH", "DEXTO_SERVER_REQUIRE_AUTH"):
+            mp.delenv(var, raising=False)
+        for var, value in (env or {}).items():
+            mp.setenv(var, value)
+        live = serve_agents(*configs, **kwargs)
+        live.start(timeout=60)
+        try:
+            yield live
+        finally:
+            live.stop()
+
+
+@contextlib.contextmanager
+def http_demo_server() -> Iterator[str]:
+    """The demo MCP server over streamable HTTP on a free loopback port; yields its URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, DEMO_SERVER, "--transport", "streamable-http",
+                             "--port", str(port), "--name", "web"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the streamable HTTP demo server did not start")
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def iter_sse(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event, data) pairs as they arrive (sse_events() waits for the end of the stream)."""
+    name, data = None, []
+    for line in response.iter_lines():
+        if line.startswith(":"):
+            continue
+        if line == "":
+            if name is not None or data:
+                yield name or "message", json.loads("\n".join(data)) if data else {}
+            name, data = None, []
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+
+
+def read_until(events: Iterator[tuple[str, dict[str, Any]]], wanted: str,
+               seen: list[tuple[str, dict[str, Any]]] | None = None) -> dict[str, Any]:
+    for name, data in events:
+        if seen is not None:
+            seen.append((name, data))
+        if name == wanted:
+            return data
+    raise AssertionError(f"the stream ended without {wanted}")
+
+
+def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def tool_messages(llm_request: dict[str, Any]) -> dict[str, str]:
+    """tool_call_id -> content of the tool results an LLM request carried."""
+    return {m["tool_call_id"]: m["content"] for m in llm_request["json"]["messages"]
+            if m.get("role") == "tool"}
