@@ -326,6 +326,11 @@ async def test_manager_add_update_remove_restart_and_errors(http_servers):
         await manager.update("web", HttpServerConfig(type="sse", url=http_servers["sse"]))
         assert manager.get("web").config.type == "sse"
         assert manager.get("web").status == "connected"
+        # A strict update that cannot connect is refused and the working config stays.
+        with pytest.raises(MCPConnectionError, match="'web'"):
+            await manager.update("web", missing("strict"))
+        assert manager.get("web").config.type == "sse" and manager.get("web").status == "connected"
+        assert [t for t in manager.tools() if t.server_name == "web"]
 
         await manager.add("off", http(http_servers["http"], enabled=False))
         assert manager.get("off").status == "disabled"

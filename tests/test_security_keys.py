@@ -288,7 +288,7 @@ def test_audit_rows_and_pagination(monkeypatch):
 
         entries = audit_entries(c)
         actions = [e["action"] for e in entries]
-        for action in ("auth.failure", "key.create", "key.rotate", "key.revoke", "llm.switch", "mcp.change"):
+        for action in ("auth.failure", "key.create", "key.rotate", "key.revoke", "llm.switch", "mcp.add"):
             assert action in actions, action
         create = next(e for e in entries if e["action"] == "key.create")
         assert create["keyName"] == "root" and create["address"] == "127.0.0.1"

@@ -398,10 +398,10 @@ class Agent:
 
     async def _loop(self, client: LLMClient, cfg: LLMConfig, messages: list[dict[str, Any]],
                     state: "_TurnState", emit: Any) -> str:
-        tools = self.tools.specs()
         for _ in range(cfg.maxIterations):
             state.steps += 1
-            step = await self._step(client, messages, tools, state, emit)
+            # Read the tools at every step: an MCP server may (re)connect during a turn.
+            step = await self._step(client, messages, self.tools.specs(), state, emit)
             if not step.tool_calls:
                 message = {"id": _new_id(), "role": "assistant", "content": step.text,
                            "timestamp": now_ms(), "tokenUsage": state.usage.to_dict(),

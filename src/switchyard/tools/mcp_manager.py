@@ -93,13 +93,22 @@ class MCPManager:
         return connection
 
     async def update(self, name: str, config: Any) -> MCPConnection:
-        """Replace a server's config: the old connection is stopped, a new one started. As with
-        add(), a strict server that fails to connect is not kept, and the error is raised."""
+        """Replace a server's config: the old connection is stopped, a new one started. A new
+        strict config that fails to connect is not kept: the old config is restored (and
+        restarted) and the error is raised, so a bad update never loses a working server."""
         config = parse_server_config(config)
-        await self.get(name).stop()
+        old = self.get(name)
+        await old.stop()
         connection = self._connection(name, config)
         self._connections[name] = connection
-        await self._start_one(connection)
+        try:
+            await self._start_one(connection)
+        except MCPConnectionError:
+            restored = self._connection(name, old.config)
+            self._connections[name] = restored
+            await restored.start()
+            self._changed()
+            raise
         return connection
 
     async def remove(self, name: str) -> None:

@@ -110,8 +110,8 @@ def starts_run(method: str, path: str) -> bool:
 
 
 # Admin changes audited here by route, unless the route records its own row
-# (keys: api.py; LLM switch: api/llm.py).
-_SELF_AUDITED = re.compile(r"^/api/(keys|audit)(/.*)?$|^/api/llm/switch$")
+# (keys: api.py; LLM switch: api/llm.py; MCP servers: api/mcp.py).
+_SELF_AUDITED = re.compile(r"^/api/(keys|audit|mcp)(/.*)?$|^/api/llm/switch$")
 _AUDIT_ACTIONS = [
     (re.compile(r"^/api/mcp(/.*)?$"), "mcp.change"),
     (re.compile(r"^/api/agent/config(/.*)?$"), "config.change"),
