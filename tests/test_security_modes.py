@@ -73,6 +73,7 @@ def test_fail_closed_without_a_key(monkeypatch, caplog, env, named):
         assert body["error"] == "Configuration Error"
         assert named in body["message"] and "DEXTO_SERVER_API_KEY" in body["message"]
     assert health.status_code == 200 and health.text == "OK"
+    assert health.headers["x-content-type-options"] == "nosniff" and health.headers["x-frame-options"] == "DENY"
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "switchyard.security"]
     assert errors and named in errors[0].getMessage()
 

@@ -130,6 +130,21 @@ def _body_message(body: Any) -> str | None:
     return None
 
 
+def _connection_refusal(exc: BaseException) -> str | None:
+    """A failure to connect found anywhere in the exception's chain. The SDKs' aiohttp
+    transport reports a refused connection as a *timeout*; the chained original says what
+    really happened, and "connection refused" is the clearer error for the user."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or type(current).__name__ in (
+                "ClientConnectorError", "ClientConnectorCertificateError", "ClientConnectorDNSError"):
+            return f"{type(current).__name__}: {current}"
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def classify(exc: BaseException) -> UpstreamFailure:
     """Map an SDK / transport exception to an UpstreamFailure without importing the SDKs."""
     names = {cls.__name__ for cls in type(exc).__mro__}
@@ -139,6 +154,9 @@ def classify(exc: BaseException) -> UpstreamFailure:
         message = _body_message(getattr(exc, "body", None)) or getattr(exc, "message", None) or str(exc)
         return UpstreamFailure("status", status, message,
                                parse_retry_after(getattr(response, "headers", None)))
+    refused = _connection_refusal(exc)
+    if refused is not None:
+        return UpstreamFailure("connection", None, f"connection error ({refused})")
     if "APITimeoutError" in names or isinstance(exc, (asyncio.TimeoutError, TimeoutError)) \
             or any("Timeout" in n for n in names):
         return UpstreamFailure("timeout", None, "request timed out")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 from typing import Any, AsyncIterator
@@ -11,10 +12,33 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from switchyard import __version__
+from switchyard.errors import SwitchyardError
 from switchyard.runtime.host import AgentHost
 from switchyard.server.errors import install_error_handlers
+from switchyard.server.security.headers import HEADERS as SECURITY_HEADERS
+from switchyard.server.routes import include_flat
 
 log = logging.getLogger("switchyard.server")
+
+_HEALTH_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"2"),
+                   *SECURITY_HEADERS]
+
+
+class SwitchyardApp(FastAPI):
+    """FastAPI with one fast path: `GET /health`, public by definition and hit by every load
+    balancer several times a second, is answered before the middleware stack and routing
+    (with the same security headers), at close to the cost of a bare ASGI app. Only where no
+    Host check applies: in development mode the DNS-rebinding check covers /health too."""
+
+    fast_health = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if (self.fast_health and scope["type"] == "http" and scope["path"] == "/health"
+                and scope["method"] in ("GET", "HEAD")):
+            await send({"type": "http.response.start", "status": 200, "headers": _HEALTH_HEADERS})
+            await send({"type": "http.response.body", "body": b"OK" if scope["method"] == "GET" else b""})
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(host: AgentHost, *, shutdown_grace: float = 10.0, env: dict[str, str] | None = None) -> FastAPI:
@@ -22,7 +46,12 @@ def create_app(host: AgentHost, *, shutdown_grace: float = 10.0, env: dict[str, 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await host.start()
+        try:
+            await host.start()
+        except SwitchyardError as exc:
+            # uvicorn reports a failed startup only as "Application startup failed": say why.
+            log.error("startup failed: %s", exc)
+            raise
         for hook in app.state.startup_hooks:
             await hook()
         try:
@@ -32,8 +61,13 @@ def create_app(host: AgentHost, *, shutdown_grace: float = 10.0, env: dict[str, 
                 await hook()
             await host.stop(shutdown_grace)
 
-    app = FastAPI(title="Switchyard API", version=__version__, lifespan=lifespan,
-                  description="Dexto-compatible agent server API.", redoc_url=None)
+    options: dict[str, Any] = {}
+    if "telemetry" in inspect.signature(FastAPI).parameters:
+        # Switchyard does not use FastAPI's OpenTelemetry hooks; checking, per request,
+        # whether they are configured is measurable on the hot path.
+        options["telemetry"] = {"tracing": False, "metrics": False, "logs": False}
+    app = SwitchyardApp(title="Switchyard API", version=__version__, lifespan=lifespan,
+                  description="Dexto-compatible agent server API.", redoc_url=None, **options)
     app.state.host = host
     app.state.env = env
     app.state.auth_required = False
@@ -42,14 +76,16 @@ def create_app(host: AgentHost, *, shutdown_grace: float = 10.0, env: dict[str, 
     install_error_handlers(app)
 
     from switchyard.server.api import agents, llm, messages, meta, sessions
-    for module in (meta, messages, sessions, llm, agents):
-        app.include_router(module.router)
+    from switchyard.server.api import approvals, mcp, tools
+    for module in (meta, messages, sessions, llm, agents, tools, mcp, approvals):
+        include_flat(app, module.router)
 
     from switchyard.server.protocols import install_protocols
     install_protocols(app, host)
 
     from switchyard.server.security import install_security
     install_security(app, env)
+    app.fast_health = not app.state.security.checks_host
 
     _install_openapi(app)
     return app

@@ -37,6 +37,7 @@ from switchyard.runtime.agent import Agent, result_of
 from switchyard.runtime.host import AgentHost
 from switchyard.server.deps import check_owner, owner_of
 from switchyard.store.sessions import now_ms
+from switchyard.server.routes import include_flat
 
 log = logging.getLogger("switchyard.openai")
 
@@ -395,4 +396,4 @@ def build_router(host: AgentHost) -> APIRouter:
 
 
 def install(app: FastAPI, host: AgentHost) -> None:
-    app.include_router(build_router(host))
+    include_flat(app, build_router(host))

@@ -30,6 +30,7 @@ from switchyard.server.security.ratelimit import (
 from switchyard.server.security.redact import RedactErrorsMiddleware
 from switchyard.server.security.scopes import ScopeMiddleware
 from switchyard.server.security.settings import DEFAULT_MAX_BODY_BYTES, SecuritySettings
+from switchyard.server.routes import include_flat
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SecuritySettings", "SecurityState", "install_security"]
 
@@ -46,6 +47,11 @@ class SecurityState:
     audit: AuditLog
     limiter: Limiter
 
+    @property
+    def checks_host(self) -> bool:
+        """Whether requests' Host headers are checked (DNS-rebinding defence)."""
+        return HostOriginMiddleware.checks_host(self.settings)
+
 
 def install_security(app: FastAPI, env: dict[str, str]) -> None:
     settings = SecuritySettings.from_env(env)
@@ -59,7 +65,7 @@ def install_security(app: FastAPI, env: dict[str, str]) -> None:
     app.state.auth_required = settings.auth_required
 
     from switchyard.server.security import api
-    app.include_router(api.router)
+    include_flat(app, api.router)
 
     async def startup() -> None:
         await db.open()

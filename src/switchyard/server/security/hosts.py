@@ -68,10 +68,14 @@ def origin_allowed(origin: str, host_header: str | None, settings: SecuritySetti
 
 
 class HostOriginMiddleware:
+    @staticmethod
+    def checks_host(settings: SecuritySettings) -> bool:
+        return (not settings.auth_required and not settings.insecure_no_auth) or bool(settings.allowed_hosts)
+
     def __init__(self, app: ASGIApp, settings: SecuritySettings) -> None:
         self.app = app
         self.settings = settings
-        self.check_host = (not settings.auth_required and not settings.insecure_no_auth) or bool(settings.allowed_hosts)
+        self.check_host = self.checks_host(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
