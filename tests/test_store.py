@@ -98,3 +98,13 @@ async def test_history_survives_reopening_the_file(tmp_path):
     second = await Store(url).open()
     assert [m["content"] for m in await second.sessions.history("a", "s")] == ["remember me"]
     await second.close()
+
+
+async def test_begin_turn_creates_and_appends_in_one_step(store):
+    agent = f"a-{uuid.uuid4().hex[:6]}"
+    session, created = await store.sessions.begin_turn(agent, "t", msg("user", "first"), owner="k", title="first")
+    assert created and session["messageCount"] == 1 and session["title"] == "first" and session["owner"] == "k"
+    session, created = await store.sessions.begin_turn(agent, "t", msg("user", "second"), owner="other", title="second")
+    assert not created and session["messageCount"] == 2
+    assert session["title"] == "first" and session["owner"] == "k"  # neither is overwritten
+    assert [m["content"] for m in await store.sessions.history(agent, "t")] == ["first", "second"]

@@ -295,14 +295,17 @@ class Agent:
             await live.lock.acquire()
         finally:
             live.waiters -= 1
+        user_msg = {"id": _new_id(), "role": "user", "content": content, "timestamp": now_ms()}
         try:
-            session, created = await self.store.sessions.create(self.id, session_id, owner=owner)
+            # The session (if new) and the user's message, in one transaction, before the run.
+            session, created = await self.store.sessions.begin_turn(
+                self.id, session_id, user_msg, owner=owner, title=_title_from(content))
         except BaseException:
             live.lock.release()
             raise
         run = Run(session_id)
         live.run = run
-        run.task = asyncio.create_task(self._execute(run, live, session, content, new=created),
+        run.task = asyncio.create_task(self._execute(run, live, session, user_msg, new=created),
                                        name=f"run:{session_id}")
         return run
 
@@ -343,8 +346,8 @@ class Agent:
 
     # --- the loop ----------------------------------------------------------------------
 
-    async def _execute(self, run: Run, live: LiveSession, session: dict[str, Any], content: Any,
-                       *, new: bool = False) -> None:
+    async def _execute(self, run: Run, live: LiveSession, session: dict[str, Any],
+                       user_msg: dict[str, Any], *, new: bool = False) -> None:
         _current_run.set(run)
         started = time.monotonic()
         sid = run.session_id
@@ -362,11 +365,8 @@ class Agent:
             client = self._client_for(cfg)
             state.provider, state.model = client.provider, client.model
             emit(ev.LLM_THINKING, {})
-            history = [] if new else await self.store.sessions.history(self.id, sid)
-            user_msg = {"id": _new_id(), "role": "user", "content": content, "timestamp": now_ms()}
-            await self.store.sessions.append(self.id, sid, [user_msg],
-                                             title=_title_from(content) if not session.get("title") else None)
-            messages = history + [user_msg]
+            # The history already ends with this turn's user message (see start_run).
+            messages = [user_msg] if new else await self.store.sessions.history(self.id, sid)
             finish_reason = await self._loop(client, cfg, messages, state, emit)
         except asyncio.CancelledError:
             finish_reason = "cancelled"

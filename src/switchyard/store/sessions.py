@@ -109,6 +109,26 @@ class SessionStore:
             return session, created
         return await self.db.write(run)
 
+    async def begin_turn(self, agent_id: str, session_id: str, message: dict[str, Any], *,
+                         owner: str | None = None, title: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Create the session if needed and append the turn's first (user) message, in one
+        transaction. Returns (session after the append, whether it was created)."""
+        ts = now_ms()
+        params = {"a": agent_id, "s": session_id, "n": 1, "ts": ts, "title": title,
+                  **{f"u_{column}": 0 for column in _USAGE_COLUMNS.values()}}
+
+        def run(conn: Connection) -> tuple[dict[str, Any], bool]:
+            created = _insert_if_absent(conn, _new_row(agent_id, session_id, ts, owner=owner))
+            row = conn.execute(_APPEND, params).first()
+            conn.execute(_INSERT_MESSAGES, [{
+                "agent_id": agent_id, "session_id": session_id, "seq": row.next_seq - 1,
+                "id": message["id"], "role": message["role"], "created_at": message.get("timestamp", ts),
+                "body": message}])
+            session = _get(conn, agent_id, session_id)
+            assert session is not None
+            return session, created
+        return await self.db.write(run)
+
     async def get(self, agent_id: str, session_id: str) -> dict[str, Any] | None:
         return await self.db.read(_get, agent_id, session_id)
 
