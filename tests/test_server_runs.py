@@ -138,3 +138,38 @@ def test_serve_refuses_a_public_bind_without_a_key(tmp_path):
                              "--port", str(free_port())], capture_output=True, text=True, timeout=30, env=env)
     assert result.returncode == 2
     assert "refusing to bind 0.0.0.0" in result.stderr
+
+
+def test_quiet_streams_get_keepalive_comments(tmp_path, fake_llm, monkeypatch):
+    import switchyard.server.sse as sse
+    monkeypatch.setattr(sse, "KEEPALIVE_SECONDS", 0.2)
+    fake_llm.script(Text("after a pause", delay=1.0))
+    with serve_agents(agent_config(tmp_path, fake_llm)) as live, live.client() as c:
+        with c.stream("POST", "/api/message-stream", json={"content": "wait", "sessionId": "ka"}) as r:
+            lines = list(r.iter_lines())
+    first_chunk = next(i for i, line in enumerate(lines) if line.startswith("event: llm:chunk"))
+    assert ": keepalive" in lines[:first_chunk]
+    assert lines[-2].startswith("data:") and "run:complete" in lines[-3]
+
+
+def test_run_and_chat_commands(tmp_path):
+    agent = tmp_path / "echo.yml"
+    agent.write_text("agentId: cli\nllm: {provider: echo}\n")
+    env = {**os.environ, "SWITCHYARD_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-m", "switchyard.cli", "run", "hello there", "--agent", str(agent),
+                             "--session", "cli-s"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Echo: hello there"
+    chat = subprocess.run([sys.executable, "-m", "switchyard.cli", "chat", "--agent", str(agent), "--session", "cli-s"],
+                          input="second line\n/exit\n", capture_output=True, text=True, timeout=60, env=env)
+    assert chat.returncode == 0, chat.stderr
+    assert "Echo: second line" in chat.stdout
+    # The chat continued the run's session: both turns are in its history.
+    again = subprocess.run([sys.executable, "-m", "switchyard.cli", "run", "/tool none {}", "--agent", str(agent),
+                            "--session", "cli-s"], capture_output=True, text=True, timeout=60, env=env)
+    assert again.returncode == 0
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "home" / "data" / "cli.db")
+    contents = [row[0] for row in db.execute("select json_extract(body, '$.content') from messages "
+                                             "where session_id = 'cli-s' order by seq")]
+    assert contents[:4] == ["hello there", "Echo: hello there", "second line", "Echo: second line"]

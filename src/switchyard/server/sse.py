@@ -46,9 +46,10 @@ async def _frames(events: AsyncIterator[Event], keepalive: float,
             pending.cancel()
 
 
-def event_stream(events: AsyncIterator[Event], *, keepalive: float = KEEPALIVE_SECONDS,
+def event_stream(events: AsyncIterator[Event], *, keepalive: float | None = None,
                  first: list[bytes] | None = None, headers: dict[str, Any] | None = None) -> StreamingResponse:
     return StreamingResponse(
-        _frames(events, keepalive, first), media_type="text/event-stream",
+        _frames(events, KEEPALIVE_SECONDS if keepalive is None else keepalive, first),
+        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive",
                  **(headers or {})})
