@@ -47,3 +47,28 @@ class Run:
             if index < len(self.events):
                 continue
             await self._changed.wait()
+
+
+async def with_quiet_ticks(events: AsyncIterator[Event], interval: float) -> AsyncIterator[Event | None]:
+    """The events, with a None each time `interval` seconds pass without one: the streams
+    use the ticks for keep-alives (and A2A to notice pending approvals). Leaving early stops
+    reading, never the run."""
+    iterator = events.__aiter__()
+    pending: asyncio.Future[Event] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(iterator.__anext__())
+            done, _ = await asyncio.wait({pending}, timeout=interval)
+            if not done:
+                yield None
+                continue
+            try:
+                event = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield event
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()

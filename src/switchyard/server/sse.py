@@ -3,13 +3,14 @@ keep-alive comments while the run is quiet."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+from contextlib import aclosing
 from typing import Any, AsyncIterator
 
 from starlette.responses import StreamingResponse
 
 from switchyard.runtime.events import Event
+from switchyard.runtime.run import with_quiet_ticks
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -22,28 +23,14 @@ async def _frames(events: AsyncIterator[Event], keepalive: float,
                   first: list[bytes] | None = None) -> AsyncIterator[bytes]:
     for chunk in first or ():
         yield chunk
-    iterator = events.__aiter__()
-    pending: asyncio.Future[Event] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=keepalive)
-            if not done:
+    async with aclosing(with_quiet_ticks(events, keepalive)) as ticks:
+        async for event in ticks:
+            if event is None:
                 yield b": keepalive\n\n"
                 continue
-            try:
-                event = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = None
             yield frame(event)
             if event.is_terminal:
                 return
-    finally:
-        # The client left or the run ended: stop reading, never stop the run.
-        if pending is not None and not pending.done():
-            pending.cancel()
 
 
 def event_stream(events: AsyncIterator[Event], *, keepalive: float | None = None,

@@ -22,6 +22,7 @@ JSON, image and file parts become content parts.
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 import base64
 import json
 import logging
@@ -44,6 +45,7 @@ from switchyard.errors import LimitError, NotFoundError, RequestError, Switchyar
 from switchyard.runtime import events as ev
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
+from switchyard.runtime.run import with_quiet_ticks
 from switchyard.runtime.run import Run
 from switchyard.server.deps import check_owner, owner_filter, owner_of
 
@@ -646,8 +648,16 @@ class A2AService:
         chunks_sent = 0
         waiting = False
         quiet = 0.0
-        iterator = run.follow().__aiter__()
-        pending: asyncio.Future[Any] | None = None
+
+        def approval_change() -> pb.StreamResponse | None:
+            """input-required when an approval starts waiting, working when none is left."""
+            nonlocal waiting
+            approvals = self.tracker.pending_approvals(agent, sid, run)
+            if bool(approvals) == waiting:
+                return None
+            waiting = bool(approvals)
+            return (_status_event(sid, S.TASK_STATE_INPUT_REQUIRED, approval_message(sid, approvals))
+                    if waiting else _status_event(sid, S.TASK_STATE_WORKING))
 
         def chunk(text: str, last: bool) -> pb.StreamResponse:
             nonlocal chunks_sent
@@ -657,28 +667,18 @@ class A2AService:
             chunks_sent += 1
             return pb.StreamResponse(artifact_update=update)
 
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(iterator.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=APPROVAL_POLL_SECONDS)
-                if not done:
-                    approvals = self.tracker.pending_approvals(agent, sid, run)
-                    if bool(approvals) != waiting:
-                        waiting = bool(approvals)
-                        yield (_status_event(sid, S.TASK_STATE_INPUT_REQUIRED, approval_message(sid, approvals))
-                               if waiting else _status_event(sid, S.TASK_STATE_WORKING))
+        async with aclosing(with_quiet_ticks(run.follow(), APPROVAL_POLL_SECONDS)) as ticks:
+            async for event in ticks:
+                if event is None:
+                    change = approval_change()
+                    if change is not None:
+                        yield change
                     quiet += APPROVAL_POLL_SECONDS
                     if quiet >= KEEPALIVE_SECONDS:
                         quiet = 0.0
                         yield None
                     continue
                 quiet = 0.0
-                try:
-                    event = pending.result()
-                except StopAsyncIteration:
-                    return
-                pending = None
                 name = event.name
                 if name == ev.LLM_CHUNK and event.data.get("chunkType", "text") == "text":
                     if held is not None:
@@ -694,11 +694,9 @@ class A2AService:
                                            "callId": event.data.get("callId")}}
                     yield _status_event(sid, S.TASK_STATE_WORKING, metadata=meta)
                 elif name in (ev.APPROVAL_REQUEST, ev.APPROVAL_RESPONSE):
-                    approvals = self.tracker.pending_approvals(agent, sid, run)
-                    if bool(approvals) != waiting:
-                        waiting = bool(approvals)
-                        yield (_status_event(sid, S.TASK_STATE_INPUT_REQUIRED, approval_message(sid, approvals))
-                               if waiting else _status_event(sid, S.TASK_STATE_WORKING))
+                    change = approval_change()
+                    if change is not None:
+                        yield change
                 elif name == ev.TOOL_RUNNING and waiting:
                     waiting = False
                     yield _status_event(sid, S.TASK_STATE_WORKING)
@@ -716,9 +714,6 @@ class A2AService:
                     self.tracker.remember(agent, sid, outcome)
                     yield _status_event(sid, outcome.state, outcome_message(sid, outcome))
                     return
-        finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
 
 
 def _status_event(sid: str, state: int, message: pb.Message | None = None,

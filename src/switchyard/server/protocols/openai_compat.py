@@ -20,6 +20,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -35,6 +36,7 @@ from switchyard.errors import (
 from switchyard.runtime import events as ev
 from switchyard.runtime.agent import Agent, result_of
 from switchyard.runtime.host import AgentHost
+from switchyard.runtime.run import with_quiet_ticks
 from switchyard.server.deps import check_owner, owner_of
 from switchyard.store.sessions import now_ms
 from switchyard.server.routes import include_flat
@@ -287,29 +289,15 @@ def _frame(data: Any) -> bytes:
 async def _stream(completion: Completion, run: Any) -> AsyncIterator[bytes]:
     try:
         yield _frame(completion.chunk({"role": "assistant", "content": ""}))
-        iterator = run.follow().__aiter__()
-        pending: asyncio.Future[Any] | None = None
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(iterator.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
-                if not done:
+        async with aclosing(with_quiet_ticks(run.follow(), KEEPALIVE_SECONDS)) as ticks:
+            async for event in ticks:
+                if event is None:
                     yield b": keepalive\n\n"
-                    continue
-                try:
-                    event = pending.result()
-                except StopAsyncIteration:
-                    break
-                pending = None
-                if event.name == ev.LLM_CHUNK and event.data.get("chunkType", "text") == "text":
+                elif event.name == ev.LLM_CHUNK and event.data.get("chunkType", "text") == "text":
                     if event.data.get("content"):
                         yield _frame(completion.chunk({"content": event.data["content"]}))
                 elif event.name == ev.RUN_COMPLETE:
                     break
-        finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
         try:
             result = result_of(run)
         except SwitchyardError as exc:
