@@ -3,6 +3,7 @@ explanations, config errors, the eval command, and (when installed) the semantic
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -150,6 +151,60 @@ async def test_llm_garbage_or_failure_falls_back(answer, why):
 async def test_llm_none_means_fallback():
     d = await lexical_router(llm=ScriptedLLM("NONE")).route("tell me a joke about penguins")
     assert d.agent_id == "general" and d.fallback and "said no agent fits" in d.reason
+
+
+# --- the fallback as a "none" class -----------------------------------------------------------
+
+GENERAL_WITH_EXAMPLES = agent("general", "General knowledge, trivia, stories and jokes.",
+                              examples=["tell me a joke about penguins", "who wrote Hamlet",
+                                        "write a poem about the sea", "why is the sky blue"])
+NONE_AGENTS = [*AGENTS[:-1], GENERAL_WITH_EXAMPLES]
+
+
+def test_fallback_with_examples_is_scored_and_wins_when_it_ranks_first():
+    router = Router(NONE_AGENTS, fallback="general", semantic=False)
+    assert router.fallback_scored and router.fallback_bonus > 0
+    assert router.describe()["fallbackBonus"] == router.fallback_bonus
+    d = router.route_sync("write a short poem about penguins")
+    assert d.agent_id == "general" and d.fallback and d.layer == "fallback"
+    assert d.ranked[0].agent_id == "general"
+    assert "fits no specialised agent" in d.reason and "none-bonus" in d.reason
+    # Real requests still go to their agent.
+    assert router.route_sync("refund invoice INV-12345 please").agent_id == "billing"
+    assert router.route_sync("book a flight and a hotel in Lisbon").agent_id == "travel"
+
+
+def test_fallback_bonus_is_added_to_the_fallback_score_only():
+    plain = Router(NONE_AGENTS, fallback="general", semantic=False, fallback_bonus=0.0)
+    bonus = Router(NONE_AGENTS, fallback="general", semantic=False, fallback_bonus=0.3)
+    text = "who wrote the poem about the hotel"
+    a = {s.agent_id: s.score for s in plain.rank(text)}
+    b = {s.agent_id: s.score for s in bonus.rank(text)}
+    assert b["general"] == pytest.approx(min(1.0, a["general"] + 0.3))
+    assert all(a[k] == b[k] for k in a if k != "general")
+
+
+def test_fallback_without_examples_keeps_the_threshold_behaviour():
+    router = lexical_router()  # general has a description only
+    assert not router.fallback_scored and router.fallback_bonus == 0.0
+    d = router.route_sync("tell me a joke about penguins")
+    assert d.agent_id == "general" and d.fallback and "threshold" in d.reason
+
+
+async def test_fallback_ranking_first_asks_the_llm_when_configured():
+    llm = ScriptedLLM("NONE")
+    router = Router(NONE_AGENTS, fallback="general", semantic=False, llm=llm)
+    d = await router.route("write a short poem about penguins")
+    assert llm.calls, "the LLM decides unclear 'none' cases too"
+    assert d.agent_id == "general" and d.fallback and "said no agent fits" in d.reason
+    prompt = llm.calls[0][0][0]["content"]
+    assert "- general:" not in prompt
+
+
+def test_switching_a_session_to_the_fallback_is_flagged():
+    router = Router(NONE_AGENTS, fallback="general", semantic=False, sticky_margin=0.05)
+    d = router.route_sync("write a poem about the sea", current_agent="billing")
+    assert d.agent_id == "general" and d.fallback and not d.sticky
 
 
 def test_parse_choice_is_strict():
@@ -334,3 +389,34 @@ async def test_semantic_route_async_matches_sync():
     router = Router(AGENTS, fallback="general", semantic=True)
     a = await router.route("is there a train to the airport from my hotel")
     assert a.agent_id == router.route_sync("is there a train to the airport from my hotel").agent_id == "travel"
+
+
+class FakeEmbedder:
+    """Fixed 2-d unit vectors per text: enough to check how the semantic layer aggregates."""
+
+    name = "fake"
+
+    def __init__(self, vectors: dict[str, tuple[float, float]]) -> None:
+        self.vectors = vectors
+
+    def encode(self, texts):
+        import numpy as np
+
+        v = np.array([self.vectors[t] for t in texts], dtype=np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="numpy not installed")
+def test_semantic_score_blends_best_and_top_k_neighbours():
+    vectors = {"q": (1.0, 0.0), "a1": (1.0, 0.0), "a2": (0.0, 1.0), "a3": (0.0, 1.0),
+               "b1": (0.8, 0.6), "b2": (0.8, 0.6), "b3": (0.8, 0.6), "c1": (0.6, 0.8)}
+    index = semantic.SemanticIndex({"a": ["a1", "a2", "a3"], "b": ["b1", "b2", "b3"], "c": ["c1"]},
+                                   FakeEmbedder(vectors), k=3, low=0.0, high=1.0)
+    sims = index.similarities("q")
+    assert sims["a"] == pytest.approx((1.0, 1 / 3), abs=1e-6)  # one exact example, two unrelated
+    assert sims["b"] == pytest.approx((0.8, 0.8), abs=1e-6)  # three close examples
+    assert sims["c"] == pytest.approx((0.6, 0.6), abs=1e-6)  # fewer texts than k
+    raw = index.raw("q")
+    assert raw["a"] == pytest.approx((1.0 + 1 / 3) / 2, abs=1e-6)
+    assert raw["b"] > raw["a"]  # several close neighbours beat one lucky match
+    assert index.score("q") == pytest.approx(raw, abs=1e-6)

@@ -63,14 +63,17 @@ def latency(router: Router, texts: list[str]) -> tuple[float, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", choices=["test", "dev"], default="test")
+    ap.add_argument("--set", choices=["test", "dev", "dev2", "devall"], default="test",
+                    help="devall = dev + dev2 (the tuning data)")
     ap.add_argument("--no-semantic", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="print full reports (confusion tables)")
     args = ap.parse_args()
 
     loaded = load_agents_dir(ROOT / "examples" / "agents")
     agents = [la.config for la in loaded]
-    cases = load_cases(HERE / f"{args.set}.jsonl", known_agents=[a.agentId for a in agents])
+    known = [a.agentId for a in agents]
+    names = ["dev", "dev2"] if args.set == "devall" else [args.set]
+    cases = [c for n in names for c in load_cases(HERE / f"{n}.jsonl", known_agents=known)]
     kinds = {c.kind for c in cases}
     print(f"{args.set} set: {len(cases)} messages, {len(agents)} agents "
           f"(fallback {FALLBACK}), kinds: {sorted(k for k in kinds if k)}")

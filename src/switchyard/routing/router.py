@@ -7,7 +7,9 @@
     fallback  takes what fits no agent
 
 The layer scores (each 0..1) are combined by a weighted average; the top agent wins when its
-combined score reaches the threshold. Within a session the current agent is sticky: another
+combined score reaches the threshold. When the fallback agent has routing examples of its own
+("fits none" messages), it is scored too, plus a bonus: if it ranks first, no specialised agent
+fits and the message goes to the fallback (or, in async `route`, to the LLM when configured). Within a session the current agent is sticky: another
 agent must beat it by `sticky_margin` (and clear the threshold) to take over.
 """
 
@@ -28,13 +30,24 @@ from switchyard.routing.rules import compile_rules, rule_score
 
 SCORING_LAYERS = (RULES, LEXICAL, SEMANTIC)
 
-# Tuned on bench/routing/dev.jsonl only (see bench/routing/RESULTS.md). The semantic layer is
-# the best single signal when present, so it carries the most weight; rules are strong
-# but brittle on near-miss messages, so they carry the least.
-WEIGHTS_WITH_SEMANTIC = {RULES: 0.2, LEXICAL: 0.4, SEMANTIC: 0.5}
-WEIGHTS_WITHOUT_SEMANTIC = {RULES: 0.3, LEXICAL: 0.7}
+# Fitted on the tuning data only (bench/routing/dev.jsonl + dev2.jsonl, 5-fold cross-validated;
+# see bench/routing/tune.py and RESULTS.md): a conditional-logit fit of "which agent is right"
+# on the layer scores, normalised to a weighted average. Rules get almost no weight: the
+# lexical layer already sees the keywords, and on near-miss messages a keyword hit points at
+# the wrong agent. They keep a small weight so specific patterns (INV-12345, CVE-...) count.
+WEIGHTS_WITH_SEMANTIC = {RULES: 0.05, LEXICAL: 0.35, SEMANTIC: 0.60}
+WEIGHTS_WITHOUT_SEMANTIC = {RULES: 0.05, LEXICAL: 0.95}
 THRESHOLD_WITH_SEMANTIC = 0.30
 THRESHOLD_WITHOUT_SEMANTIC = 0.20
+# The "none of them" score. When the fallback agent has routing examples (messages that fit
+# no specialised agent), it is scored like any agent plus this bonus, and it wins -- the
+# message goes to the fallback -- when it ranks first. A specialised agent must beat what
+# the fallback's own examples say plus a margin, a threshold that adapts to the message
+# instead of one fixed number. Fitted with the weights above.
+# (bench/routing/tune.py: the logit fit gives 0.17 / 0.24; accuracy on the tuning data is flat
+# for 0.15-0.20 / 0.05-0.20.)
+FALLBACK_BONUS_WITH_SEMANTIC = 0.17
+FALLBACK_BONUS_WITHOUT_SEMANTIC = 0.20
 STICKY_MARGIN = 0.15
 
 
@@ -44,12 +57,15 @@ class Router:
                  threshold: float | None = None, sticky_margin: float = STICKY_MARGIN,
                  layers: Iterable[str] | None = None, weights: dict[str, float] | None = None,
                  embedder: semantic_mod.Embedder | None = None, llm_timeout: float = 20.0,
-                 llm_candidates: int = 12, sources: dict[str, str] | None = None) -> None:
+                 llm_candidates: int = 12, sources: dict[str, str] | None = None,
+                 fallback_bonus: float | None = None) -> None:
         """`agents`: the configs to route among. `fallback`: the id of the agent that takes
         what fits none. `semantic`: "auto" uses embeddings when installed, True requires
         them, False turns them off. `llm`: consulted below `threshold` (async `route` only).
         `layers`: a subset of rules/lexical/semantic (the bench measures layers alone).
         `sources`: agentId -> file path, to name files in config errors.
+        `fallback_bonus`: added to the fallback's combined score when it has routing examples
+        (default: fitted per layer set); 0 scores the fallback like any agent.
         Raises ConfigError for duplicate ids, a bad routing pattern, an unknown fallback."""
         sources = sources or {}
         if not agents:
@@ -105,6 +121,17 @@ class Router:
         if threshold is None:
             threshold = THRESHOLD_WITH_SEMANTIC if SEMANTIC in self.layers else THRESHOLD_WITHOUT_SEMANTIC
         self.threshold = threshold
+        # The "none" class: only a fallback with its own routing examples is a real
+        # competitor; one with a bare description keeps the old behaviour (threshold only).
+        fb_agent = self.agents.get(fallback) if fallback is not None else None
+        self.fallback_scored = fb_agent is not None and bool(fb_agent.routing.examples)
+        if self.fallback_scored:
+            if fallback_bonus is None:
+                fallback_bonus = (FALLBACK_BONUS_WITH_SEMANTIC if SEMANTIC in self.layers
+                                  else FALLBACK_BONUS_WITHOUT_SEMANTIC)
+            self.fallback_bonus = fallback_bonus
+        else:
+            self.fallback_bonus = 0.0
 
         self._rules = {a.agentId: compile_rules(a, sources.get(a.agentId)) for a in agents}
         self._lexical = LexicalIndex({a.agentId: agent_text(a) for a in agents}) \
@@ -134,6 +161,8 @@ class Router:
         for agent_id in self.agents:
             layers = {l: per_layer[l].get(agent_id, 0.0) for l in self.layers}
             combined = sum(self.weights[l] * s for l, s in layers.items()) / total_weight
+            if agent_id == self.fallback:
+                combined = min(1.0, combined + self.fallback_bonus)
             ranked.append(AgentScore(agent_id, combined, layers, matched.get(agent_id, [])))
         ranked.sort(key=lambda s: s.score, reverse=True)  # stable: config order breaks ties
         return ranked
@@ -148,7 +177,7 @@ class Router:
         decision = self._decide(ranked, current_agent)
         if decision is None:
             note = " (the LLM layer runs only in async route)" if self.llm is not None else ""
-            decision = self._below_threshold(ranked, f"no agent reached the confidence threshold{note}")
+            decision = self._below_threshold(ranked, self._unsettled(ranked) + note)
         decision.latency_ms = (time.perf_counter() - start) * 1000
         return decision
 
@@ -165,7 +194,7 @@ class Router:
             if self.llm is not None:
                 decision = await self._ask_llm(text, ranked)
             else:
-                decision = self._below_threshold(ranked, "no agent reached the confidence threshold")
+                decision = self._below_threshold(ranked, self._unsettled(ranked))
         decision.latency_ms = (time.perf_counter() - start) * 1000
         return decision
 
@@ -184,7 +213,8 @@ class Router:
                 return RoutingDecision(top.agent_id, top.score, self._layer_of(top), (
                     f"switched from {current} to {top.agent_id}: it fits clearly better "
                     f"({top.score:.2f} vs {cur.score:.2f}, margin {margin:.2f} >= "
-                    f"{self.sticky_margin:.2f}; {self._describe(top)})"), ranked)
+                    f"{self.sticky_margin:.2f}; {self._describe(top)})"), ranked,
+                    fallback=top.agent_id == self.fallback)
             why = (f"{top.agent_id} scores {top.score:.2f} vs {cur.score:.2f}, margin "
                    f"{margin:.2f} < {self.sticky_margin:.2f}" if top.score >= self.threshold else
                    f"no agent clearly fits (best: {top.agent_id} {top.score:.2f} < threshold "
@@ -192,6 +222,8 @@ class Router:
             return RoutingDecision(current, cur.score, STICKY,
                                    f"stayed with {current}, the session's agent: {why}",
                                    ranked, sticky=True)
+        if top.agent_id == self.fallback and self.fallback_scored:
+            return None  # "fits none" ranks first: unsettled, like a score below threshold
         if top.score >= self.threshold:
             runner = f"; next: {ranked[1].agent_id} {ranked[1].score:.2f}" if len(ranked) > 1 else ""
             prefix = (f"ignored unknown session agent {current!r}; " if current is not None else "")
@@ -200,9 +232,22 @@ class Router:
                 f"{self.threshold:.2f} ({self._describe(top)}){runner}"), ranked)
         return None
 
+    def _best_specialised(self, ranked: list[AgentScore]) -> AgentScore:
+        return next((s for s in ranked if s.agent_id != self.fallback), ranked[0])
+
+    def _unsettled(self, ranked: list[AgentScore]) -> str:
+        """Why the scores did not settle it (no session agent involved)."""
+        if ranked[0].agent_id == self.fallback and self.fallback_scored:
+            fb = ranked[0]
+            return (f"the message fits no specialised agent: the fallback {self.fallback}'s "
+                    f"examples rank first ({fb.score:.2f} incl. none-bonus "
+                    f"{self.fallback_bonus:.2f})")
+        return "no agent reached the confidence threshold"
+
     def _below_threshold(self, ranked: list[AgentScore], why: str) -> RoutingDecision:
-        top = ranked[0]
-        best = f"best: {top.agent_id} {top.score:.2f} < {self.threshold:.2f}"
+        top = self._best_specialised(ranked)
+        best = f"best: {top.agent_id} {top.score:.2f}" + (
+            f" < {self.threshold:.2f}" if top.score < self.threshold else "")
         if self.fallback is not None:
             fb = next(s for s in ranked if s.agent_id == self.fallback)
             return RoutingDecision(self.fallback, fb.score, FALLBACK,
@@ -213,6 +258,7 @@ class Router:
                                f"chose the best-ranked agent {top.agent_id}", ranked)
 
     async def _ask_llm(self, text: str, ranked: list[AgentScore]) -> RoutingDecision:
+        best = self._best_specialised(ranked)
         pool = [s for s in ranked if s.agent_id != self.fallback][: self.llm_candidates]
         candidates = [llm_choice.Candidate(s.agent_id, self.agents[s.agent_id].name,
                                            self._llm_description(self.agents[s.agent_id]))
@@ -223,13 +269,13 @@ class Router:
         if choice.usable and choice.agent_id is not None:
             chosen = next(s for s in ranked if s.agent_id == choice.agent_id)
             return RoutingDecision(choice.agent_id, chosen.score, LLM, (
-                f"no agent reached the threshold {self.threshold:.2f} (best: {ranked[0].agent_id} "
-                f"{ranked[0].score:.2f}), so the LLM ({model}) chose {choice.agent_id} from "
+                f"{self._unsettled(ranked)} (best: {best.agent_id} {best.score:.2f}, "
+                f"threshold {self.threshold:.2f}), so the LLM ({model}) chose {choice.agent_id} from "
                 f"the agents' descriptions"), ranked)
         if choice.usable:
             return self._below_threshold(ranked, f"the LLM ({model}) said no agent fits")
         detail = choice.error or f"unusable answer {choice.answer[:80]!r}"
-        return self._below_threshold(ranked, f"no agent reached the threshold and the LLM "
+        return self._below_threshold(ranked, f"{self._unsettled(ranked)} and the LLM "
                                              f"({model}) gave no usable choice: {detail}")
 
     # --- explaining ----------------------------------------------------------------------
@@ -257,5 +303,6 @@ class Router:
         """The router's configuration, for logs and a status endpoint."""
         return {"agents": list(self.agents), "fallback": self.fallback, "layers": list(self.layers),
                 "weights": self.weights, "threshold": self.threshold,
+                "fallbackBonus": self.fallback_bonus,
                 "stickyMargin": self.sticky_margin, "llm": self.llm is not None,
                 "semanticNote": self.semantic_note}

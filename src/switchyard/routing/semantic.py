@@ -86,15 +86,20 @@ class LocalEmbedder:
 
 
 class SemanticIndex:
-    """Every agent's description and examples, embedded once. An agent's score for a
-    message is its best cosine similarity, rescaled so that `low` maps to 0 and `high` to 1
-    (raw MiniLM cosines of unrelated sentences sit around 0.0-0.25)."""
+    """Every agent's description and examples, embedded once. An agent's score for a message
+    is a nearest-neighbour score over its own texts: the mean of its best cosine similarity
+    and the mean of its `k` best (a single lucky example counts, but an agent whose several
+    examples are close counts more -- on the tuning data this generalised better than either
+    alone, and clearly better than a centroid). The blend is rescaled so that `low` maps to 0
+    and `high` to 1 (raw MiniLM cosines of unrelated sentences sit around 0.0-0.25).
 
-    def __init__(self, texts: dict[str, list[str]], embedder: Embedder, *,
-                 low: float = 0.15, high: float = 0.65) -> None:
+    Per message the cost is one embedding plus one matrix-vector product over all texts."""
+
+    def __init__(self, texts: dict[str, list[str]], embedder: Embedder, *, k: int = 3,
+                 low: float = 0.10, high: float = 0.70) -> None:
         import numpy as np
 
-        self.embedder, self.low, self.high = embedder, low, high
+        self.embedder, self.k, self.low, self.high = embedder, max(1, k), low, high
         flat: list[str] = []
         owners: list[str] = []
         for agent_id, agent_texts in texts.items():
@@ -103,21 +108,41 @@ class SemanticIndex:
                     flat.append(t)
                     owners.append(agent_id)
         self.agent_ids = list(dict.fromkeys(owners))
-        self._owner_idx = np.array([self.agent_ids.index(o) for o in owners], dtype=np.int64)
-        self._matrix = (np.asarray(embedder.encode(flat), dtype=np.float32) if flat
-                        else np.zeros((0, 1), dtype=np.float32))
+        owner_idx = np.array([self.agent_ids.index(o) for o in owners], dtype=np.int64)
+        # Rows grouped by agent, so that one message's similarities split into contiguous
+        # slices (one per agent) without a Python loop over the texts.
+        order = np.argsort(owner_idx, kind="stable")
+        self._owner_idx = owner_idx[order]
+        self._starts = np.searchsorted(self._owner_idx, np.arange(len(self.agent_ids) + 1))
+        matrix = (np.asarray(embedder.encode(flat), dtype=np.float32) if flat
+                  else np.zeros((0, 1), dtype=np.float32))
+        self._matrix = matrix[order] if flat else matrix
+        # An (agents x most texts) table of row numbers, padded with a sentinel row that
+        # scores -inf, so that one message is scored with a few whole-array operations.
+        counts = np.diff(self._starts)
+        width = int(counts.max()) if len(counts) else 0
+        self._slots = np.full((len(self.agent_ids), width), len(flat), dtype=np.int64)
+        for i, (start, n) in enumerate(zip(self._starts[:-1], counts)):
+            self._slots[i, :n] = np.arange(start, start + n)
+        self._kk = np.minimum(counts, self.k).astype(np.float32)
 
-    def raw(self, text: str) -> dict[str, float]:
-        """Per agent, the best raw cosine similarity."""
+    def similarities(self, text: str) -> dict[str, tuple[float, float]]:
+        """Per agent, (best cosine, mean of the k best cosines)."""
         import numpy as np
 
         if not self.agent_ids:
             return {}
         q = np.asarray(self.embedder.encode([text]), dtype=np.float32)[0]
-        sims = self._matrix @ q
-        best = np.full(len(self.agent_ids), -1.0, dtype=np.float32)
-        np.maximum.at(best, self._owner_idx, sims)
-        return {a: float(best[i]) for i, a in enumerate(self.agent_ids)}
+        sims = np.append(self._matrix @ q, -np.inf)[self._slots]  # agents x width
+        best = sims.max(axis=1)
+        k = min(self.k, sims.shape[1])
+        top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
+        topk = np.where(np.isinf(top), 0.0, top).sum(axis=1) / self._kk
+        return {a: (float(best[i]), float(topk[i])) for i, a in enumerate(self.agent_ids)}
+
+    def raw(self, text: str) -> dict[str, float]:
+        """Per agent, the blended cosine: (best + mean of the k best) / 2."""
+        return {a: (best + topk) / 2 for a, (best, topk) in self.similarities(text).items()}
 
     def score(self, text: str) -> dict[str, float]:
         span = self.high - self.low
