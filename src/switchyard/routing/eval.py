@@ -5,7 +5,6 @@ Reports top-1 accuracy, a confusion table and decision latency."""
 from __future__ import annotations
 
 import json
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,7 +129,7 @@ def format_report(result: EvalResult, *, title: str | None = None, show_errors: 
     kinds = result.accuracy_by("kind")
     if len(kinds) > 1 or "-" not in kinds:
         out.append("by kind: " + ", ".join(f"{k} {c}/{t} ({c / t:.0%})" for k, (c, t) in sorted(kinds.items())))
-    out.append(f"decided by: " + ", ".join(f"{k} {n}" for k, n in Counter(result.layers).most_common()))
+    out.append("decided by: " + ", ".join(f"{k} {n}" for k, n in Counter(result.layers).most_common()))
 
     labels = sorted({c.agent for c in result.cases} | set(result.predicted))
     conf = result.confusion()

@@ -8,9 +8,14 @@ mid-run sees the whole turn), then wait for more until `run:complete`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import AsyncIterator
 
 from switchyard.runtime.events import Event
+
+# The run whose task is executing: lets the LLM client's retry callback emit llm:retrying
+# into the right stream without threading the run through every provider.
+current_run: contextvars.ContextVar["Run | None"] = contextvars.ContextVar("switchyard_run", default=None)
 
 
 class Run:

@@ -36,7 +36,7 @@ from typing import Any
 from a2a.compat.v0_3 import conversions
 from a2a.compat.v0_3 import types as t03
 from a2a.types import a2a_pb2 as pb
-from fastapi import FastAPI, Request
+from fastapi import Request
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response, StreamingResponse

@@ -34,7 +34,8 @@ from switchyard.errors import (
     UserError,
 )
 from switchyard.runtime import events as ev
-from switchyard.runtime.agent import Agent, result_of
+from switchyard.runtime.agent import Agent
+from switchyard.runtime.turn import result_of
 from switchyard.runtime.host import AgentHost
 from switchyard.runtime.run import with_quiet_ticks
 from switchyard.server.deps import check_owner, owner_of
