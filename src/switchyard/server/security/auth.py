@@ -46,7 +46,11 @@ ROOT_PRINCIPAL = Principal(name=ROOT_KEY_NAME, scopes=frozenset(SCOPES), is_root
 
 def parse_authorization(scope: dict[str, Any]) -> tuple[str | None, bool, str]:
     """(token, hasKey, problem). Exactly one well-formed `Bearer <token>` header, or nothing."""
-    values = header_values(scope, b"authorization")
+    return parse_bearer(header_values(scope, b"authorization"))
+
+
+def parse_bearer(values: list[str]) -> tuple[str | None, bool, str]:
+    """(token, hasKey, problem) from the Authorization header values, in order."""
     if not values:
         return None, False, "missing"
     if len(values) > 1:

@@ -54,6 +54,11 @@ class Limiter:
         self._storage: Storage | None = None
         self._strategy: MovingWindowRateLimiter | None = None
         self._per_key_cache: dict[str, list[RateLimitItem]] = {}
+        # In-memory counters are this process's own: an address this Limiter never counted a
+        # failure for (within the longest window) cannot be blocked, so skip the lookup.
+        self._local_failures = not settings.redis_url and all(i.amount > 0 for i in self.failure_items)
+        self._failure_window = max((i.get_expiry() for i in self.failure_items), default=0) + 1
+        self._failed_at: dict[str, float] = {}
 
     @property
     def strategy(self) -> MovingWindowRateLimiter:
@@ -92,6 +97,13 @@ class Limiter:
 
     async def auth_blocked(self, address: str) -> float | None:
         """Seconds until this address may try again, or None when it is not blocked."""
+        if self._local_failures:
+            last = self._failed_at.get(address)
+            if last is None:
+                return None
+            if time.time() - last > self._failure_window:
+                del self._failed_at[address]
+                return None
         for item in self.failure_items:
             stats = await self.strategy.get_window_stats(item, self.namespace, "authfail", address)
             if stats.remaining <= 0:
@@ -101,6 +113,11 @@ class Limiter:
     async def auth_failed(self, address: str) -> bool:
         """Count a failure; True when this failure used up the address's allowance."""
         exhausted = False
+        if self._local_failures:
+            now = time.time()
+            if len(self._failed_at) >= 10_000:
+                self._failed_at = {a: t for a, t in self._failed_at.items() if now - t <= self._failure_window}
+            self._failed_at[address] = now
         for item in self.failure_items:
             await self.strategy.hit(item, self.namespace, "authfail", address)
             stats = await self.strategy.get_window_stats(item, self.namespace, "authfail", address)
