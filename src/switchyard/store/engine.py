@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -43,6 +44,19 @@ def postgres_async_url(dsn: str) -> str:
     return dsn
 
 
+def set_sqlite_pragmas(sync_engine: Any, *, in_memory: bool, busy_timeout_ms: int) -> None:
+    @event.listens_for(sync_engine, "connect")
+    def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
+        cursor = dbapi_conn.cursor()
+        if not in_memory:
+            # WAL: readers never block the writer; NORMAL is durable at each commit in WAL.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:")
@@ -52,18 +66,7 @@ def create_engine(url: str) -> AsyncEngine:
         kwargs = {"poolclass": AsyncAdaptedQueuePool, "pool_size": 1, "max_overflow": 0,
                   "pool_timeout": 60} if in_memory else {}
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
-            cursor = dbapi_conn.cursor()
-            if not in_memory:
-                # WAL: readers never block the writer; NORMAL is durable at each commit in WAL.
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+        set_sqlite_pragmas(engine.sync_engine, in_memory=in_memory, busy_timeout_ms=30_000)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -94,15 +97,8 @@ class Database:
             self.sync_engine = create_sync_engine(_sync_sqlite_url(url) if url != "sqlite://" else url,
                                                   connect_args={"check_same_thread": False, "timeout": 5},
                                                   **kwargs)
-
-            @event.listens_for(self.sync_engine, "connect")
-            def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
-                cursor = dbapi_conn.cursor()
-                if not in_memory:
-                    cursor.execute("PRAGMA journal_mode=WAL")
-                    cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.execute("PRAGMA busy_timeout=5000")
-                cursor.close()
+            # A short busy timeout: this connection waits in the event loop thread.
+            set_sqlite_pragmas(self.sync_engine, in_memory=in_memory, busy_timeout_ms=5_000)
         else:
             self.async_engine = create_engine(url)
 
