@@ -20,6 +20,7 @@ from switchyard.errors import ConflictError, NotFoundError, RequestError
 from switchyard.tools.base import FunctionTool, ToolSet
 from switchyard.tools.mcp_client import ConnectionOptions, MCPConnection, MCPConnectionError
 from switchyard.tools.mcp_manager import MCPManager
+from tests.serverutil import wait_for_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -83,15 +84,7 @@ def http_servers():
         urls[transport] = (port, f"http://127.0.0.1:{port}{path}")
     try:
         for port, _ in urls.values():
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"demo server on port {port} did not start")
-                    time.sleep(0.1)
+            wait_for_port(port)
         yield {"http": urls["streamable-http"][1], "sse": urls["sse"][1]}
     finally:
         for proc in procs:

@@ -12,7 +12,6 @@ import threading
 import time
 
 import httpx
-import pytest
 
 from tests.fakellm import Text
 from tests.serverutil import free_port, serve_agents, sse_events

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import socket
 import subprocess
 import sys
 import time
@@ -12,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.serverutil import LiveServer, free_port, serve_agents
+from tests.serverutil import LiveServer, free_port, iter_sse, serve_agents, wait_for_port  # noqa: F401 - iter_sse re-exported
 
 DEMO_SERVER = str(Path(__file__).parent / "mcp_servers" / "demo_server.py")
 API_KEY = "sk-test-0123456789abcdefgh"
@@ -60,15 +57,7 @@ def http_demo_server() -> Iterator[str]:
                              "--port", str(port), "--name", "web"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the streamable HTTP demo server did not start")
-                time.sleep(0.05)
+        wait_for_port(port, proc=proc)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         proc.terminate()
@@ -76,22 +65,6 @@ def http_demo_server() -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def iter_sse(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(event, data) pairs as they arrive (sse_events() waits for the end of the stream)."""
-    name, data = None, []
-    for line in response.iter_lines():
-        if line.startswith(":"):
-            continue
-        if line == "":
-            if name is not None or data:
-                yield name or "message", json.loads("\n".join(data)) if data else {}
-            name, data = None, []
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
 
 
 def read_until(events: Iterator[tuple[str, dict[str, Any]]], wanted: str,
