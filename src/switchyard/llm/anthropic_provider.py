@@ -14,7 +14,7 @@ from switchyard.config.schema import LLMConfig
 
 from .base import Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, content_to_text
 from .presets import ResolvedLLM
-from .retry import OnRetry, RetryPolicy, stream_with_retries
+from .retry import OnRetry, RetryingSDKClient, RetryPolicy
 
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens on every request
 
@@ -119,20 +119,14 @@ def to_anthropic_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
              "input_schema": t.parameters or {"type": "object", "properties": {}}} for t in tools]
 
 
-class AnthropicClient:
+class AnthropicClient(RetryingSDKClient):
     """LLMClient for `anthropic`."""
 
     def __init__(self, resolved: ResolvedLLM, cfg: LLMConfig, *, on_retry: OnRetry | None = None,
                  retry_policy: RetryPolicy | None = None) -> None:
         from anthropic import AsyncAnthropic  # heavy; imported only when this provider is used
 
-        self.provider = resolved.provider
-        self.model = resolved.model
-        self._cfg = cfg
-        self._api_key = resolved.api_key
-        self._base_url = resolved.base_url
-        self._on_retry = on_retry
-        self._policy = retry_policy or RetryPolicy(max_retries=cfg.maxRetries)
+        super().__init__(resolved, cfg, on_retry=on_retry, retry_policy=retry_policy)
         # base_url is the API root (the SDK appends /v1/messages); passed explicitly so that
         # ANTHROPIC_BASE_URL in the environment cannot redirect our key elsewhere.
         self._client = AsyncAnthropic(api_key=resolved.api_key, base_url=resolved.base_url,
@@ -154,9 +148,7 @@ class AnthropicClient:
         if self._cfg.temperature is not None:
             # This SDK version no longer lists `temperature` as a parameter; the API accepts it.
             request["extra_body"] = {"temperature": self._cfg.temperature}
-        return stream_with_retries(lambda: self._attempt(request), provider=self.provider,
-                                   policy=self._policy, secrets=[self._api_key],
-                                   base_url=self._base_url, on_retry=self._on_retry)
+        return self._with_retries(lambda: self._attempt(request))
 
     async def _attempt(self, request: dict[str, Any]) -> AsyncIterator[Delta]:
         stream = await self._client.messages.create(**request)
@@ -206,5 +198,3 @@ class AnthropicClient:
                     cache_read_tokens=cache_read, cache_write_tokens=cache_write)
         yield Finish(finish)
 
-    async def aclose(self) -> None:
-        await self._client.close()

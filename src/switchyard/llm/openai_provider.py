@@ -14,7 +14,7 @@ from switchyard.config.schema import LLMConfig
 
 from .base import Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, content_to_text
 from .presets import ResolvedLLM
-from .retry import OnRetry, RetryPolicy, stream_with_retries
+from .retry import OnRetry, RetryingSDKClient, RetryPolicy
 
 FINISH_REASONS = {
     "stop": "stop",
@@ -119,20 +119,14 @@ def _transport() -> dict[str, Any]:
     return {"http_client": DefaultAioHttpClient()}
 
 
-class OpenAIClient:
+class OpenAIClient(RetryingSDKClient):
     """LLMClient for `openai`, `openai-compatible` and the OpenAI-compatible presets."""
 
     def __init__(self, resolved: ResolvedLLM, cfg: LLMConfig, *, on_retry: OnRetry | None = None,
                  retry_policy: RetryPolicy | None = None) -> None:
         from openai import AsyncOpenAI  # heavy; imported only when this provider is used
 
-        self.provider = resolved.provider
-        self.model = resolved.model
-        self._cfg = cfg
-        self._api_key = resolved.api_key
-        self._base_url = resolved.base_url
-        self._on_retry = on_retry
-        self._policy = retry_policy or RetryPolicy(max_retries=cfg.maxRetries)
+        super().__init__(resolved, cfg, on_retry=on_retry, retry_policy=retry_policy)
         self._client = AsyncOpenAI(api_key=resolved.api_key or _NO_KEY, base_url=resolved.base_url,
                                    timeout=cfg.timeout, max_retries=0, **_transport())
 
@@ -153,9 +147,7 @@ class OpenAIClient:
             # mostly only know the older max_tokens.
             key = "max_completion_tokens" if self.provider == "openai" else "max_tokens"
             request[key] = self._cfg.maxOutputTokens
-        return stream_with_retries(lambda: self._attempt(request), provider=self.provider,
-                                   policy=self._policy, secrets=[self._api_key],
-                                   base_url=self._base_url, on_retry=self._on_retry)
+        return self._with_retries(lambda: self._attempt(request))
 
     async def _attempt(self, request: dict[str, Any]) -> AsyncIterator[Delta]:
         from openai import AsyncStream
@@ -193,6 +185,4 @@ class OpenAIClient:
             await stream.close()
         yield Finish(finish or "other")
 
-    async def aclose(self) -> None:
-        await self._client.close()
 

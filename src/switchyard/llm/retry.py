@@ -235,3 +235,28 @@ async def stream_with_retries(
             if inspect.isawaitable(result):
                 await result
         await asyncio.sleep(delay)
+
+
+class RetryingSDKClient:
+    """What the SDK-backed providers share: identity, retry policy, and one streaming entry
+    that runs an attempt under the retries (secrets scrubbed from every error)."""
+
+    _client: Any  # the provider SDK's async client, set by the subclass
+
+    def __init__(self, resolved: Any, cfg: Any, *, on_retry: OnRetry | None = None,
+                 retry_policy: RetryPolicy | None = None) -> None:
+        self.provider = resolved.provider
+        self.model = resolved.model
+        self._cfg = cfg
+        self._api_key = resolved.api_key
+        self._base_url = resolved.base_url
+        self._on_retry = on_retry
+        self._policy = retry_policy or RetryPolicy(max_retries=cfg.maxRetries)
+
+    def _with_retries(self, attempt: Callable[[], AsyncIterator[Any]]) -> AsyncIterator[Any]:
+        return stream_with_retries(attempt, provider=self.provider, policy=self._policy,
+                                   secrets=[self._api_key], base_url=self._base_url,
+                                   on_retry=self._on_retry)
+
+    async def aclose(self) -> None:
+        await self._client.close()
