@@ -175,7 +175,11 @@ class Agent:
             client = self._create_client(cfg)
             self._session_clients[key] = client
             while len(self._session_clients) > MAX_CACHED_CLIENTS:
-                self._session_clients.popitem(last=False)
+                _, evicted = self._session_clients.popitem(last=False)
+                # Its HTTP session holds sockets: close it (a turn still using it has finished
+                # its request by the time the close runs, or fails cleanly as a provider error).
+                task = asyncio.ensure_future(evicted.aclose())
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
         self._session_clients.move_to_end(key)
         return client
 
