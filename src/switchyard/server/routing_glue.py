@@ -36,14 +36,14 @@ class RoutingState:
         if self._router is None:
             async with self._lock:
                 if self._router is None:
-                    self._router = await asyncio.to_thread(self._build)
+                    # The LLM client is made here, on the event loop; the index (which may
+                    # embed every routing example) is built in a thread.
+                    self._router = await asyncio.to_thread(self._build, _router_llm(self.host.default))
         return self._router
 
-    def _build(self) -> Any:
+    def _build(self, llm: Any) -> Any:
         from switchyard.routing import Router
         semantic: Any = {"on": True, "off": False}.get(self.semantic, "auto")
-        default = self.host.default
-        llm = default.llm if default.config.llm.provider != "echo" and _llm_usable(default) else None
         return Router([a.config for a in self.host.agents.values()], fallback=self.fallback,
                       semantic=semantic, llm=llm,
                       sources={a.id: a.loaded.path or "" for a in self.host.agents.values()})
@@ -66,12 +66,14 @@ class RoutingState:
             self.session_agents.popitem(last=False)
 
 
-def _llm_usable(agent: Agent) -> bool:
+def _router_llm(agent: Agent) -> Any:
+    """The default agent's model for the router's last layer; none when it is the echo test
+    model (its answers mean nothing) or cannot be created."""
     try:
-        agent.llm  # noqa: B018 - creating the client validates the provider
-        return True
+        client = agent.llm
     except Exception:  # noqa: BLE001 - no LLM layer then
-        return False
+        return None
+    return None if client.provider == "echo" else client
 
 
 def routing_state(host: AgentHost) -> RoutingState:
