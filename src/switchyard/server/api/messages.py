@@ -42,9 +42,21 @@ def _checked_content(body: MessageBody) -> Any:
 
 
 async def _prepare(request: Request, body: MessageBody):  # noqa: ANN202
-    agent = await message_agent(request, body.agentId, body.content, body.sessionId)
+    content = _checked_content(body)  # before routing: an oversized message is refused unrouted
+    agent = await message_agent(request, body.agentId, content, body.sessionId)
     await ensure_session_access(request, agent, body.sessionId)
-    return agent, _checked_content(body)
+    return agent, content
+
+
+# Turns queued behind a running one (POST /api/message on a busy session): held here so that
+# they are not garbage-collected, and their failures are logged rather than lost.
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _queued_done(task: asyncio.Task[Any]) -> None:
+    _background.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a queued turn could not start: %s", task.exception())
 
 
 @router.post("/api/message", status_code=202, summary="Send a message; the run goes on in the background")
@@ -55,13 +67,10 @@ async def send_message(request: Request, body: MessageBody) -> JSONResponse:
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
         task = asyncio.create_task(agent.start_run(session_id, content, wait=True, owner=owner_of(request)))
         _background.add(task)
-        task.add_done_callback(_background.discard)
+        task.add_done_callback(_queued_done)
     else:
         await agent.start_run(session_id, content, wait=True, owner=owner_of(request))
     return JSONResponse({"accepted": True, "sessionId": session_id}, status_code=202)
-
-
-_background: set[asyncio.Task[Any]] = set()
 
 
 @router.post("/api/message-sync", summary="Send a message and wait for the answer")
