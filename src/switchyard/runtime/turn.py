@@ -98,30 +98,28 @@ class TurnRunner:
             # Read the tools at every step: an MCP server may (re)connect during a turn.
             step = await self._step(client, messages, self.agent.tools.specs(), state, emit)
             if not step.tool_calls:
-                message = {"id": _new_id(), "role": "assistant", "content": step.text,
-                           "timestamp": now_ms(), "tokenUsage": state.usage.to_dict(),
-                           "model": state.model, "provider": state.provider}
-                if step.reasoning:
-                    message["reasoning"] = step.reasoning
-                await self.agent.store.sessions.append(self.agent.id, state.session_id, [message], usage=state.usage.to_dict())
-                state.text = ""
-                state.final_message_id = message["id"]
-                response = {"content": step.text, "provider": state.provider, "model": state.model,
-                            "tokenUsage": state.usage.to_dict(), "messageId": message["id"],
-                            "finishReason": step.finish_reason}
-                if step.reasoning:
-                    response["reasoning"] = step.reasoning
-                emit(ev.LLM_RESPONSE, response)
+                await self._answer(step.text, step.reasoning, step.finish_reason, state, emit)
                 return step.finish_reason
             await self._run_tools(step, messages, state, emit)
         # The model still wanted tools after maxIterations steps: stop, and say so.
-        message = {"id": _new_id(), "role": "assistant", "content": "", "timestamp": now_ms(),
-                   "tokenUsage": state.usage.to_dict(), "model": state.model, "provider": state.provider}
-        await self.agent.store.sessions.append(self.agent.id, state.session_id, [message], usage=state.usage.to_dict())
-        emit(ev.LLM_RESPONSE, {"content": "", "provider": state.provider, "model": state.model,
-                               "tokenUsage": state.usage.to_dict(), "messageId": message["id"],
-                               "finishReason": "max-steps"})
+        await self._answer("", "", "max-steps", state, emit)
         return "max-steps"
+
+    async def _answer(self, text: str, reasoning: str, finish_reason: str, state: "_TurnState",
+                      emit: Any) -> None:
+        """Store the turn's final assistant message (with the turn's usage) and announce it."""
+        usage = state.usage.to_dict()
+        message = {"id": _new_id(), "role": "assistant", "content": text, "timestamp": now_ms(),
+                   "tokenUsage": usage, "model": state.model, "provider": state.provider}
+        if reasoning:
+            message["reasoning"] = reasoning
+        await self.agent.store.sessions.append(self.agent.id, state.session_id, [message], usage=usage)
+        state.text = ""
+        response = {"content": text, "provider": state.provider, "model": state.model,
+                    "tokenUsage": usage, "messageId": message["id"], "finishReason": finish_reason}
+        if reasoning:
+            response["reasoning"] = reasoning
+        emit(ev.LLM_RESPONSE, response)
 
     async def _step(self, client: LLMClient, messages: list[dict[str, Any]], tools: list[Any],
                     state: "_TurnState", emit: Any) -> StepResult:
@@ -230,7 +228,6 @@ class _TurnState:
         self.usage = Usage()
         self.provider = ""
         self.model = ""
-        self.final_message_id: str | None = None
 
 
 def result_of(run: Run) -> dict[str, Any]:
