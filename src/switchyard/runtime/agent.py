@@ -156,15 +156,20 @@ class Agent:
 
     async def llm_config(self, session_id: str | None = None) -> LLMConfig:
         if session_id:
-            session = await self.get_session(session_id)
-            override = session.get("llmOverride")
-            if override:
-                live = self.live.peek(session_id)
-                merged = {**self.config.llm.model_dump(exclude_none=True), **override}
-                if live and live.llm_api_key:
-                    merged["apiKey"] = live.llm_api_key
-                return LLMConfig.model_validate(merged)
+            return self.session_llm_config(await self.get_session(session_id))
         return self.config.llm
+
+    def session_llm_config(self, session: dict[str, Any]) -> LLMConfig:
+        """The model a session uses: the agent's, or its own override (whose key, if any,
+        is held in memory only)."""
+        override = session.get("llmOverride")
+        if not override:
+            return self.config.llm
+        merged = {**self.config.llm.model_dump(exclude_none=True), **override}
+        live = self.live.peek(session["id"])
+        if live and live.llm_api_key:
+            merged["apiKey"] = live.llm_api_key
+        return LLMConfig.model_validate(merged)
 
     def _client_for(self, cfg: LLMConfig) -> LLMClient:
         if cfg is self.config.llm:
@@ -197,11 +202,11 @@ class Agent:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             raise RequestError(f"{field}: {first['msg']}", details={"field": field}) from None
+        if session_id and self.is_busy(session_id):
+            raise ConflictError(f"session {session_id} is busy", code="session_busy")
         client = self._create_client(cfg)  # raises ConfigError for an unusable provider
         if session_id:
             live = self.live.get(session_id)
-            if live.busy:
-                raise ConflictError(f"session {session_id} is busy", code="session_busy")
             live.llm_api_key = cfg.apiKey
             await self.store.sessions.update(self.id, session_id, llmOverride=cfg.model_dump(exclude_none=True, exclude={"apiKey"}))
             await client.aclose()
@@ -254,15 +259,12 @@ class Agent:
     async def set_title(self, session_id: str, title: str) -> dict[str, Any]:
         await self.get_session(session_id)
         await self.store.sessions.update(self.id, session_id, title=title)
-        await self._emit_out_of_run(session_id, ev.SESSION_TITLE_UPDATED, {"title": title})
+        await self.publish_event(session_id, ev.SESSION_TITLE_UPDATED, {"title": title})
         return await self.get_session(session_id)
 
     def is_busy(self, session_id: str) -> bool:
         live = self.live.peek(session_id)
         return bool(live and live.busy)
-
-    async def _emit_out_of_run(self, session_id: str, name: str, data: dict[str, Any]) -> None:
-        await self.bus.publish(Event(name, session_id, data))
 
     async def publish_event(self, session_id: str, name: str, data: dict[str, Any]) -> None:
         """An event from outside the loop (e.g. an approval request) into the session's

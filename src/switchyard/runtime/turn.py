@@ -56,7 +56,7 @@ class TurnRunner:
 
         finish_reason, error = "stop", None
         try:
-            cfg = await self.agent.llm_config(sid) if session.get("llmOverride") else self.agent.config.llm
+            cfg = self.agent.session_llm_config(session)
             client = self.agent._client_for(cfg)
             state.provider, state.model = client.provider, client.model
             emit(ev.LLM_THINKING, {})
