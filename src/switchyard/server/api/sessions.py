@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError
-from switchyard.server.deps import agent_for, owner_filter, owner_of, visible_session
+from switchyard.server.deps import agent_for, check_owner, owner_filter, owner_of, visible_session
 from switchyard.server.schemas import CancelBody, CreateSessionBody, PatchSessionBody, SessionId
 from switchyard.server.sse import event_stream
 
@@ -44,7 +44,7 @@ async def create_session(request: Request, body: CreateSessionBody | None = Body
     if body.sessionId:
         existing = await agent.store.sessions.get(agent.id, body.sessionId)
         if existing is not None:
-            await visible_session(request, agent, body.sessionId)
+            check_owner(request, existing)
             return JSONResponse({"session": metadata(existing)}, status_code=201)
     session, _ = await agent.create_session(body.sessionId, owner=owner_of(request))
     return JSONResponse({"session": metadata(session)}, status_code=201)
@@ -70,7 +70,7 @@ async def delete_session(request: Request, session_id: SessionId) -> dict[str, A
     agent = agent_for(request)
     existing = await agent.store.sessions.get(agent.id, session_id)
     if existing is not None:
-        await visible_session(request, agent, session_id)
+        check_owner(request, existing)
         await agent.delete_session(session_id)
     return {"status": "deleted", "sessionId": session_id}
 
