@@ -23,10 +23,18 @@ from tests.test_security_support import (
 )
 
 
+def window_start(windows: int = 1) -> None:
+    """Sleep to just after a whole second, `windows` boundaries from now. The limiter's
+    windows are aligned to the clock (sliding window counter): a short burst that starts
+    here stays in one window, and after two boundaries nothing counted before weighs in."""
+    time.sleep(windows - time.time() % 1.0 + 0.02)
+
+
 def test_per_key_limit_429_and_headers(monkeypatch, caplog):
     production(monkeypatch, SWITCHYARD_RATE_LIMIT="3/second", SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off")
     caplog.set_level(logging.WARNING)
     with live() as server, server.client() as c:
+        window_start()
         remaining = []
         for _ in range(3):
             response = c.get("/api/sessions", headers=ROOT)
@@ -44,7 +52,7 @@ def test_per_key_limit_429_and_headers(monkeypatch, caplog):
         assert over.headers["x-content-type-options"] == "nosniff"
         # Public routes are not limited; other keys have their own budget.
         assert c.get("/health").status_code == 200 and "ratelimit-limit" not in c.get("/health").headers
-        time.sleep(1.05)
+        window_start(2)
         assert c.get("/api/sessions", headers=ROOT).status_code == 200
     assert any("rate limit exceeded" in r.getMessage() for r in caplog.records)
 
@@ -54,6 +62,7 @@ def test_per_key_override(monkeypatch):
     with live() as server, server.client() as c:
         slow = bearer(create_key(c, "slow", ["read"], rateLimit="2/second"))
         fast = bearer(create_key(c, "fast", ["read"]))
+        window_start()
         assert [c.get("/api/sessions", headers=slow).status_code for _ in range(3)] == [200, 200, 429]
         assert [c.get("/api/sessions", headers=fast).status_code for _ in range(5)] == [200] * 5
         assert c.get("/api/sessions", headers=fast).headers["ratelimit-limit"] == "100"
@@ -62,10 +71,10 @@ def test_per_key_override(monkeypatch):
 def test_per_address_limit(monkeypatch):
     production(monkeypatch, SWITCHYARD_RATE_LIMIT="off", SWITCHYARD_RATE_LIMIT_PER_ADDRESS="4/second")
     with live() as server, server.client() as c:
-        # Keys are created by root first; wait for a fresh window.
+        # Keys are created by root first; wait until those requests no longer count.
         a = bearer(create_key(c, "a", ["read"]))
         b = bearer(create_key(c, "b", ["read"]))
-        time.sleep(1.05)
+        window_start(2)
         codes = [c.get("/api/sessions", headers=h).status_code for h in (a, b, a, b, a)]
         assert codes == [200, 200, 200, 200, 429]
         over = c.get("/api/sessions", headers=b)
@@ -79,6 +88,7 @@ def test_limits_off_in_development_unless_configured(monkeypatch):
     assert all(r.status_code == 200 and "ratelimit-limit" not in r.headers for r in responses)
     monkeypatch.setenv("SWITCHYARD_RATE_LIMIT", "2/second")
     with live() as server, server.client() as c:
+        window_start()
         assert [c.get("/api/sessions").status_code for _ in range(3)] == [200, 200, 429]
 
 
@@ -184,6 +194,7 @@ def test_limits_shared_through_redis(monkeypatch):
                SWITCHYARD_REDIS_URL=os.environ["SWITCHYARD_TEST_REDIS_URL"],
                SWITCHYARD_RATE_LIMIT_NAMESPACE=f"sytest-{uuid.uuid4().hex[:8]}")
     with live() as one, live() as two, one.client() as a, two.client() as b:
+        window_start()
         codes = [a.get("/api/sessions", headers=ROOT).status_code, b.get("/api/sessions", headers=ROOT).status_code,
                  a.get("/api/sessions", headers=ROOT).status_code, b.get("/api/sessions", headers=ROOT).status_code]
         assert codes == [200, 200, 200, 429]

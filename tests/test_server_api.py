@@ -42,11 +42,32 @@ def test_health_openapi_docs_card_greeting(client):
                  "/.well-known/agent-card.json"):
         assert path in spec["paths"], path
     assert client.get("/docs").status_code == 200
+    # The polled reads are plain Starlette routes (server/plain_routes.py): still documented.
+    current = spec["paths"]["/api/llm/current"]["get"]
+    assert [p["name"] for p in current["parameters"]] == ["sessionId", "agentId"]
+    assert current["tags"] == ["llm"] and current["summary"]
+    for path in ("/api/agents", "/api/agents/current", "/api/greeting"):
+        assert spec["paths"][path]["get"]["responses"]["200"], path
+    operation_ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids))
 
     card = client.get("/.well-known/agent-card.json").json()
     assert card["name"] == "echo-agent" and card["url"].endswith("/jsonrpc")
     assert card["capabilities"]["streaming"] is True and card["skills"]
     assert client.get("/api/greeting").json() == {"greeting": "Hello from echo"}
+
+
+def test_plain_routes_errors_and_methods(client):
+    # Errors raised by a plain route get the same envelope as any other route's.
+    r = client.get("/api/llm/current?agentId=nope")
+    assert r.status_code == 404 and "nope" in r.json()["message"] and r.json()["code"]
+    r = client.get("/api/llm/current?sessionId=missing")
+    assert r.status_code == 404 and r.json()["code"] == "session_not_found"
+    assert client.post("/api/llm/current").status_code == 405
+    assert client.get("/api/agents/current").json()["id"] == "echo-agent"
+    r = client.get("/api/llm/current")
+    assert r.status_code == 200 and r.json()["config"]["provider"] == "echo"
+    assert r.headers["x-content-type-options"] == "nosniff"
 
 
 def test_message_sync_and_history(client):

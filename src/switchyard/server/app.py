@@ -15,6 +15,7 @@ from switchyard import __version__
 from switchyard.errors import SwitchyardError
 from switchyard.runtime.host import AgentHost
 from switchyard.server.errors import install_error_handlers
+from switchyard.server.plain_routes import openapi_operations
 from switchyard.server.security.headers import HEADERS as SECURITY_HEADERS
 from switchyard.server.routes import include_flat
 
@@ -85,6 +86,12 @@ def create_app(host: AgentHost, *, shutdown_grace: float = 10.0, env: dict[str, 
 
     from switchyard.server.security import install_security
     install_security(app, env)
+
+    # Last, so that they can check no route registered above already serves their paths;
+    # each module's go to the front, so the most polled (the current model) is installed last.
+    from switchyard.server.plain_routes import install_plain_routes
+    for module in (meta, agents, llm):
+        install_plain_routes(app, module.plain)
     app.fast_health = not app.state.security.checks_host
 
     _install_openapi(app)
@@ -97,6 +104,8 @@ def _install_openapi(app: FastAPI) -> None:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description,
                              routes=app.routes)
+        for path, operations in openapi_operations(app).items():
+            schema.setdefault("paths", {}).setdefault(path, {}).update(operations)
         schema.setdefault("components", {})["securitySchemes"] = {
             "bearerAuth": {"type": "http", "scheme": "bearer",
                            "description": "An API key: Authorization: Bearer <api-key>"}}

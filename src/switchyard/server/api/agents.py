@@ -8,9 +8,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from switchyard.server.deps import host_of
+from switchyard.server.plain_routes import PlainRouter
 from switchyard.server.schemas import Content, SessionId
 
 router = APIRouter(tags=["agents"])
+plain = PlainRouter(tags=["agents"])
 
 
 class RouteBody(BaseModel):
@@ -23,7 +25,7 @@ def _entry(agent: Any) -> dict[str, Any]:
             "type": "custom"}
 
 
-@router.get("/api/agents", summary="The agents this server hosts")
+@plain.get("/api/agents", summary="The agents this server hosts")
 async def list_agents(request: Request) -> dict[str, Any]:
     host = host_of(request)
     agents = [_entry(a) for a in host.agents.values()]
@@ -32,7 +34,7 @@ async def list_agents(request: Request) -> dict[str, Any]:
             "current": {"id": default.id, "name": default.config.name}}
 
 
-@router.get("/api/agents/current", summary="The default agent")
+@plain.get("/api/agents/current", summary="The default agent")
 async def current_agent(request: Request) -> dict[str, Any]:
     default = host_of(request).default
     return {"id": default.id, "name": default.config.name}

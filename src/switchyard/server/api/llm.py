@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from switchyard.server.deps import agent_for, visible_session
+from switchyard.server.plain_routes import PlainRouter, QueryParam
 from switchyard.server.schemas import LLMSwitchBody
 
 router = APIRouter(tags=["llm"])
+plain = PlainRouter(tags=["llm"])
 
 
 def public_config(cfg: Any, client: Any = None) -> dict[str, Any]:
@@ -23,13 +25,10 @@ def public_config(cfg: Any, client: Any = None) -> dict[str, Any]:
     return data
 
 
-@router.get("/api/llm/current", summary="The current model configuration (never the API key)",
-            openapi_extra={"parameters": [
-                {"name": "sessionId", "in": "query", "required": False, "schema": {"type": "string"}},
-                {"name": "agentId", "in": "query", "required": False, "schema": {"type": "string"}}]})
+@plain.get("/api/llm/current", summary="The current model configuration (never the API key)",
+           query=(QueryParam("sessionId", "A session whose model to show (it may have switched)"),
+                  QueryParam("agentId", "The agent (default: the server's default agent)")))
 async def current(request: Request) -> dict[str, Any]:
-    # Query parameters read directly: this GET is polled by clients, and FastAPI's parameter
-    # machinery was a measurable share of its cost (bench/http_bench.py).
     sessionId = request.query_params.get("sessionId") or None
     agent = agent_for(request)
     if sessionId:

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from switchyard.server.deps import agent_for
+from switchyard.server.plain_routes import PlainRouter, QueryParam
 
 router = APIRouter(tags=["meta"])
+plain = PlainRouter(tags=["meta"])
 
 
 @router.get("/health", response_class=PlainTextResponse, summary="Liveness")
@@ -28,8 +30,10 @@ async def agent_card(request: Request) -> JSONResponse:
                                    path_prefix=prefix))
 
 
-@router.get("/api/greeting", summary="The agent's greeting")
-async def greeting(request: Request, sessionId: str | None = None) -> dict[str, Any]:
+@plain.get("/api/greeting", summary="The agent's greeting",
+           query=(QueryParam("sessionId", "Accepted for compatibility; the greeting is the agent's"),
+                  QueryParam("agentId", "The agent (default: the server's default agent)")))
+async def greeting(request: Request) -> dict[str, Any]:
     agent = agent_for(request)
     return {"greeting": agent.config.greeting}
 

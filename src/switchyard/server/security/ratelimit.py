@@ -1,9 +1,13 @@
 """Request limits with the `limits` library: per key, per client address, failed
 authentications per address (brute force), and concurrent runs per key.
 
-Counters live in memory by default (one process), or in Redis when SWITCHYARD_REDIS_URL is
-set (shared by every worker). The moving-window strategy is exact: `5/second` means at most
-five requests in any one-second span.
+Counters live in memory by default (one process, `local_windows.py`), or in Redis when
+SWITCHYARD_REDIS_URL is set (shared by every worker, through `limits`' Redis storage). Both
+use the sliding window counter: two counters per
+key (this window and the last, the last weighted by how much of it still overlaps the moving
+window), so memory and time per request stay constant whatever the limit. The moving-window
+strategy it replaced keeps one timestamp per request in the window and inserts at the front of
+a list: with a generous limit (100,000/minute) that cost grew to tens of microseconds per request.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits import RateLimitItem, WindowStats, parse_many
+from limits.aio.storage import RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchyard.server.deps import PRINCIPAL_SCOPE_KEY
 from switchyard.server.security.audit import client_address
+from switchyard.server.security.local_windows import LocalWindows
 from switchyard.server.security.responses import send_json
 from switchyard.server.security.scopes import is_public, starts_run
 from switchyard.server.security.settings import SecuritySettings
@@ -43,7 +48,7 @@ def _describe(item: RateLimitItem) -> str:
 
 
 class Limiter:
-    """The shared counters. Storage is created lazily, on the server's event loop."""
+    """The counters: this process's own, or Redis storage created lazily on the event loop."""
 
     def __init__(self, settings: SecuritySettings) -> None:
         self.settings = settings
@@ -52,23 +57,17 @@ class Limiter:
         self.address_items = parse_many(settings.address_rate_limit) if settings.address_rate_limit else []
         self.failure_items = parse_many(settings.auth_failure_limit) if settings.auth_failure_limit else []
         self._storage: Storage | None = None
-        self._strategy: MovingWindowRateLimiter | None = None
+        self._strategy: SlidingWindowCounterRateLimiter | None = None
+        self._local = None if settings.redis_url else LocalWindows()
         self._per_key_cache: dict[str, list[RateLimitItem]] = {}
-        # In-memory counters are this process's own: an address this Limiter never counted a
-        # failure for (within the longest window) cannot be blocked, so skip the lookup.
-        self._local_failures = not settings.redis_url and all(i.amount > 0 for i in self.failure_items)
-        self._failure_window = max((i.get_expiry() for i in self.failure_items), default=0) + 1
-        self._failed_at: dict[str, float] = {}
 
     @property
-    def strategy(self) -> MovingWindowRateLimiter:
+    def strategy(self) -> SlidingWindowCounterRateLimiter:
+        """The shared (Redis) counters."""
         if self._strategy is None:
-            if self.settings.redis_url:
-                self._storage = RedisStorage(_redis_uri(self.settings.redis_url), implementation="redispy",
-                                             key_prefix=self.namespace)
-            else:
-                self._storage = MemoryStorage()
-            self._strategy = MovingWindowRateLimiter(self._storage)
+            self._storage = RedisStorage(_redis_uri(self.settings.redis_url), implementation="redispy",
+                                         key_prefix=self.namespace)
+            self._strategy = SlidingWindowCounterRateLimiter(self._storage)
         return self._strategy
 
     def items_for_key(self, own_limit: str | None) -> list[RateLimitItem]:
@@ -87,42 +86,36 @@ class Limiter:
         """Count one request against every item; (allowed, [(item, window stats)])."""
         allowed = True
         stats = []
+        local = self._local
         for item in items:
-            if not await self.strategy.hit(item, self.namespace, kind, ident):
-                allowed = False
-            stats.append((item, await self.strategy.get_window_stats(item, self.namespace, kind, ident)))
+            if local is not None:
+                ok, window = local.hit(item, (kind, ident, item.amount, item.get_expiry()))
+            else:
+                ok = await self.strategy.hit(item, self.namespace, kind, ident)
+                window = await self.strategy.get_window_stats(item, self.namespace, kind, ident)
+            allowed = allowed and ok
+            stats.append((item, window))
         return allowed, stats
+
+    async def _peek(self, item: RateLimitItem, kind: str, ident: str) -> WindowStats:
+        if self._local is not None:
+            return self._local.peek(item, (kind, ident, item.amount, item.get_expiry()))
+        return await self.strategy.get_window_stats(item, self.namespace, kind, ident)
 
     # --- failed authentications ---------------------------------------------------------
 
     async def auth_blocked(self, address: str) -> float | None:
         """Seconds until this address may try again, or None when it is not blocked."""
-        if self._local_failures:
-            last = self._failed_at.get(address)
-            if last is None:
-                return None
-            if time.time() - last > self._failure_window:
-                del self._failed_at[address]
-                return None
         for item in self.failure_items:
-            stats = await self.strategy.get_window_stats(item, self.namespace, "authfail", address)
+            stats = await self._peek(item, "authfail", address)
             if stats.remaining <= 0:
                 return max(1.0, stats.reset_time - time.time())
         return None
 
     async def auth_failed(self, address: str) -> bool:
         """Count a failure; True when this failure used up the address's allowance."""
-        exhausted = False
-        if self._local_failures:
-            now = time.time()
-            if len(self._failed_at) >= 10_000:
-                self._failed_at = {a: t for a, t in self._failed_at.items() if now - t <= self._failure_window}
-            self._failed_at[address] = now
-        for item in self.failure_items:
-            await self.strategy.hit(item, self.namespace, "authfail", address)
-            stats = await self.strategy.get_window_stats(item, self.namespace, "authfail", address)
-            exhausted = exhausted or stats.remaining <= 0
-        return exhausted
+        _, stats = await self.hit(self.failure_items, "authfail", address)
+        return any(window.remaining <= 0 for _, window in stats)
 
     async def close(self) -> None:
         storage = self._storage

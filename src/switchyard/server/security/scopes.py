@@ -8,7 +8,8 @@ Scopes: `read` (GETs), `chat` (send messages, manage its own sessions; implies r
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable, TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,6 +33,27 @@ PUBLIC_ROUTES = frozenset({
 _PUBLIC_AGENT_CARD = re.compile(r"^/agents/[^/]+/\.well-known/agent-card\.json$")
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Every request asks these questions several times (auth, rate limit, scope, run cap) and the
+# answers depend only on (method, path); a request's path is short and repeats (polled GETs,
+# the same few message routes), so they are memoised. Long paths are computed each time so
+# that the cache's memory stays small whatever clients send.
+_MEMO_PATH_MAX = 256
+
+
+def _memoised(fn: _F) -> _F:
+    cached = lru_cache(maxsize=4096)(fn)
+
+    def lookup(method: str, path: str) -> Any:
+        return cached(method, path) if len(path) <= _MEMO_PATH_MAX else fn(method, path)
+
+    lookup.__doc__ = fn.__doc__
+    lookup.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return lookup  # type: ignore[return-value]
+
+
+@_memoised
 def is_public(method: str, path: str) -> bool:
     return (method, path) in PUBLIC_ROUTES or (method in READ_METHODS and bool(_PUBLIC_AGENT_CARD.match(path)))
 
@@ -95,6 +117,7 @@ RUN_ROUTES = [
 ]
 
 
+@_memoised
 def required_scope(method: str, path: str) -> str | None:
     """The scope a request needs; None for a public route; `admin` for anything unknown."""
     if is_public(method, path):
@@ -105,6 +128,7 @@ def required_scope(method: str, path: str) -> str | None:
     return "admin"
 
 
+@_memoised
 def starts_run(method: str, path: str) -> bool:
     return any(method in methods and pattern.match(path) for methods, pattern in RUN_ROUTES)
 
@@ -121,6 +145,7 @@ _AUDIT_ACTIONS = [
 ]
 
 
+@_memoised
 def audit_action(method: str, path: str) -> str | None:
     """The audit action for an admin write, or None when it is not audited here."""
     if method in READ_METHODS or method == "OPTIONS" or _SELF_AUDITED.match(path):
