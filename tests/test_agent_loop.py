@@ -7,6 +7,7 @@ import pytest
 
 from switchyard.config import parse_agent
 from switchyard.errors import ConflictError, LimitError
+from switchyard.llm.openai_provider import to_openai_messages
 from switchyard.runtime.agent import Agent
 from switchyard.tools.base import FunctionTool
 from tests.fakellm import Error, Text, ToolCalls
@@ -221,5 +222,52 @@ async def test_all_sessions_busy_refuses_a_new_one(tmp_path, fake_llm):
         assert info.value.code == "session_max_sessions_exceeded"
         for run in runs:
             await run.wait()
+    finally:
+        await agent.stop()
+
+
+async def test_history_kept_between_turns_matches_the_store(tmp_path, fake_llm, monkeypatch):
+    """A session's next turn reuses the history its last turn left in memory, but only while
+    the store still holds exactly that: another writer (another replica appending, a reset)
+    makes the turn read the store again. The model sees the same messages either way."""
+    fake_llm.script(
+        ToolCalls([("c1", "weather", {"city": "Paris"})]), Text("Sunny."),
+        Text("Second answer."), Text("Third answer."), Text("After the reset."))
+    agent = await make_agent(tmp_path, fake_llm, tools=[WEATHER]).start()
+    reads = []
+    original = agent.store.sessions.history
+
+    async def counting_history(agent_id, session_id):
+        reads.append(session_id)
+        return await original(agent_id, session_id)
+
+    monkeypatch.setattr(agent.store.sessions, "history", counting_history)
+
+    def sent(i):  # (role, content) of what request i sent, without the system prompt
+        return [(m["role"], m.get("content")) for m in fake_llm.requests[i]["json"]["messages"]
+                if m["role"] != "system"]
+
+    try:
+        await collect(agent, "s", "weather?")                     # requests 0 and 1 (a tool step)
+        await collect(agent, "s", "and tomorrow?")                # request 2: from memory
+        assert reads == []
+        # Exactly what reading the store would have sent.
+        stored = to_openai_messages((await original(agent.id, "s"))[:5])
+        assert fake_llm.requests[2]["json"]["messages"][1:] == stored
+        assert sent(2)[-1] == ("user", "and tomorrow?")
+        assert [r for r, _ in sent(2)] == ["user", "assistant", "tool", "assistant", "user"]
+
+        # Another writer appends behind this process's back: the next turn reads the store.
+        await agent.store.sessions.append(agent.id, "s", [
+            {"id": "x1", "role": "user", "content": "written elsewhere", "timestamp": 1}])
+        await collect(agent, "s", "third?")                       # request 3
+        assert reads == ["s"]
+        assert ("user", "written elsewhere") in sent(3) and sent(3)[-1] == ("user", "third?")
+
+        # A reset clears the stored history without moving the sequence: not reused either.
+        await agent.reset("s")
+        await collect(agent, "s", "fresh start")                  # request 4
+        assert reads == ["s", "s"]
+        assert sent(4) == [("user", "fresh start")]
     finally:
         await agent.stop()

@@ -102,9 +102,15 @@ async def test_history_survives_reopening_the_file(tmp_path):
 
 async def test_begin_turn_creates_and_appends_in_one_step(store):
     agent = f"a-{uuid.uuid4().hex[:6]}"
-    session, created = await store.sessions.begin_turn(agent, "t", msg("user", "first"), owner="k", title="first")
+    session, created, seq = await store.sessions.begin_turn(agent, "t", msg("user", "first"), owner="k", title="first")
     assert created and session["messageCount"] == 1 and session["title"] == "first" and session["owner"] == "k"
-    session, created = await store.sessions.begin_turn(agent, "t", msg("user", "second"), owner="other", title="second")
-    assert not created and session["messageCount"] == 2
+    assert seq == 1
+    session, created, seq = await store.sessions.begin_turn(agent, "t", msg("user", "second"), owner="other", title="second")
+    assert not created and session["messageCount"] == 2 and seq == 2
     assert session["title"] == "first" and session["owner"] == "k"  # neither is overwritten
     assert [m["content"] for m in await store.sessions.history(agent, "t")] == ["first", "second"]
+    # The sequence only grows: appends move it, a cleared history keeps it.
+    assert await store.sessions.append(agent, "t", [msg("assistant", "a"), msg("user", "b")]) == 4
+    await store.sessions.clear_history(agent, "t")
+    session, _, seq = await store.sessions.begin_turn(agent, "t", msg("user", "again"))
+    assert seq == 5 and session["messageCount"] == 1

@@ -297,14 +297,15 @@ class Agent:
         user_msg = {"id": _new_id(), "role": "user", "content": content, "timestamp": now_ms()}
         try:
             # The session (if new) and the user's message, in one transaction, before the run.
-            session, created = await self.store.sessions.begin_turn(
+            session, created, next_seq = await self.store.sessions.begin_turn(
                 self.id, session_id, user_msg, owner=owner, title=_title_from(content))
         except BaseException:
             live.lock.release()
             raise
         run = Run(session_id)
         live.run = run
-        run.task = asyncio.create_task(self.turns.execute(run, live, session, user_msg, new=created),
+        run.task = asyncio.create_task(self.turns.execute(run, live, session, user_msg, new=created,
+                                                          next_seq=next_seq),
                                        name=f"run:{session_id}")
         return run
 

@@ -16,6 +16,21 @@ from typing import Any
 from switchyard.errors import LimitError
 from switchyard.runtime.run import Run
 
+# A kept history is bounded (maxSessions of them may be held): longer ones are read back.
+HISTORY_CACHE_MAX_MESSAGES = 1000
+HISTORY_CACHE_MAX_CHARS = 256 * 1024
+
+
+def _size(messages: list[dict[str, Any]]) -> int:
+    """Roughly the characters a history holds (text content; other parts by their repr)."""
+    total = 0
+    for message in messages:
+        content = message.get("content")
+        total += len(content) if isinstance(content, str) else len(repr(content))
+        if "toolCalls" in message:
+            total += len(repr(message["toolCalls"]))
+    return total
+
 
 @dataclass
 class LiveSession:
@@ -26,6 +41,24 @@ class LiveSession:
     last_used: float = field(default_factory=time.monotonic)
     # A per-session LLM override may carry an API key: it lives here, never in the store.
     llm_api_key: str | None = None
+    # The history as the last turn run here left it, and the store's mark of that state
+    # (createdAt, next sequence number, message count). A turn uses it instead of reading and
+    # decoding every stored message (a fifth of the server's CPU per message on a session of a
+    # few hundred messages, bench/http_bench.py) only when the mark it reads in the same
+    # transaction as its user message is still the one kept: any other writer, on any
+    # replica, moves the sequence or the count.
+    history: list[dict[str, Any]] | None = None
+    history_mark: tuple[Any, int, int] | None = None
+
+    def take_history(self, mark: tuple[Any, int, int]) -> list[dict[str, Any]] | None:
+        """The kept history if it is still the stored one at `mark`; it is given away (a
+        turn that fails part-way keeps nothing)."""
+        history, self.history = self.history, None
+        return history if history is not None and self.history_mark == mark else None
+
+    def keep_history(self, messages: list[dict[str, Any]], mark: tuple[Any, int, int]) -> None:
+        if len(messages) <= HISTORY_CACHE_MAX_MESSAGES and _size(messages) <= HISTORY_CACHE_MAX_CHARS:
+            self.history, self.history_mark = messages, mark
 
     @property
     def busy(self) -> bool:

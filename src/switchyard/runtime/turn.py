@@ -42,7 +42,7 @@ class TurnRunner:
         self.agent = agent
 
     async def execute(self, run: Run, live: LiveSession, session: dict[str, Any],
-                       user_msg: dict[str, Any], *, new: bool = False) -> None:
+                       user_msg: dict[str, Any], *, new: bool = False, next_seq: int | None = None) -> None:
         current_run.set(run)
         started = time.monotonic()
         sid = run.session_id
@@ -60,9 +60,11 @@ class TurnRunner:
             client = self.agent._client_for(cfg)
             state.provider, state.model = client.provider, client.model
             emit(ev.LLM_THINKING, {})
-            # The history already ends with this turn's user message (see start_run).
-            messages = [user_msg] if new else await self.agent.store.sessions.history(self.agent.id, sid)
+            messages = await self._history(live, session, user_msg, new, next_seq)
             finish_reason = await self._loop(client, cfg, messages, state, emit)
+            if state.stored_seq is not None:
+                live.keep_history(messages, (session["createdAt"], state.stored_seq,
+                                             session["messageCount"] + state.appended))
         except asyncio.CancelledError:
             finish_reason = "cancelled"
             await self._record_partial(sid, state)
@@ -87,6 +89,20 @@ class TurnRunner:
             run.finish()
             live.lock.release()
 
+    async def _history(self, live: LiveSession, session: dict[str, Any], user_msg: dict[str, Any],
+                       new: bool, next_seq: int | None) -> list[dict[str, Any]]:
+        """The conversation so far, ending with this turn's user message (stored by start_run)."""
+        kept = None
+        if next_seq is not None:
+            # The mark the history had just before this turn's user message was appended.
+            kept = live.take_history((session["createdAt"], next_seq - 1, session["messageCount"] - 1))
+        if new:
+            return [user_msg]
+        if kept is not None:
+            kept.append(user_msg)
+            return kept
+        return await self.agent.store.sessions.history(self.agent.id, session["id"])
+
     def _bus_has_listeners(self, session_id: str) -> bool:
         count = getattr(self.agent.bus, "subscriber_count", None)
         return True if count is None else count(session_id) > 0
@@ -98,22 +114,24 @@ class TurnRunner:
             # Read the tools at every step: an MCP server may (re)connect during a turn.
             step = await self._step(client, messages, self.agent.tools.specs(), state, emit)
             if not step.tool_calls:
-                await self._answer(step.text, step.reasoning, step.finish_reason, state, emit)
+                await self._answer(step.text, step.reasoning, step.finish_reason, messages, state, emit)
                 return step.finish_reason
             await self._run_tools(step, messages, state, emit)
         # The model still wanted tools after maxIterations steps: stop, and say so.
-        await self._answer("", "", "max-steps", state, emit)
+        await self._answer("", "", "max-steps", messages, state, emit)
         return "max-steps"
 
-    async def _answer(self, text: str, reasoning: str, finish_reason: str, state: "_TurnState",
-                      emit: Any) -> None:
+    async def _answer(self, text: str, reasoning: str, finish_reason: str, messages: list[dict[str, Any]],
+                      state: "_TurnState", emit: Any) -> None:
         """Store the turn's final assistant message (with the turn's usage) and announce it."""
         usage = state.usage.to_dict()
         message = {"id": _new_id(), "role": "assistant", "content": text, "timestamp": now_ms(),
                    "tokenUsage": usage, "model": state.model, "provider": state.provider}
         if reasoning:
             message["reasoning"] = reasoning
-        await self.agent.store.sessions.append(self.agent.id, state.session_id, [message], usage=usage)
+        state.stored(await self.agent.store.sessions.append(self.agent.id, state.session_id, [message],
+                                                            usage=usage), 1)
+        messages.append(message)
         state.text = ""
         response = {"content": text, "provider": state.provider, "model": state.model,
                     "tokenUsage": usage, "messageId": message["id"], "finishReason": finish_reason}
@@ -167,7 +185,8 @@ class TurnRunner:
             {"id": _new_id(), "role": "tool", "content": result.content, "toolCallId": call.id,
              "name": call.name, "success": not result.is_error, "timestamp": now_ms()}
             for call, result in zip(step.tool_calls, results)]
-        await self.agent.store.sessions.append(self.agent.id, state.session_id, [assistant, *tool_messages])
+        state.stored(await self.agent.store.sessions.append(self.agent.id, state.session_id,
+                                                            [assistant, *tool_messages]), 1 + len(tool_messages))
         messages.append(assistant)
         messages.extend(tool_messages)
 
@@ -228,6 +247,14 @@ class _TurnState:
         self.usage = Usage()
         self.provider = ""
         self.model = ""
+        # The store's next sequence number after this turn's last append, and how many
+        # messages the turn appended after its user message (for the history cache's mark).
+        self.stored_seq: int | None = None
+        self.appended = 0
+
+    def stored(self, next_seq: int | None, count: int) -> None:
+        self.stored_seq = next_seq
+        self.appended += count
 
 
 def result_of(run: Run) -> dict[str, Any]:

@@ -110,14 +110,15 @@ class SessionStore:
         return await self.db.write(run)
 
     async def begin_turn(self, agent_id: str, session_id: str, message: dict[str, Any], *,
-                         owner: str | None = None, title: str | None = None) -> tuple[dict[str, Any], bool]:
+                         owner: str | None = None, title: str | None = None) -> tuple[dict[str, Any], bool, int]:
         """Create the session if needed and append the turn's first (user) message, in one
-        transaction. Returns (session after the append, whether it was created)."""
+        transaction. Returns (session after the append, whether it was created, its next
+        sequence number: see `append`)."""
         ts = now_ms()
         params = {"a": agent_id, "s": session_id, "n": 1, "ts": ts, "title": title,
                   **{f"u_{column}": 0 for column in _USAGE_COLUMNS.values()}}
 
-        def run(conn: Connection) -> tuple[dict[str, Any], bool]:
+        def run(conn: Connection) -> tuple[dict[str, Any], bool, int]:
             created = _insert_if_absent(conn, _new_row(agent_id, session_id, ts, owner=owner))
             row = conn.execute(_APPEND, params).first()
             conn.execute(_INSERT_MESSAGES, [{
@@ -126,7 +127,7 @@ class SessionStore:
                 "body": message}])
             session = _get(conn, agent_id, session_id)
             assert session is not None
-            return session, created
+            return session, created, row.next_seq
         return await self.db.write(run)
 
     async def get(self, agent_id: str, session_id: str) -> dict[str, Any] | None:
@@ -158,10 +159,13 @@ class SessionStore:
             update(sessions).where(*_where(agent_id, session_id)).values(**data)))
 
     async def append(self, agent_id: str, session_id: str, new_messages: list[dict[str, Any]],
-                     *, usage: dict[str, int] | None = None, title: str | None = None) -> None:
-        """Add messages at the end of a session's history, atomically with its counters."""
+                     *, usage: dict[str, int] | None = None, title: str | None = None) -> int | None:
+        """Add messages at the end of a session's history, atomically with its counters.
+        Returns the session's next sequence number after them: it only grows (a cleared
+        history keeps it), so with createdAt and messageCount it marks one state of the
+        history (the live history cache, runtime/sessions.py, relies on that)."""
         if not new_messages:
-            return
+            return None
         ts = now_ms()
         n = len(new_messages)
         params = {"a": agent_id, "s": session_id, "n": n, "ts": ts, "title": title,
@@ -169,7 +173,7 @@ class SessionStore:
         rows = [{"agent_id": agent_id, "session_id": session_id, "seq": 0, "id": m["id"], "role": m["role"],
                  "created_at": m.get("timestamp", ts), "body": m} for m in new_messages]
 
-        def run(conn: Connection) -> None:
+        def run(conn: Connection) -> int:
             # UPDATE ... RETURNING reserves the sequence numbers atomically on both backends,
             # so two replicas appending to one session can never collide.
             row = conn.execute(_APPEND, params).first()
@@ -178,7 +182,8 @@ class SessionStore:
             for i, message_row in enumerate(rows):
                 message_row["seq"] = row.next_seq - n + i
             conn.execute(_INSERT_MESSAGES, rows)
-        await self.db.write(run)
+            return row.next_seq
+        return await self.db.write(run)
 
     async def history(self, agent_id: str, session_id: str) -> list[dict[str, Any]]:
         return await self.db.read(lambda conn: [r.body for r in conn.execute(
