@@ -420,3 +420,63 @@ def test_semantic_score_blends_best_and_top_k_neighbours():
     assert raw["a"] == pytest.approx((1.0 + 1 / 3) / 2, abs=1e-6)
     assert raw["b"] > raw["a"]  # several close neighbours beat one lucky match
     assert index.score("q") == pytest.approx(raw, abs=1e-6)
+
+
+# --- classifiers trained on the agents' examples ---------------------------------------------
+
+def test_naive_bayes_learns_intent_words_and_bigrams():
+    from switchyard.routing.naive_bayes import NaiveBayes, ngrams
+
+    assert ngrams(["charg", "twice"]) == ["charg", "twice", "charg twice"]
+    nb = NaiveBayes({"billing": ["I was charged twice for my order", "refund the charge"],
+                     "analytics": ["chart the orders per month", "analyse refunds per month"]},
+                    tokenize, alpha=0.1)
+    p = nb.predict_proba("how many refunds per month, as a chart")
+    assert set(p) == {"billing", "analytics"} and sum(p.values()) == pytest.approx(1.0)
+    assert p["analytics"] > 0.9  # 'per month' / 'chart' are analytics' words, 'refund' is shared
+    assert nb.predict_proba("charged twice again")["billing"] > 0.9
+    assert nb.predict_proba("the and of zebra") == {}  # no known feature: no evidence
+    # A higher temperature flattens the posterior without changing the order.
+    flat = NaiveBayes({"billing": ["I was charged twice for my order"],
+                       "analytics": ["chart the orders per month"]}, tokenize, temperature=5.0)
+    sharp = NaiveBayes({"billing": ["I was charged twice for my order"],
+                        "analytics": ["chart the orders per month"]}, tokenize, temperature=1.0)
+    assert 0.5 < flat.predict_proba("charged twice")["billing"] < sharp.predict_proba("charged twice")["billing"]
+
+
+def test_lexical_layer_blends_bm25_with_naive_bayes():
+    router = lexical_router()
+    assert router._nb is not None and 0 < router.lexical_nb_share < 1
+    text = "I was charged twice, refund please"
+    bm25 = router._lexical.score(text)
+    nb = router._nb.predict_proba(text)
+    s = router.lexical_nb_share
+    got = router.rank(text)
+    for score in got:
+        a = score.agent_id
+        assert score.layers["lexical"] == pytest.approx((1 - s) * bm25.get(a, 0) + s * nb.get(a, 0))
+    assert got[0].agent_id == "billing"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="numpy not installed")
+def test_linear_head_separates_classes_and_blends_into_the_semantic_score():
+    import numpy as np
+
+    # Two classes split along the first axis, with noise on the second: the head must learn
+    # that the first axis is what separates them.
+    vectors = {"a1": (1.0, 0.2), "a2": (0.9, -0.4), "a3": (0.7, 0.7),
+               "b1": (-1.0, 0.3), "b2": (-0.8, -0.5), "b3": (-0.6, 0.8), "q": (0.3, 1.0)}
+    emb = FakeEmbedder(vectors)
+    x = emb.encode(["a1", "a2", "a3", "b1", "b2", "b3"])
+    head = semantic.LinearHead(x, [0, 0, 0, 1, 1, 1], 2)
+    p = head.predict_proba(emb.encode(["q"])[0])
+    assert p.shape == (2,) and float(p.sum()) == pytest.approx(1.0, abs=1e-5) and p[0] > p[1]
+    assert head.predict_proba(np.array([-1.0, 0.0], dtype=np.float32))[1] > 0.5
+
+    texts = {"a": ["a1", "a2", "a3"], "b": ["b1", "b2", "b3"]}
+    plain = semantic.SemanticIndex(texts, emb, low=0.0, high=1.0)
+    mixed = semantic.SemanticIndex(texts, emb, low=0.0, high=1.0, head_share=0.5)
+    assert plain.head is None and plain.score("q") == pytest.approx(plain.knn_score("q"))
+    knn, proba = mixed.knn_score("q"), mixed.head_proba("q")
+    assert set(proba) == {"a", "b"} and proba["a"] > proba["b"]
+    assert mixed.score("q") == pytest.approx({k: 0.5 * knn[k] + 0.5 * proba[k] for k in knn})

@@ -2,6 +2,7 @@
 decision latency with the example agents and with a synthetic 50-agent setup.
 
     python bench/routing/run.py                    # held-out test set (bench/routing/test.jsonl)
+    python bench/routing/run.py --set test2        # the second held-out set (round 3)
     python bench/routing/run.py --set dev          # the tuning set
     python bench/routing/run.py --no-semantic      # rules and lexical only
 """
@@ -63,7 +64,7 @@ def latency(router: Router, texts: list[str]) -> tuple[float, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", choices=["test", "dev", "dev2", "devall"], default="test",
+    ap.add_argument("--set", choices=["test", "test2", "dev", "dev2", "devall"], default="test",
                     help="devall = dev + dev2 (the tuning data)")
     ap.add_argument("--no-semantic", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="print full reports (confusion tables)")

@@ -4,10 +4,11 @@
     python bench/routing/tune.py                 # with the semantic layer
     python bench/routing/tune.py --no-semantic   # rules + lexical
 
-Per message and agent it takes the layer scores the Router computes (rules, lexical,
-semantic), fits a conditional logit -- softmax over agents of w . scores + b * [agent is the
-fallback] -- and reports the cross-validated top-1 accuracy, the fitted weights normalised to a
-weighted average (what router.py uses) and the bonus b / sum(w). Then it sweeps the bonus with
+Per message and agent it takes the components of the Router's layer scores (rules; BM25 and
+naive Bayes for lexical; kNN and the linear head for semantic), fits a conditional logit --
+softmax over agents of w . scores + b * [agent is the fallback] -- and reports the
+cross-validated top-1 accuracy, the fitted weights normalised to a weighted average, what they
+mean as router.py's layer weights and within-layer classifier shares, and the bonus b / sum(w). Then it sweeps the bonus with
 the weights in router.py, since the logit maximises likelihood, not accuracy. Needs scipy
 (installed with sentence-transformers). Embeddings are cached in $TMPDIR/switchyard-tune-emb.pkl.
 """
@@ -27,7 +28,9 @@ from switchyard.routing import semantic
 from switchyard.routing.cli import load_agents_dir
 from switchyard.routing.eval import load_cases
 from switchyard.routing.router import (FALLBACK_BONUS_WITH_SEMANTIC, FALLBACK_BONUS_WITHOUT_SEMANTIC,
-                                       WEIGHTS_WITH_SEMANTIC, WEIGHTS_WITHOUT_SEMANTIC, Router)
+                                       HEAD_SHARE, NB_SHARE, WEIGHTS_WITH_SEMANTIC,
+                                       WEIGHTS_WITHOUT_SEMANTIC, Router)
+from switchyard.routing.rules import rule_score
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -77,17 +80,27 @@ def main() -> int:
     agents = [la.config for la in load_agents_dir(ROOT / "examples" / "agents")]
     ids = [a.agentId for a in agents]
     cases = [c for n in ("dev", "dev2") for c in load_cases(HERE / f"{n}.jsonl", known_agents=ids)]
+    # Components: each layer's retrieval score and its classifier's probability, fitted as
+    # separate features; router.py's layer weight is their sum and the classifier's share
+    # within the layer their ratio.
+    comps = ["rules", "bm25", "nb"] + ([] if args.no_semantic else ["knn", "head"])
     layers = ["rules", "lexical"] + ([] if args.no_semantic else ["semantic"])
     embedder = None if args.no_semantic else CachedEmbedder()
     if embedder:
         embedder.encode([c.text for c in cases])  # one batch instead of one call per message
-    feats = np.zeros((len(cases), len(ids), len(layers) + 1))
-    for j, layer in enumerate(layers):
-        router = Router(agents, fallback=FALLBACK, layers=[layer], embedder=embedder,
-                        semantic=layer == "semantic", fallback_bonus=0.0)
-        for i, c in enumerate(cases):
-            for s in router.rank(c.text):
-                feats[i, ids.index(s.agent_id), j] = s.layers[layer]
+    router = Router(agents, fallback=FALLBACK, embedder=embedder, semantic=not args.no_semantic,
+                    fallback_bonus=0.0)
+    feats = np.zeros((len(cases), len(ids), len(comps) + 1))
+    for i, c in enumerate(cases):
+        q = router._semantic.embed(c.text) if router._semantic is not None else None
+        parts = {"rules": {a: rule_score(r.match(c.text)) for a, r in router._rules.items()},
+                 "bm25": router._lexical.score(c.text), "nb": router._nb.predict_proba(c.text)}
+        if q is not None:
+            parts["knn"] = router._semantic.knn_score(c.text, q)
+            parts["head"] = router._semantic.head_proba(c.text, q)
+        for j, comp in enumerate(comps):
+            for a, v in parts[comp].items():
+                feats[i, ids.index(a), j] = v
     feats[:, ids.index(FALLBACK), -1] = 1.0
     gold = np.array([ids.index(c.agent) for c in cases])
 
@@ -102,19 +115,29 @@ def main() -> int:
         accs.append((pred == gold).mean())
     w = fit(feats, gold)
     total = w[:-1].sum()
-    print(f"{len(cases)} tuning messages, layers {layers}")
+    cw = {c: float(x / total) for c, x in zip(comps, w)}
+    print(f"{len(cases)} tuning messages, components {comps}")
     print(f"conditional logit, 5-fold CV top-1 (3 shuffles): {np.mean(accs):.1%} "
           f"({', '.join(f'{a:.1%}' for a in accs)})")
-    print("fitted weights (normalised):", {l: round(float(x / total), 3) for l, x in zip(layers, w)},
+    print("fitted component weights (normalised):", {c: round(x, 3) for c, x in cw.items()},
           f"fallback bonus {w[-1] / total:.3f}")
+    print("as router.py layer weights:", {"rules": round(cw["rules"], 3),
+          "lexical": round(cw["bm25"] + cw["nb"], 3),
+          **({} if args.no_semantic else {"semantic": round(cw["knn"] + cw["head"], 3)})},
+          f"NB share {cw['nb'] / (cw['bm25'] + cw['nb']):.2f}",
+          "" if args.no_semantic else f"head share {cw['head'] / (cw['knn'] + cw['head']):.2f}")
 
     weights = WEIGHTS_WITHOUT_SEMANTIC if args.no_semantic else WEIGHTS_WITH_SEMANTIC
     current = FALLBACK_BONUS_WITHOUT_SEMANTIC if args.no_semantic else FALLBACK_BONUS_WITH_SEMANTIC
     wv = np.array([weights.get(l, 0.0) for l in layers]) / sum(weights.get(l, 0.0) for l in layers)
-    combined = feats[:, :, :-1] @ wv
+    # The router's layer scores, rebuilt from the components with router.py's shares.
+    lf = [feats[:, :, 0], (1 - NB_SHARE) * feats[:, :, 1] + NB_SHARE * feats[:, :, 2]]
+    if not args.no_semantic:
+        lf.append((1 - HEAD_SHARE) * feats[:, :, 3] + HEAD_SHARE * feats[:, :, 4])
+    combined = np.stack(lf, axis=2) @ wv
     kinds = np.array([c.kind or "dev" for c in cases])
     print(f"\nbonus sweep with router.py weights {weights} (router.py uses {current}):")
-    for bonus in np.arange(-0.05, 0.31, 0.05):
+    for bonus in np.arange(0.0, 0.36, 0.025):
         scores = combined.copy()
         scores[:, ids.index(FALLBACK)] += bonus
         pred = scores.argmax(1)

@@ -126,3 +126,14 @@ def agent_text(agent) -> str:  # agent: AgentConfig (untyped to keep this module
     parts = [agent.agentId.replace("-", " "), agent.name, agent.description or "",
              r.description or "", " ".join(r.keywords * 2), " ".join(r.examples)]
     return "\n".join(p for p in parts if p)
+
+
+def agent_docs(agent) -> list[str]:
+    """An agent's labelled texts for the naive Bayes classifier: each example is a document,
+    and so are the descriptions and the keyword list (they say what the agent is for)."""
+    r = agent.routing
+    docs = [t for t in r.examples if t and t.strip()]
+    docs += [t for t in (agent.description, r.description) if t]
+    if r.keywords:
+        docs.append(" ".join(r.keywords))
+    return docs

@@ -1,8 +1,10 @@
 """The router: scores every agent for a message in layers, picks one, and explains why.
 
     rules     keywords and regex patterns                              (rules.py)
-    lexical   BM25 over descriptions, keywords and examples            (lexical.py)
-    semantic  embedding similarity, when the model is installed        (semantic.py)
+    lexical   BM25 over descriptions, keywords and examples, blended with a naive Bayes
+              classifier trained on the examples          (lexical.py, naive_bayes.py)
+    semantic  embedding kNN over the examples, blended with a linear classifier on the
+              same embeddings, when the model is installed             (semantic.py)
     llm       below the confidence threshold, an LLM picks among the descriptions
     fallback  takes what fits no agent
 
@@ -25,18 +27,21 @@ from switchyard.llm.base import LLMClient
 from switchyard.routing import llm_choice, semantic as semantic_mod
 from switchyard.routing.decision import (COMBINED, FALLBACK, LEXICAL, LLM, RULES, SEMANTIC,
                                          STICKY, AgentScore, RoutingDecision)
-from switchyard.routing.lexical import LexicalIndex, agent_text
+from switchyard.routing.lexical import LexicalIndex, agent_docs, agent_text, tokenize
+from switchyard.routing.naive_bayes import NaiveBayes
 from switchyard.routing.rules import compile_rules, rule_score
 
 SCORING_LAYERS = (RULES, LEXICAL, SEMANTIC)
 
 # Fitted on the tuning data only (bench/routing/dev.jsonl + dev2.jsonl, 5-fold cross-validated;
 # see bench/routing/tune.py and RESULTS.md): a conditional-logit fit of "which agent is right"
-# on the layer scores, normalised to a weighted average. Rules get almost no weight: the
-# lexical layer already sees the keywords, and on near-miss messages a keyword hit points at
-# the wrong agent. They keep a small weight so specific patterns (INV-12345, CVE-...) count.
-WEIGHTS_WITH_SEMANTIC = {RULES: 0.05, LEXICAL: 0.35, SEMANTIC: 0.60}
-WEIGHTS_WITHOUT_SEMANTIC = {RULES: 0.05, LEXICAL: 0.95}
+# on the layers' components (rules, BM25, naive Bayes, kNN, linear head), normalised to a
+# weighted average. Rules get almost no weight (the fit even gives them a slightly negative
+# one with the semantic layer): the lexical layer already sees the keywords, and on near-miss
+# messages a keyword hit points at the wrong agent. They keep a small weight so specific
+# patterns (INV-12345, CVE-...) count.
+WEIGHTS_WITH_SEMANTIC = {RULES: 0.02, LEXICAL: 0.35, SEMANTIC: 0.63}
+WEIGHTS_WITHOUT_SEMANTIC = {RULES: 0.03, LEXICAL: 0.97}
 THRESHOLD_WITH_SEMANTIC = 0.30
 THRESHOLD_WITHOUT_SEMANTIC = 0.20
 # The "none of them" score. When the fallback agent has routing examples (messages that fit
@@ -44,11 +49,18 @@ THRESHOLD_WITHOUT_SEMANTIC = 0.20
 # message goes to the fallback -- when it ranks first. A specialised agent must beat what
 # the fallback's own examples say plus a margin, a threshold that adapts to the message
 # instead of one fixed number. Fitted with the weights above.
-# (bench/routing/tune.py: the logit fit gives 0.17 / 0.24; accuracy on the tuning data is flat
-# for 0.15-0.20 / 0.05-0.20.)
-FALLBACK_BONUS_WITH_SEMANTIC = 0.17
-FALLBACK_BONUS_WITHOUT_SEMANTIC = 0.20
+# (bench/routing/tune.py: the logit fit gives 0.19 / 0.235; accuracy on the tuning data peaks
+# at 0.20-0.23 with semantic and is flat for 0.03-0.33 without.)
+FALLBACK_BONUS_WITH_SEMANTIC = 0.20
+FALLBACK_BONUS_WITHOUT_SEMANTIC = 0.23
 STICKY_MARGIN = 0.15
+# Within a layer: the share of the classifier trained on the agents' examples (naive Bayes
+# for lexical, a linear head over the embeddings for semantic) next to retrieval (BM25, kNN).
+# Fitted with the weights above (bench/routing/tune.py).
+NB_SHARE = 0.35
+NB_ALPHA = 0.1
+NB_TEMPERATURE = 2.0
+HEAD_SHARE = 0.35
 
 
 class Router:
@@ -136,11 +148,18 @@ class Router:
         self._rules = {a.agentId: compile_rules(a, sources.get(a.agentId)) for a in agents}
         self._lexical = LexicalIndex({a.agentId: agent_text(a) for a in agents}) \
             if LEXICAL in self.layers else None
+        # Classifiers trained now on the agents' own examples (see naive_bayes.py and
+        # semantic.LinearHead): each layer's score blends retrieval with classification.
+        self.lexical_nb_share = NB_SHARE if self._lexical is not None and len(agents) > 1 else 0.0
+        self._nb = NaiveBayes({a.agentId: agent_docs(a) for a in agents}, tokenize,
+                              alpha=NB_ALPHA, temperature=NB_TEMPERATURE) \
+            if self.lexical_nb_share > 0 else None
         self._semantic = None
         if SEMANTIC in self.layers:
             texts = {a.agentId: [t for t in [a.description, a.routing.description, *a.routing.examples] if t]
                      for a in agents}
-            self._semantic = semantic_mod.SemanticIndex(texts, embedder)  # type: ignore[arg-type]
+            self._semantic = semantic_mod.SemanticIndex(  # type: ignore[arg-type]
+                texts, embedder, head_share=HEAD_SHARE)
 
     # --- scoring -------------------------------------------------------------------------
 
@@ -153,7 +172,7 @@ class Router:
             matched = {a: r.match(text) for a, r in self._rules.items()}
             per_layer[RULES] = {a: rule_score(h) for a, h in matched.items()}
         if self._lexical is not None:
-            per_layer[LEXICAL] = self._lexical.score(text)
+            per_layer[LEXICAL] = self._lexical_score(text)
         if self._semantic is not None:
             per_layer[SEMANTIC] = self._semantic.score(text)
         total_weight = sum(self.weights.values()) or 1.0
@@ -166,6 +185,16 @@ class Router:
             ranked.append(AgentScore(agent_id, combined, layers, matched.get(agent_id, [])))
         ranked.sort(key=lambda s: s.score, reverse=True)  # stable: config order breaks ties
         return ranked
+
+    def _lexical_score(self, text: str) -> dict[str, float]:
+        """BM25 coverage, blended with the naive Bayes posterior (`lexical_nb_share` of it)."""
+        bm25 = self._lexical.score(text)  # type: ignore[union-attr]
+        if self._nb is None:
+            return bm25
+        nb = self._nb.predict_proba(text)
+        s = self.lexical_nb_share
+        return {a: v for a in self.agents
+                if (v := (1 - s) * bm25.get(a, 0.0) + s * nb.get(a, 0.0)) > 0}
 
     # --- deciding ------------------------------------------------------------------------
 
@@ -303,6 +332,7 @@ class Router:
         """The router's configuration, for logs and a status endpoint."""
         return {"agents": list(self.agents), "fallback": self.fallback, "layers": list(self.layers),
                 "weights": self.weights, "threshold": self.threshold,
-                "fallbackBonus": self.fallback_bonus,
+                "fallbackBonus": self.fallback_bonus, "lexicalNbShare": self.lexical_nb_share,
+                "semanticHeadShare": self._semantic.head_share if self._semantic is not None else 0.0,
                 "stickyMargin": self.sticky_margin, "llm": self.llm is not None,
                 "semanticNote": self.semantic_note}
