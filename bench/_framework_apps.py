@@ -1,0 +1,42 @@
+"""The framework floor: the same small JSON GET as a bare Starlette app, as a Starlette route
+inside an otherwise empty FastAPI app, and as a FastAPI route; nothing else (no middleware,
+no auth). Served like `switchyard serve` (uvicorn, uvloop, httptools).
+
+    python bench/_framework_apps.py {bare|fastapi-starlette-route|fastapi-route} PORT
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+BODY = {"config": {"provider": "openai-compatible", "model": "bench", "hasApiKey": True}}
+
+
+async def as_json(_request):  # noqa: ANN001
+    return JSONResponse(BODY)
+
+
+def build(kind: str):  # noqa: ANN201
+    if kind == "bare":
+        return Starlette(routes=[Route("/json", as_json)])
+    app = FastAPI()
+    if kind == "fastapi-starlette-route":
+        app.router.routes.insert(0, Route("/json", as_json))
+    elif kind == "fastapi-route":
+        @app.get("/json")
+        async def as_json_fastapi() -> dict:
+            return BODY
+    else:
+        raise SystemExit(f"unknown kind {kind!r}")
+    return app
+
+
+if __name__ == "__main__":
+    uvicorn.run(build(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning",
+                access_log=False, loop="uvloop", http="httptools")
