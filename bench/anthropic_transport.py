@@ -37,7 +37,7 @@ async def typed_create(fake: FakeLLM):  # noqa: ANN201
                                                         for m in MESSAGES])
         async for _event in stream:
             pass
-    return one
+    return one, client.close
 
 
 async def switchyard_client(fake: FakeLLM):  # noqa: ANN201
@@ -48,7 +48,7 @@ async def switchyard_client(fake: FakeLLM):  # noqa: ANN201
     async def one() -> None:
         async for _delta in client.stream(MESSAGES, []):
             pass
-    return one
+    return one, client.aclose
 
 
 async def per_completion_ms(fake: FakeLLM, one, n: int) -> float:  # noqa: ANN001
@@ -61,9 +61,12 @@ async def per_completion_ms(fake: FakeLLM, one, n: int) -> float:  # noqa: ANN00
 
 async def main(n: int, rounds: int) -> None:
     fake = FakeLLM().start()
+    closers = []
     try:
         variants = {"typed messages.create, default transport": await typed_create(fake),
                     "Switchyard AnthropicClient": await switchyard_client(fake)}
+        closers = [close for _, close in variants.values()]
+        variants = {name: one for name, (one, _) in variants.items()}
         for one in variants.values():
             await per_completion_ms(fake, one, 20)
         best = {name: float("inf") for name in variants}
@@ -71,6 +74,8 @@ async def main(n: int, rounds: int) -> None:
             for name, one in variants.items():
                 best[name] = min(best[name], await per_completion_ms(fake, one, n))
     finally:
+        for close in closers:
+            await close()
         fake.stop()
     base = best["typed messages.create, default transport"]
     for name, ms in best.items():
