@@ -3,11 +3,11 @@ authentications per address (brute force), and concurrent runs per key.
 
 Counters live in memory by default (one process, `local_windows.py`), or in Redis when
 SWITCHYARD_REDIS_URL is set (shared by every worker, through `limits`' Redis storage). Both
-use the sliding window counter: two counters per
-key (this window and the last, the last weighted by how much of it still overlaps the moving
-window), so memory and time per request stay constant whatever the limit. The moving-window
-strategy it replaced keeps one timestamp per request in the window and inserts at the front of
-a list: with a generous limit (100,000/minute) that cost grew to tens of microseconds per request.
+use the sliding window counter: two counters per key (this window and the last, the last
+weighted by how much of it still overlaps the moving window), so memory and time per request
+stay constant whatever the limit. The moving-window strategy it replaced keeps one timestamp
+per request in the window and inserts at the front of a list: with a generous limit
+(100,000/minute) that cost grew to tens of microseconds per request.
 """
 
 from __future__ import annotations
