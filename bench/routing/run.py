@@ -64,7 +64,7 @@ def latency(router: Router, texts: list[str]) -> tuple[float, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", choices=["test", "test2", "dev", "dev2", "devall"], default="test",
+    ap.add_argument("--set", choices=["test", "test2", "test3", "dev", "dev2", "devall"], default="test",
                     help="devall = dev + dev2 (the tuning data)")
     ap.add_argument("--no-semantic", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="print full reports (confusion tables)")
