@@ -90,3 +90,42 @@ def test_auto_is_sticky_and_falls_back(server):
         other = c.post("/api/message-sync", json={"content": "zxqv blorp",
                                                   "agentId": "auto", "sessionId": "odd"}).json()
         assert other["agentId"] == "general" and other["routing"]["fallback"] is True
+
+
+def test_close_call_asks_the_default_agents_model_over_http(tmp_path, monkeypatch, fake_llm):
+    """The router's LLM is the default agent's model (here the scripted fake LLM over real
+    HTTP): two agents too close to call are settled by it, and the answer says so."""
+    from tests.fakellm import Text
+    monkeypatch.setenv("SWITCHYARD_ROUTER_SEMANTIC", "off")
+    monkeypatch.setenv("SWITCHYARD_ROUTER_FALLBACK", "general")
+    monkeypatch.setenv("SWITCHYARD_ROUTER_LLM_MARGIN", "0.2")
+
+    def twin(agent_id: str, description: str, examples: list[str]) -> dict:
+        return {"agentId": agent_id, "llm": {"provider": "echo"},
+                "storage": {"database": {"type": "sqlite", "path": str(tmp_path / f"{agent_id}.db")}},
+                "routing": {"description": description, "examples": examples}}
+
+    general = {"agentId": "general", "agentCard": {"description": "General questions."},
+               "llm": {"provider": "openai-compatible", "model": "router-model", "baseURL": fake_llm.base_url,
+                       "apiKey": "sk-test-key-0123456789abcdef", "maxRetries": 0},
+               "storage": {"database": {"type": "sqlite", "path": str(tmp_path / "general.db")}}}
+    configs = [general,
+               twin("mortgages", "Home loans and mortgage rates.", ["what rate for a home loan"]),
+               twin("loans", "Home loans and personal loans.", ["what rate for a home loan"])]
+    fake_llm.script(Text("loans"))
+    with serve_agents(*configs, default_agent="general") as live, live.client() as c:
+        decision = c.post("/api/route", json={"content": "what rate for a home loan"}).json()
+        assert decision["agentId"] == "loans" and decision["layer"] == "llm"
+        assert "too close to call" in decision["reason"]
+        prompt = fake_llm.requests[0]["json"]["messages"][-1]["content"]
+        assert "- mortgages: Home loans and mortgage rates." in prompt and "- general:" not in prompt
+
+
+def test_router_llm_margin_from_env(caplog):
+    from switchyard.server.routing_glue import llm_margin_from_env
+    assert llm_margin_from_env({}) is None and llm_margin_from_env({"SWITCHYARD_ROUTER_LLM_MARGIN": " "}) is None
+    assert llm_margin_from_env({"SWITCHYARD_ROUTER_LLM_MARGIN": "0"}) == 0.0
+    assert llm_margin_from_env({"SWITCHYARD_ROUTER_LLM_MARGIN": "0.25"}) == 0.25
+    for bad in ("abc", "-1", "nan"):
+        assert llm_margin_from_env({"SWITCHYARD_ROUTER_LLM_MARGIN": bad}) is None
+    assert "SWITCHYARD_ROUTER_LLM_MARGIN" in caplog.text and "'abc'" in caplog.text

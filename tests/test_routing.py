@@ -480,3 +480,46 @@ def test_linear_head_separates_classes_and_blends_into_the_semantic_score():
     knn, proba = mixed.knn_score("q"), mixed.head_proba("q")
     assert set(proba) == {"a", "b"} and proba["a"] > proba["b"]
     assert mixed.score("q") == pytest.approx({k: 0.5 * knn[k] + 0.5 * proba[k] for k in knn})
+
+
+# --- close calls go to the LLM too ------------------------------------------------------------
+
+TWINS = [
+    agent("mortgages", "Home loans and mortgage rates.", examples=["what rate for a home loan",
+                                                                   "refinance my mortgage"]),
+    agent("loans", "Home loans and personal loans.", examples=["what rate for a home loan",
+                                                               "a personal loan for a car"]),
+    agent("general", "General questions."),
+]
+
+
+async def test_close_call_is_settled_by_the_llm():
+    llm = ScriptedLLM("loans")
+    router = Router(TWINS, fallback="general", semantic=False, llm=llm)
+    first, second = router.rank("what rate for a home loan")[:2]
+    assert first.score >= router.threshold and first.score - second.score < router.llm_margin
+    d = await router.route("what rate for a home loan")
+    assert d.agent_id == "loans" and d.layer == "llm" and len(llm.calls) == 1
+    assert "too close to call" in d.reason and "the LLM (scripted/test) chose loans" in d.reason
+    # route_sync never asks an LLM: the scores' choice stands.
+    assert router.route_sync("what rate for a home loan").agent_id == first.agent_id
+
+
+async def test_close_call_with_an_unusable_answer_keeps_the_scores_choice():
+    router = Router(TWINS, fallback="general", semantic=False, llm=ScriptedLLM("I think both fit"))
+    expected = router.route_sync("what rate for a home loan").agent_id
+    d = await router.route("what rate for a home loan")
+    assert d.agent_id == expected and d.layer != "llm" and not d.fallback
+    assert "gave no usable choice" in d.reason and "so the scores decide" in d.reason
+
+
+async def test_close_calls_not_asked_when_off_clear_or_sticky():
+    llm = ScriptedLLM("loans")
+    off = Router(TWINS, fallback="general", semantic=False, llm=llm, llm_margin=0)
+    assert (await off.route("what rate for a home loan")).layer != "llm" and llm.calls == []
+    on = Router(TWINS, fallback="general", semantic=False, llm=llm)
+    # A clear winner: no call.
+    assert (await on.route("refinance my mortgage")).agent_id == "mortgages" and llm.calls == []
+    # A session's agent kept by stickiness: no call either.
+    d = await on.route("what rate for a home loan", current_agent="mortgages")
+    assert d.sticky and d.agent_id == "mortgages" and llm.calls == []

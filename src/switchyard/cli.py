@@ -15,6 +15,16 @@ from typing import Any
 from switchyard import __version__
 
 
+def _non_negative_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}")
+    return number
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchyard", description="A secure agent server for Dexto-format agents.")
     parser.add_argument("--version", action="version", version=f"switchyard {__version__}")
@@ -27,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--agents", help="a folder of agent YAML files to host together")
     serve.add_argument("--default-agent", help="the agent that answers requests naming none")
     serve.add_argument("--router-fallback", help="the agent for messages that fit none (agentId \"auto\")")
+    serve.add_argument("--router-llm-margin", type=_non_negative_float, metavar="M",
+                       help="with an LLM, the router also asks it when the first two agents score "
+                            "closer than M (default 0.10; 0: only below the confidence threshold)")
     serve.add_argument("--router-semantic", choices=["auto", "on", "off"],
                        help="the router's embedding layer (default auto: on when the [semantic] extra is installed)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

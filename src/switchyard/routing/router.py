@@ -54,6 +54,11 @@ THRESHOLD_WITHOUT_SEMANTIC = 0.20
 FALLBACK_BONUS_WITH_SEMANTIC = 0.20
 FALLBACK_BONUS_WITHOUT_SEMANTIC = 0.23
 STICKY_MARGIN = 0.15
+# With an LLM, the async router also asks it when the first two agents are closer than this,
+# not only below the threshold: on the tuning data most confident mistakes are close calls
+# (bench/routing/llm_layer.py: with a perfect LLM, 0.10 sends ~22% of messages to it and
+# lifts dev2 from 92.8% to 96.0% combined, 82.2% to 93.5% rules+lexical). 0 turns it off.
+LLM_MARGIN = 0.10
 # Within a layer: the share of the classifier trained on the agents' examples (naive Bayes
 # for lexical, a linear head over the embeddings for semantic) next to retrieval (BM25, kNN).
 # Fitted with the weights above (bench/routing/tune.py).
@@ -70,7 +75,7 @@ class Router:
                  layers: Iterable[str] | None = None, weights: dict[str, float] | None = None,
                  embedder: semantic_mod.Embedder | None = None, llm_timeout: float = 20.0,
                  llm_candidates: int = 12, sources: dict[str, str] | None = None,
-                 fallback_bonus: float | None = None) -> None:
+                 fallback_bonus: float | None = None, llm_margin: float = LLM_MARGIN) -> None:
         """`agents`: the configs to route among. `fallback`: the id of the agent that takes
         what fits none. `semantic`: "auto" uses embeddings when installed, True requires
         them, False turns them off. `llm`: consulted below `threshold` (async `route` only).
@@ -78,6 +83,8 @@ class Router:
         `sources`: agentId -> file path, to name files in config errors.
         `fallback_bonus`: added to the fallback's combined score when it has routing examples
         (default: fitted per layer set); 0 scores the fallback like any agent.
+        `llm_margin`: with an LLM, also ask it when the first two agents score closer than
+        this (0: only below the threshold).
         Raises ConfigError for duplicate ids, a bad routing pattern, an unknown fallback."""
         sources = sources or {}
         if not agents:
@@ -100,6 +107,7 @@ class Router:
         self.llm = llm
         self.llm_timeout = llm_timeout
         self.llm_candidates = llm_candidates
+        self.llm_margin = llm_margin
         self.sticky_margin = sticky_margin
 
         wanted = set(SCORING_LAYERS if layers is None else layers)
@@ -224,6 +232,8 @@ class Router:
                 decision = await self._ask_llm(text, ranked)
             else:
                 decision = self._below_threshold(ranked, self._unsettled(ranked))
+        elif self.llm is not None and self._close_call(ranked, decision):
+            decision = await self._ask_llm(text, ranked, close=decision)
         decision.latency_ms = (time.perf_counter() - start) * 1000
         return decision
 
@@ -261,6 +271,12 @@ class Router:
                 f"{self.threshold:.2f} ({self._describe(top)}){runner}"), ranked)
         return None
 
+    def _close_call(self, ranked: list[AgentScore], decision: RoutingDecision) -> bool:
+        """The scores chose, but the first two are too close to trust them (a session's
+        sticky choice is left alone: stickiness already weighs closeness)."""
+        return (not decision.sticky and self.llm_margin > 0 and len(ranked) > 1
+                and ranked[0].score - ranked[1].score < self.llm_margin)
+
     def _best_specialised(self, ranked: list[AgentScore]) -> AgentScore:
         return next((s for s in ranked if s.agent_id != self.fallback), ranked[0])
 
@@ -286,7 +302,10 @@ class Router:
                                f"{why} ({best}) and no fallback agent is configured; "
                                f"chose the best-ranked agent {top.agent_id}", ranked)
 
-    async def _ask_llm(self, text: str, ranked: list[AgentScore]) -> RoutingDecision:
+    async def _ask_llm(self, text: str, ranked: list[AgentScore], *,
+                       close: RoutingDecision | None = None) -> RoutingDecision:
+        """The LLM's choice among the specialised agents. `close`: the scores' own decision
+        in a close call, kept when the LLM gives no usable answer."""
         best = self._best_specialised(ranked)
         pool = [s for s in ranked if s.agent_id != self.fallback][: self.llm_candidates]
         candidates = [llm_choice.Candidate(s.agent_id, self.agents[s.agent_id].name,
@@ -295,17 +314,25 @@ class Router:
         choice = await llm_choice.choose(self.llm, text, candidates,  # type: ignore[arg-type]
                                          timeout=self.llm_timeout)
         model = f"{getattr(self.llm, 'provider', 'llm')}/{getattr(self.llm, 'model', '?')}"
+        if close is not None:
+            first, second = ranked[0], ranked[1]
+            why = (f"{first.agent_id} {first.score:.2f} and {second.agent_id} {second.score:.2f} "
+                   f"are too close to call (margin < {self.llm_margin:.2f})")
+        else:
+            why = (f"{self._unsettled(ranked)} (best: {best.agent_id} {best.score:.2f}, "
+                   f"threshold {self.threshold:.2f})")
         if choice.usable and choice.agent_id is not None:
             chosen = next(s for s in ranked if s.agent_id == choice.agent_id)
             return RoutingDecision(choice.agent_id, chosen.score, LLM, (
-                f"{self._unsettled(ranked)} (best: {best.agent_id} {best.score:.2f}, "
-                f"threshold {self.threshold:.2f}), so the LLM ({model}) chose {choice.agent_id} from "
-                f"the agents' descriptions"), ranked)
+                f"{why}, so the LLM ({model}) chose {choice.agent_id} from the agents' "
+                f"descriptions"), ranked)
         if choice.usable:
-            return self._below_threshold(ranked, f"the LLM ({model}) said no agent fits")
+            return self._below_threshold(ranked, f"{why}; the LLM ({model}) said no agent fits")
         detail = choice.error or f"unusable answer {choice.answer[:80]!r}"
-        return self._below_threshold(ranked, f"{self._unsettled(ranked)} and the LLM "
-                                             f"({model}) gave no usable choice: {detail}")
+        if close is not None:
+            close.reason += f"; {why} but the LLM ({model}) gave no usable choice ({detail}), so the scores decide"
+            return close
+        return self._below_threshold(ranked, f"{why} and the LLM ({model}) gave no usable choice: {detail}")
 
     # --- explaining ----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from collections import OrderedDict
 from typing import Any
@@ -19,15 +20,19 @@ from switchyard.runtime.host import AgentHost
 
 MAX_REMEMBERED_SESSIONS = 10_000
 
+log = logging.getLogger("switchyard.routing")
+
 
 class RoutingState:
     """The host's router, built once (in a thread: the semantic layer embeds every example),
     and which agent each routed session went to."""
 
-    def __init__(self, host: AgentHost, *, fallback: str | None, semantic: str) -> None:
+    def __init__(self, host: AgentHost, *, fallback: str | None, semantic: str,
+                 llm_margin: float | None = None) -> None:
         self.host = host
         self.fallback = fallback
         self.semantic = semantic
+        self.llm_margin = llm_margin
         self._router: Any = None
         self._lock = asyncio.Lock()
         self.session_agents: OrderedDict[str, str] = OrderedDict()
@@ -44,9 +49,10 @@ class RoutingState:
     def _build(self, llm: Any) -> Any:
         from switchyard.routing import Router
         semantic: Any = {"on": True, "off": False}.get(self.semantic, "auto")
+        options = {} if self.llm_margin is None else {"llm_margin": self.llm_margin}
         return Router([a.config for a in self.host.agents.values()], fallback=self.fallback,
                       semantic=semantic, llm=llm,
-                      sources={a.id: a.loaded.path or "" for a in self.host.agents.values()})
+                      sources={a.id: a.loaded.path or "" for a in self.host.agents.values()}, **options)
 
     async def current_agent(self, session_id: str | None) -> str | None:
         if not session_id:
@@ -80,9 +86,26 @@ def routing_state(host: AgentHost) -> RoutingState:
     state = getattr(host, "routing", None)
     if state is None:
         state = RoutingState(host, fallback=os.environ.get("SWITCHYARD_ROUTER_FALLBACK") or None,
-                             semantic=os.environ.get("SWITCHYARD_ROUTER_SEMANTIC", "auto"))
+                             semantic=os.environ.get("SWITCHYARD_ROUTER_SEMANTIC", "auto"),
+                             llm_margin=llm_margin_from_env(os.environ))
         host.routing = state  # type: ignore[attr-defined]
     return state
+
+
+def llm_margin_from_env(env: Any) -> float | None:
+    """SWITCHYARD_ROUTER_LLM_MARGIN: a number >= 0, or unset for the router's default. A bad
+    value is named in a warning and ignored (the server still routes)."""
+    raw = env.get("SWITCHYARD_ROUTER_LLM_MARGIN")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also rejects nan
+        log.warning("SWITCHYARD_ROUTER_LLM_MARGIN=%r is not a number >= 0: using the default", raw[:40])
+        return None
+    return value
 
 
 async def decide(host: AgentHost, content: Any, session_id: str | None) -> Any:

@@ -118,6 +118,8 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["SWITCHYARD_ROUTER_FALLBACK"] = args.router_fallback
     if getattr(args, "router_semantic", None):
         os.environ["SWITCHYARD_ROUTER_SEMANTIC"] = args.router_semantic
+    if getattr(args, "router_llm_margin", None) is not None:
+        os.environ["SWITCHYARD_ROUTER_LLM_MARGIN"] = str(args.router_llm_margin)
     host = build_host(agent_files(args), args.default_agent)
     if args.mcp_stdio:
         from switchyard.server.protocols.mcp_stdio import serve_stdio
