@@ -44,7 +44,6 @@ class PlainRoute(Route):
         self.summary = summary
         self.tags = tags
         self.query = query
-        self.wrapped = endpoint
 
     def operation(self) -> dict[str, Any]:
         return {
