@@ -14,8 +14,11 @@ async def health(_request):  # noqa: ANN001
     return PlainTextResponse("OK")
 
 
+BODY = {"config": {"provider": "openai-compatible", "model": "bench", "hasApiKey": True}}
+
+
 async def as_json(_request):  # noqa: ANN001
-    return JSONResponse({"config": {"provider": "openai-compatible", "model": "bench", "hasApiKey": True}})
+    return JSONResponse(BODY)
 
 
 app = Starlette(routes=[Route("/health", health), Route("/json", as_json)])

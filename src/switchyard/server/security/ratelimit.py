@@ -89,7 +89,7 @@ class Limiter:
         local = self._local
         for item in items:
             if local is not None:
-                ok, window = local.hit(item, (kind, ident, item.amount, item.get_expiry()))
+                ok, window = local.hit(item, _local_key(item, kind, ident))
             else:
                 ok = await self.strategy.hit(item, self.namespace, kind, ident)
                 window = await self.strategy.get_window_stats(item, self.namespace, kind, ident)
@@ -99,7 +99,7 @@ class Limiter:
 
     async def _peek(self, item: RateLimitItem, kind: str, ident: str) -> WindowStats:
         if self._local is not None:
-            return self._local.peek(item, (kind, ident, item.amount, item.get_expiry()))
+            return self._local.peek(item, _local_key(item, kind, ident))
         return await self.strategy.get_window_stats(item, self.namespace, kind, ident)
 
     # --- failed authentications ---------------------------------------------------------
@@ -128,6 +128,11 @@ class Limiter:
                         await result
             except Exception:  # noqa: BLE001, S110 - best effort at shutdown
                 pass
+
+
+def _local_key(item: RateLimitItem, kind: str, ident: str) -> tuple[str, str, int, int]:
+    """One counter per limit (amount and window) per identity, as `limits` keys them."""
+    return kind, ident, item.amount, item.get_expiry()
 
 
 def _headers(stats: list[tuple[RateLimitItem, Any]]) -> list[tuple[str, str]]:
