@@ -271,3 +271,28 @@ async def test_history_kept_between_turns_matches_the_store(tmp_path, fake_llm, 
         assert sent(4) == [("user", "fresh start")]
     finally:
         await agent.stop()
+
+
+def test_kept_history_is_sized_incrementally_and_bounded(monkeypatch):
+    """Keeping a history again sizes only what the turn appended; over the bound, nothing is kept."""
+    from switchyard.runtime import sessions as live_sessions
+    from switchyard.runtime.sessions import LiveSession
+
+    live = LiveSession("s")
+    first = [{"role": "user", "content": "x" * 10}]
+    live.keep_history(first, ("t", 1, 1))
+    assert live.history_chars == 10
+    lent = live.take_history(("t", 1, 1))
+    assert lent is first and live.history is None           # given away while the turn runs
+    lent += [{"role": "assistant", "content": "y" * 5}, {"role": "tool", "content": [{"type": "text"}]}]
+    sized = []
+    real_size = live_sessions._size
+    monkeypatch.setattr(live_sessions, "_size", lambda ms: sized.append(len(ms)) or real_size(ms))
+    live.keep_history(lent, ("t", 3, 3))
+    assert sized == [2]                                       # only the two new messages
+    assert live.history_chars == 10 + 5 + len(repr([{"type": "text"}]))
+    assert live.take_history(("t", 9, 9)) is None            # another writer moved the mark
+
+    monkeypatch.setattr(live_sessions, "HISTORY_CACHE_MAX_CHARS", 12)
+    live.keep_history([{"role": "user", "content": "z" * 13}], ("t", 4, 1))
+    assert live.history is None

@@ -49,16 +49,29 @@ class LiveSession:
     # replica, moves the sequence or the count.
     history: list[dict[str, Any]] | None = None
     history_mark: tuple[Any, int, int] | None = None
+    history_chars: int = 0
+    # The list handed to the running turn, with its length and size then: the turn only
+    # appends, so keeping it again sizes just the new messages (not the whole history).
+    _lent: tuple[list[dict[str, Any]], int, int] | None = None
 
     def take_history(self, mark: tuple[Any, int, int]) -> list[dict[str, Any]] | None:
         """The kept history if it is still the stored one at `mark`; it is given away (a
         turn that fails part-way keeps nothing)."""
         history, self.history = self.history, None
-        return history if history is not None and self.history_mark == mark else None
+        if history is None or self.history_mark != mark:
+            self._lent = None
+            return None
+        self._lent = (history, len(history), self.history_chars)
+        return history
 
     def keep_history(self, messages: list[dict[str, Any]], mark: tuple[Any, int, int]) -> None:
-        if len(messages) <= HISTORY_CACHE_MAX_MESSAGES and _size(messages) <= HISTORY_CACHE_MAX_CHARS:
-            self.history, self.history_mark = messages, mark
+        lent, self._lent = self._lent, None
+        if lent is not None and lent[0] is messages:
+            chars = lent[2] + _size(messages[lent[1]:])
+        else:
+            chars = _size(messages)
+        if len(messages) <= HISTORY_CACHE_MAX_MESSAGES and chars <= HISTORY_CACHE_MAX_CHARS:
+            self.history, self.history_mark, self.history_chars = messages, mark, chars
 
     @property
     def busy(self) -> bool:

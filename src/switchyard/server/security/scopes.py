@@ -49,7 +49,6 @@ def _memoised(fn: _F) -> _F:
         return cached(method, path) if len(path) <= _MEMO_PATH_MAX else fn(method, path)
 
     lookup.__doc__ = fn.__doc__
-    lookup.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
     return lookup  # type: ignore[return-value]
 
 
