@@ -51,6 +51,7 @@ async def main() -> int:
 
     settled_right = settled = unsettled_right = 0
     unsettled_cases = []
+    margins = []  # settled messages: (gap between the first two agents, decided right)
     for case in cases:
         ranked = router.rank(case.text)
         # Private on purpose: which messages the scores settle is what this bench is about.
@@ -58,6 +59,8 @@ async def main() -> int:
         if decided is not None:
             settled += 1
             settled_right += decided.agent_id == case.agent
+            gap = ranked[0].score - ranked[1].score if len(ranked) > 1 else 1.0
+            margins.append((gap, decided.agent_id == case.agent))
         else:
             unsettled_right += router.route_sync(case.text).agent_id == case.agent
             unsettled_cases.append(case)
@@ -71,13 +74,6 @@ async def main() -> int:
 
     # Where the settled mistakes are: if they sit at small margins between the first two
     # agents, asking the LLM there too (not only below the threshold) could recover them.
-    margins = []
-    for case in cases:
-        ranked = router.rank(case.text)
-        decided = router._decide(ranked, None)  # noqa: SLF001
-        if decided is not None:
-            gap = ranked[0].score - ranked[1].score if len(ranked) > 1 else 1.0
-            margins.append((gap, decided.agent_id == case.agent))
     print("\nalso asking the LLM when the first two agents are closer than a margin (perfect LLM):")
     print(f"  {'margin':>6} {'sent to LLM':>12} {'ceiling':>8}")
     for margin in (0.02, 0.05, 0.1, 0.15, 0.2):
