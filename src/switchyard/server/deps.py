@@ -1,78 +1,54 @@
-"""What routes need from a request: the hosted agents, the caller, and ownership checks."""
+"""What routes need from a request: the hosted agents, the caller, and the caller's sessions.
+
+Ownership rules live in runtime/session_access.py (`SessionAccess`); this module only finds
+the agent and the `Principal` a request carries and pairs them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 
-from switchyard.errors import NotFoundError
+from switchyard.principal import ANONYMOUS, Principal
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
+from switchyard.runtime.session_access import SessionAccess
 
+__all__ = ["ANONYMOUS", "PRINCIPAL_SCOPE_KEY", "Principal", "agent_for", "host_of", "message_agent",
+           "principal_in", "principal_of", "sessions_for"]
+
+# Where the authentication layer (security/auth.py) leaves the caller's Principal.
 PRINCIPAL_SCOPE_KEY = "switchyard.principal"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling. In development mode (no auth) everyone is the anonymous admin."""
-
-    name: str | None
-    scopes: frozenset[str] = field(default_factory=lambda: frozenset({"read", "chat", "admin"}))
-    is_root: bool = False
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.scopes
-
-
-ANONYMOUS = Principal(name=None, is_root=True)
 
 
 def host_of(request: Request) -> AgentHost:
     return request.app.state.host
 
 
+def principal_in(scope: Mapping[str, Any] | None) -> Principal:
+    """The caller an ASGI scope carries; no scope (a local transport such as MCP over stdio)
+    or no authentication is the anonymous admin."""
+    if scope is None:
+        return ANONYMOUS
+    return scope.get(PRINCIPAL_SCOPE_KEY, ANONYMOUS)
+
+
 def principal_of(request: Request) -> Principal:
-    return request.scope.get(PRINCIPAL_SCOPE_KEY, ANONYMOUS)
-
-
-def owner_of(request: Request) -> str | None:
-    """The owner to record on sessions this caller creates (a key name, or None)."""
-    return principal_of(request).name
-
-
-def owner_filter(request: Request) -> str | None:
-    """Sessions a non-admin key may see are its own; admins and no-auth mode see all."""
-    principal = principal_of(request)
-    return None if principal.is_admin else principal.name
+    return principal_in(request.scope)
 
 
 def agent_for(request: Request, agent_id: str | None = None) -> Agent:
     return host_of(request).get(agent_id or request.query_params.get("agentId"))
 
 
-async def visible_session(request: Request, agent: Agent, session_id: str) -> dict[str, Any]:
-    """The session, or 404 when it does not exist or belongs to another key."""
-    session = await agent.get_session(session_id)
-    check_owner(request, session)
-    return session
-
-
-def check_owner(request: Request, session: dict[str, Any]) -> None:
-    owner = owner_filter(request)
-    if owner is not None and session.get("owner") != owner:
-        raise NotFoundError(f"session {session['id']!r} not found", code="session_not_found")
-
-
-async def ensure_session_access(request: Request, agent: Agent, session_id: str | None) -> None:
-    """Before sending to a session: an existing session must be the caller's own."""
-    if not session_id:
-        return
-    session = await agent.store.sessions.get(agent.id, session_id)
-    if session is not None:
-        check_owner(request, session)
+def sessions_for(request: Request, agent: Agent | str | None = None) -> SessionAccess:
+    """The caller's view of an agent's sessions: `agent` itself, the agent with that id, or
+    (None) the one named by the `agentId` query parameter, else the default agent."""
+    if not isinstance(agent, Agent):
+        agent = agent_for(request, agent)
+    return SessionAccess(agent, principal_of(request))
 
 
 async def message_agent(request: Request, agent_id: str | None, content: Any,

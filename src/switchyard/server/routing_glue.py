@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from switchyard.errors import NotFoundError
 from switchyard.llm.base import content_to_text
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.events import ROUTING_DECISION
@@ -61,8 +62,11 @@ class RoutingState:
         if agent_id is not None:
             return agent_id
         for agent in self.host.agents.values():  # after a restart: whose store has it?
-            if await agent.store.sessions.get(agent.id, session_id) is not None:
-                return agent.id
+            try:
+                await agent.get_session(session_id)
+            except NotFoundError:
+                continue
+            return agent.id
         return None
 
     def remember(self, session_id: str, agent_id: str) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from switchyard.errors import NotFoundError, RequestError, SwitchyardError
-from switchyard.server.deps import check_owner, host_of
+from switchyard.server.deps import host_of, sessions_for
 from switchyard.server.schemas import SessionId
 
 router = APIRouter(tags=["approvals"])
@@ -26,17 +26,6 @@ def _agents(request: Request) -> list[Any]:
     return [host.get(agent_id)] if agent_id else list(host.agents.values())
 
 
-async def _may_see(request: Request, agent: Any, session_id: str) -> bool:
-    session = await agent.store.sessions.get(agent.id, session_id)
-    if session is None:
-        return False
-    try:
-        check_owner(request, session)
-    except NotFoundError:
-        return False
-    return True
-
-
 @router.get("/api/approvals", summary="Pending approvals of a session")
 async def list_approvals(request: Request,
                          sessionId: Annotated[SessionId, Query(description="The session")]) -> dict[str, Any]:
@@ -45,7 +34,7 @@ async def list_approvals(request: Request,
         if agent.approvals is None:
             continue
         pending = agent.approvals.pending(sessionId)
-        if pending and await _may_see(request, agent, sessionId):
+        if pending and await sessions_for(request, agent).may_see(sessionId):
             approvals += pending
     return {"ok": True, "approvals": approvals}
 
@@ -76,7 +65,7 @@ async def answer_approval(request: Request, approvalId: str) -> dict[str, Any]:
         payload = next((p for p in agent.approvals.pending() if p["approvalId"] == approvalId), None)
         if payload is None:
             continue
-        if not await _may_see(request, agent, payload["sessionId"]):
+        if not await sessions_for(request, agent).may_see(payload["sessionId"]):
             raise not_found
         outcome = agent.approvals.resolve(
             approvalId, data["status"], remember=data.get("rememberChoice", False),

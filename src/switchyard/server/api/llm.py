@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from switchyard.server.deps import agent_for, visible_session
+from switchyard.server.deps import agent_for, sessions_for
 from switchyard.server.plain_routes import PlainRouter, QueryParam
 from switchyard.server.schemas import LLMSwitchBody
 
@@ -32,7 +32,7 @@ async def current(request: Request) -> dict[str, Any]:
     sessionId = request.query_params.get("sessionId") or None
     agent = agent_for(request)
     if sessionId:
-        await visible_session(request, agent, sessionId)
+        await sessions_for(request, agent).get(sessionId)
         cfg = await agent.llm_config(sessionId)
         client = agent.llm if cfg is agent.config.llm else agent._client_for(cfg)
     else:
@@ -45,7 +45,7 @@ async def switch(request: Request, body: LLMSwitchBody) -> dict[str, Any]:
     agent = agent_for(request, body.agentId)
     updates = body.model_dump(exclude_none=True, exclude={"sessionId", "agentId"})
     if body.sessionId:
-        await visible_session(request, agent, body.sessionId)
+        await sessions_for(request, agent).get(body.sessionId)
     cfg = await agent.switch_llm(updates, body.sessionId)
     client = agent._client_for(cfg)
     audit = getattr(request.app.state, "audit", None)

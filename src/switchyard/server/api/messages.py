@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError, LimitError
+from switchyard.ids import new_id
 from switchyard.llm.base import content_to_text
-from switchyard.server.deps import (agent_for, ensure_session_access, message_agent, owner_of,
-                                    visible_session)
+from switchyard.runtime.agent import Agent
+from switchyard.server.deps import message_agent, sessions_for
 from switchyard.server.schemas import MessageBody, ResetBody, content_dump
 from switchyard.server.sse import event_stream
 
@@ -41,11 +41,14 @@ def _checked_content(body: MessageBody) -> Any:
     return content
 
 
-async def _prepare(request: Request, body: MessageBody):  # noqa: ANN202
+async def _prepare(request: Request, body: MessageBody) -> tuple[Agent, Any, str | None]:
+    """The agent, the checked content, and the owner to record on a session the run creates
+    (after checking that an existing session is the caller's)."""
     content = _checked_content(body)  # before routing: an oversized message is refused unrouted
     agent = await message_agent(request, body.agentId, content, body.sessionId)
-    await ensure_session_access(request, agent, body.sessionId)
-    return agent, content
+    sessions = sessions_for(request, agent)
+    await sessions.ensure_may_send(body.sessionId)
+    return agent, content, sessions.owner
 
 
 # Turns queued behind a running one (POST /api/message on a busy session): held here so that
@@ -61,22 +64,22 @@ def _queued_done(task: asyncio.Task[Any]) -> None:
 
 @router.post("/api/message", status_code=202, summary="Send a message; the run goes on in the background")
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
-    agent, content = await _prepare(request, body)
-    session_id = body.sessionId or str(uuid.uuid4())
+    agent, content, owner = await _prepare(request, body)
+    session_id = body.sessionId or new_id()
     if agent.is_busy(session_id):
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
-        task = asyncio.create_task(agent.start_run(session_id, content, wait=True, owner=owner_of(request)))
+        task = asyncio.create_task(agent.start_run(session_id, content, wait=True, owner=owner))
         _background.add(task)
         task.add_done_callback(_queued_done)
     else:
-        await agent.start_run(session_id, content, wait=True, owner=owner_of(request))
+        await agent.start_run(session_id, content, wait=True, owner=owner)
     return JSONResponse({"accepted": True, "sessionId": session_id}, status_code=202)
 
 
 @router.post("/api/message-sync", summary="Send a message and wait for the answer")
 async def send_message_sync(request: Request, body: MessageBody) -> dict[str, Any]:
-    agent, content = await _prepare(request, body)
-    result = await agent.generate(body.sessionId, content, wait=False, owner=owner_of(request))
+    agent, content, owner = await _prepare(request, body)
+    result = await agent.generate(body.sessionId, content, wait=False, owner=owner)
     routing = request.scope.get("switchyard.routing")
     if routing is not None:
         result["routing"] = routing
@@ -87,9 +90,9 @@ async def send_message_sync(request: Request, body: MessageBody) -> dict[str, An
 @router.post("/api/message-stream", summary="Send a message and stream the run over SSE",
              responses={200: {"content": {"text/event-stream": {}}}, 202: {"description": "session busy"}})
 async def send_message_stream(request: Request, body: MessageBody) -> Response:
-    agent, content = await _prepare(request, body)
+    agent, content, owner = await _prepare(request, body)
     try:
-        run = await agent.start_run(body.sessionId, content, wait=False, owner=owner_of(request))
+        run = await agent.start_run(body.sessionId, content, wait=False, owner=owner)
     except ConflictError:
         return JSONResponse({"busy": True, "sessionId": body.sessionId, "queueLength": 1,
                              "hint": BUSY_HINT}, status_code=202)
@@ -99,7 +102,5 @@ async def send_message_stream(request: Request, body: MessageBody) -> Response:
 
 @router.post("/api/reset", summary="Clear a session's conversation")
 async def reset(request: Request, body: ResetBody) -> dict[str, Any]:
-    agent = agent_for(request, body.agentId)
-    await visible_session(request, agent, body.sessionId)
-    await agent.reset(body.sessionId)
+    await sessions_for(request, body.agentId).reset(body.sessionId)
     return {"status": "reset initiated", "sessionId": body.sessionId}

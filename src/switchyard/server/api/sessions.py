@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError
-from switchyard.server.deps import agent_for, check_owner, owner_filter, owner_of, visible_session
+from switchyard.server.deps import sessions_for
 from switchyard.server.schemas import CancelBody, CreateSessionBody, PatchSessionBody, SessionId
 from switchyard.server.sse import event_stream
 
@@ -32,69 +32,50 @@ def metadata(session: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/api/sessions", summary="List sessions")
 async def list_sessions(request: Request) -> dict[str, Any]:
-    agent = agent_for(request)
-    sessions = await agent.list_sessions(owner=owner_filter(request))
+    sessions = await sessions_for(request).list_visible()
     return {"sessions": [metadata(s) for s in sessions]}
 
 
 @router.post("/api/sessions", status_code=201, summary="Create a session (idempotent for an existing id)")
 async def create_session(request: Request, body: CreateSessionBody | None = Body(None)) -> JSONResponse:
     body = body or CreateSessionBody()
-    agent = agent_for(request, body.agentId)
-    if body.sessionId:
-        existing = await agent.store.sessions.get(agent.id, body.sessionId)
-        if existing is not None:
-            check_owner(request, existing)
-            return JSONResponse({"session": metadata(existing)}, status_code=201)
-    session, _ = await agent.create_session(body.sessionId, owner=owner_of(request))
+    session = await sessions_for(request, body.agentId).create(body.sessionId)
     return JSONResponse({"session": metadata(session)}, status_code=201)
 
 
 @router.get("/api/sessions/{session_id}", summary="One session")
 async def get_session(request: Request, session_id: SessionId) -> dict[str, Any]:
-    agent = agent_for(request)
-    session = await visible_session(request, agent, session_id)
+    session = await sessions_for(request).get(session_id)
     return {"session": {**metadata(session), "history": session["messageCount"]}}
 
 
 @router.patch("/api/sessions/{session_id}", summary="Rename a session")
 async def patch_session(request: Request, session_id: SessionId, body: PatchSessionBody) -> dict[str, Any]:
-    agent = agent_for(request)
-    await visible_session(request, agent, session_id)
-    session = await agent.set_title(session_id, body.title)
+    session = await sessions_for(request).rename(session_id, body.title)
     return {"session": metadata(session)}
 
 
 @router.delete("/api/sessions/{session_id}", summary="Delete a session and its history")
 async def delete_session(request: Request, session_id: SessionId) -> dict[str, Any]:
-    agent = agent_for(request)
-    existing = await agent.store.sessions.get(agent.id, session_id)
-    if existing is not None:
-        check_owner(request, existing)
-        await agent.delete_session(session_id)
+    await sessions_for(request).delete(session_id)
     return {"status": "deleted", "sessionId": session_id}
 
 
 @router.get("/api/sessions/{session_id}/history", summary="A session's messages")
 async def history(request: Request, session_id: SessionId) -> dict[str, Any]:
-    agent = agent_for(request)
-    await visible_session(request, agent, session_id)
-    return {"history": await agent.history(session_id), "isBusy": agent.is_busy(session_id)}
+    sessions = sessions_for(request)
+    return {"history": await sessions.history(session_id), "isBusy": sessions.agent.is_busy(session_id)}
 
 
 @router.post("/api/sessions/{session_id}/fork", status_code=201, summary="Copy a session with its history")
 async def fork(request: Request, session_id: SessionId) -> JSONResponse:
-    agent = agent_for(request)
-    await visible_session(request, agent, session_id)
-    child = await agent.fork_session(session_id, owner=owner_of(request))
+    child = await sessions_for(request).fork(session_id)
     return JSONResponse({"session": metadata(child)}, status_code=201)
 
 
 @router.post("/api/sessions/{session_id}/cancel", summary="Cancel the running turn")
 async def cancel(request: Request, session_id: SessionId, body: CancelBody | None = Body(None)) -> dict[str, Any]:
-    agent = agent_for(request)
-    await visible_session(request, agent, session_id)
-    cancelled = await agent.cancel(session_id)
+    cancelled = await sessions_for(request).cancel(session_id)
     return {"cancelled": cancelled, "sessionId": session_id, "queueCleared": bool(body and body.clearQueue),
             "clearedCount": 0}
 
@@ -102,10 +83,8 @@ async def cancel(request: Request, session_id: SessionId, body: CancelBody | Non
 @router.get("/api/sessions/{session_id}/events", summary="Re-attach to a running turn's events (SSE)",
             responses={200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request, session_id: SessionId) -> Response:
-    agent = agent_for(request)
-    await visible_session(request, agent, session_id)
     try:
-        stream = agent.attach(session_id)
+        stream = await sessions_for(request).attach(session_id)
     except ConflictError as exc:
         exc.code = "session_not_busy"
         raise
@@ -114,9 +93,9 @@ async def events(request: Request, session_id: SessionId) -> Response:
 
 @router.get("/api/sessions/{session_id}/load", summary="A session with its usage summary")
 async def load(request: Request, session_id: SessionId) -> dict[str, Any]:
-    agent = agent_for(request)
-    session = await visible_session(request, agent, session_id)
-    return {"session": {**metadata(session), "isBusy": agent.is_busy(session_id)},
+    sessions = sessions_for(request)
+    session = await sessions.get(session_id)
+    return {"session": {**metadata(session), "isBusy": sessions.agent.is_busy(session_id)},
             "usageSummary": {"tokenUsage": session["tokenUsage"], "estimatedCost": 0,
                              "hasUnpricedResponses": session["messageCount"] > 0},
             "activeUsageScopeId": None, "activeUsageScope": None}

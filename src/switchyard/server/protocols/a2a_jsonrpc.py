@@ -41,7 +41,8 @@ from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.runtime.run import with_quiet_ticks
 from switchyard.runtime.run import Run
-from switchyard.server.deps import check_owner, owner_filter, owner_of
+from switchyard.runtime.session_access import SessionAccess
+from switchyard.server.deps import sessions_for
 from switchyard.server.protocols.a2a_model import (
     _STATE_NAMES_03,
     agent_message,
@@ -168,21 +169,23 @@ class A2AService:
 
     # --- helpers -------------------------------------------------------------------------
 
+    @staticmethod
+    def _sessions(call: Call) -> SessionAccess:
+        return sessions_for(call.request, call.agent)
+
     async def _visible(self, call: Call, task_id: Any) -> str:
+        """The task id, when it names a session the caller may see; else task-not-found."""
         if not isinstance(task_id, str) or not task_id:
             raise invalid_params("`id` (the task id) is required")
-        session = await call.agent.store.sessions.get(call.agent.id, task_id)
-        if session is None:
-            raise task_not_found(task_id)
         try:
-            check_owner(call.request, session)
+            await self._sessions(call).get(task_id)
         except NotFoundError:
             raise task_not_found(task_id) from None
         return task_id
 
     async def build_task(self, agent: Agent, sid: str, *, history_length: int | None = None,
                          include_artifacts: bool = True) -> pb.Task:
-        history = await agent.store.sessions.history(agent.id, sid)
+        history = await _history(agent, sid)
         outcome = self.tracker.current(agent, sid, history)
         messages = history_messages(sid, history)
         if history_length is not None:
@@ -213,12 +216,11 @@ class A2AService:
         return message, sid, content, configuration
 
     async def _check_access(self, call: Call, sid: str) -> None:
-        session = await call.agent.store.sessions.get(call.agent.id, sid)
-        if session is not None:
-            try:
-                check_owner(call.request, session)
-            except NotFoundError:
-                raise task_not_found(sid) from None
+        """Before a message goes to task `sid`: an existing one must be the caller's."""
+        try:
+            await self._sessions(call).ensure_may_send(sid)
+        except NotFoundError:
+            raise task_not_found(sid) from None
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -236,7 +238,7 @@ class A2AService:
         immediate = (configuration.get("blocking") is False if call.flavor == V03
                      else bool(configuration.get("returnImmediately")))
         # The run goes on whoever is listening: a caller that leaves does not stop it.
-        start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner_of(call.request)))
+        start = self._spawn(agent.start_run(sid, content, wait=True, owner=self._sessions(call).owner))
         if immediate:
             if not start.done():
                 await asyncio.wait({start}, timeout=0.5)
@@ -255,7 +257,7 @@ class A2AService:
         message, sid, content, _ = self._send_params(call)
         await self._check_access(call, sid)
         agent = call.agent
-        start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner_of(call.request)))
+        start = self._spawn(agent.start_run(sid, content, wait=True, owner=self._sessions(call).owner))
 
         async def events() -> AsyncIterator[pb.StreamResponse | None]:
             task = pb.Task(id=sid, context_id=sid, status=status_of(S.TASK_STATE_SUBMITTED), history=[message])
@@ -294,7 +296,7 @@ class A2AService:
         sid = await self._visible(call, call.params.get("id"))
         agent = call.agent
         if not agent.is_busy(sid):
-            history = await agent.store.sessions.history(agent.id, sid)
+            history = await agent.history(sid)
             state = self.tracker.current(agent, sid, history).state
             raise RpcError(TASK_NOT_CANCELABLE,
                            f"Task cannot be canceled: {sid} is {_state_name(state)}, not running",
@@ -321,7 +323,7 @@ class A2AService:
         context_id = params.get("contextId")
         history_length = _int_param(params, "historyLength")
         include_artifacts = bool(params.get("includeArtifacts", call.flavor == V03))
-        sessions = await agent.list_sessions(owner=owner_filter(call.request))
+        sessions = await self._sessions(call).list_visible()
         if context_id:
             sessions = [s for s in sessions if s["id"] == context_id]
         tasks: list[pb.Task] = []
@@ -446,6 +448,15 @@ def _status_event(sid: str, state: int, message: pb.Message | None = None,
     if metadata:
         ParseDict(metadata, update.metadata)
     return pb.StreamResponse(status_update=update)
+
+
+async def _history(agent: Agent, sid: str) -> list[dict[str, Any]]:
+    """A task's messages; none yet when its run has not created the session (a
+    non-blocking send answered before the run started)."""
+    try:
+        return await agent.history(sid)
+    except NotFoundError:
+        return []
 
 
 def _live_run(agent: Agent, sid: str) -> Run | None:

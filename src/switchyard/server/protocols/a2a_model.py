@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from a2a.types import a2a_pb2 as pb
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from pydantic import ValidationError
 
+from switchyard.ids import SESSION_ID  # noqa: F401 - a2a_jsonrpc.py imports it from here
 from switchyard.runtime import events as ev
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.run import Run
@@ -39,7 +39,6 @@ APPROVAL_POLL_SECONDS = 0.25
 MAX_OUTCOMES = 10_000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-SESSION_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 
 S = pb.TaskState
 _STATE_NAMES_03 = {

@@ -16,8 +16,6 @@ import contextlib
 import json
 import logging
 import os
-import re
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,10 +24,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from switchyard import __version__
 from switchyard.errors import NotFoundError, SwitchyardError
+from switchyard.ids import SESSION_ID, new_id
 from switchyard.runtime.agent import Agent
-from switchyard.server.deps import PRINCIPAL_SCOPE_KEY, check_owner
+from switchyard.runtime.session_access import SessionAccess
+from switchyard.server.deps import principal_in
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 CARD_URIS = ("switchyard://agent/card", "dexto://agent/card")
 
 
@@ -38,13 +37,6 @@ def env_base_url() -> str:
     if configured:
         return configured.rstrip("/")
     return f"http://localhost:{os.environ.get('PORT', '3001')}"
-
-
-class _RequestView:
-    """What the tool needs of the HTTP request that carried a call (None over stdio)."""
-
-    def __init__(self, scope: dict[str, Any]) -> None:
-        self.scope = scope
 
 
 def _http_scope(ctx: Context | None) -> dict[str, Any] | None:
@@ -74,24 +66,22 @@ def build_mcp_server(agent: Agent, *, card: Callable[[], dict[str, Any]],
     async def chat_with_agent(message: str, sessionId: str | None = None, ctx: Context | None = None) -> str:
         if not message.strip():
             raise ToolError("`message` must not be empty")
-        scope = _http_scope(ctx)
-        principal = scope.get(PRINCIPAL_SCOPE_KEY) if scope else None
-        owner = getattr(principal, "name", None)
+        # Over HTTP the caller is the key that authenticated the request; over stdio (no
+        # request) it is the local user, the anonymous admin.
+        sessions = SessionAccess(agent, principal_in(_http_scope(ctx)))
         if sessionId is not None:
             if not SESSION_ID.match(sessionId):
                 raise ToolError("`sessionId` must be 1-200 characters of letters, digits and ._:@-")
-            session = await agent.store.sessions.get(agent.id, sessionId)
-            if session is not None and scope is not None:
-                try:
-                    check_owner(_RequestView(scope), session)  # type: ignore[arg-type]
-                except NotFoundError as exc:
-                    raise ToolError(exc.message) from None
-            return await _generate(agent, sessionId, message, owner)
-        ephemeral = f"mcp-{uuid.uuid4()}"
+            try:
+                await sessions.ensure_may_send(sessionId)
+            except NotFoundError as exc:
+                raise ToolError(exc.message) from None
+            return await _generate(agent, sessionId, message, sessions.owner)
+        ephemeral = f"mcp-{new_id()}"
         try:
-            return await _generate(agent, ephemeral, message, owner)
+            return await _generate(agent, ephemeral, message, sessions.owner)
         finally:
-            await asyncio.shield(_drop(agent, ephemeral))
+            await asyncio.shield(_drop(sessions, ephemeral))
 
     def card_json() -> str:
         return json.dumps(card(), indent=2)
@@ -124,8 +114,8 @@ async def _generate(agent: Agent, session_id: str, message: str, owner: str | No
     return str(result.get("response") or "")
 
 
-async def _drop(agent: Agent, session_id: str) -> None:
+async def _drop(sessions: SessionAccess, session_id: str) -> None:
     try:
-        await agent.delete_session(session_id)
+        await sessions.discard(session_id)
     except Exception:
         logging.getLogger("switchyard.mcp").exception("could not delete the session %s", session_id)

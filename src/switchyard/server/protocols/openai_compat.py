@@ -38,13 +38,14 @@ from switchyard.runtime.agent import Agent
 from switchyard.runtime.turn import result_of
 from switchyard.runtime.host import AgentHost
 from switchyard.runtime.run import with_quiet_ticks
-from switchyard.server.deps import check_owner, owner_of
-from switchyard.store.sessions import now_ms
+from switchyard.ids import SESSION_ID, new_id, now_ms
+from switchyard.principal import Principal
+from switchyard.runtime.session_access import SessionAccess
+from switchyard.server.deps import principal_of
 from switchyard.server.routes import include_flat
 
 log = logging.getLogger("switchyard.openai")
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 KEEPALIVE_SECONDS = 15.0
 FINISH_REASONS = {"stop": "stop", "length": "length", "content-filter": "content_filter",
                   "max-steps": "length", "tool-calls": "stop"}
@@ -243,26 +244,22 @@ async def resolve_agent(request: Request, host: AgentHost, chat: ChatRequest) ->
 class Completion:
     """One chat completion: the session it runs in, and how to clean up after it."""
 
-    def __init__(self, agent: Agent, chat: ChatRequest, owner: str | None) -> None:
-        self.agent, self.chat, self.owner = agent, chat, owner
+    def __init__(self, agent: Agent, chat: ChatRequest, principal: Principal) -> None:
+        self.agent, self.chat = agent, chat
+        self.sessions = SessionAccess(agent, principal)
         self.ephemeral = chat.session_id is None
-        self.session_id = chat.session_id or f"openai-{uuid.uuid4()}"
+        self.session_id = chat.session_id or f"openai-{new_id()}"
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
 
-    async def start(self, request: Request) -> Any:
-        agent = self.agent
+    async def start(self) -> Any:
         if self.ephemeral:
-            await agent.store.sessions.create(agent.id, self.session_id, owner=self.owner)
-            prior = prior_messages(self.chat.messages[:-1])
-            if prior:
-                await agent.store.sessions.append(agent.id, self.session_id, prior)
+            await self.sessions.create_ephemeral(self.session_id, prior_messages(self.chat.messages[:-1]))
         else:
-            session = await agent.store.sessions.get(agent.id, self.session_id)
-            if session is not None:
-                check_owner(request, session)
+            await self.sessions.ensure_may_send(self.session_id)
         try:
-            return await agent.start_run(self.session_id, self.chat.content, wait=False, owner=self.owner)
+            return await self.agent.start_run(self.session_id, self.chat.content, wait=False,
+                                              owner=self.sessions.owner)
         except BaseException:
             await self.finish()
             raise
@@ -270,7 +267,7 @@ class Completion:
     async def finish(self) -> None:
         if self.ephemeral:
             try:
-                await asyncio.shield(self.agent.delete_session(self.session_id))
+                await asyncio.shield(self.sessions.discard(self.session_id))
             except Exception:
                 log.exception("could not delete the ephemeral session %s", self.session_id)
 
@@ -331,8 +328,8 @@ def build_router(host: AgentHost) -> APIRouter:
                 raise invalid(f"the request body is not valid JSON: {exc}") from None
             chat = ChatRequest(body, request)
             agent = await resolve_agent(request, host, chat)
-            completion = Completion(agent, chat, owner_of(request))
-            run = await completion.start(request)
+            completion = Completion(agent, chat, principal_of(request))
+            run = await completion.start()
         except OpenAIError as exc:
             return exc.response()
         except SwitchyardError as exc:

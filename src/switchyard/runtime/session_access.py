@@ -1,0 +1,174 @@
+"""One agent's sessions as one caller may use them: every session ownership check is here.
+
+REST routes, A2A, MCP, the OpenAI-compatible API and the approval routes all go through
+`SessionAccess(agent, principal)`; none of them compares owners itself, and none reaches the
+session store. The rules:
+
+- A session records the name of the key that created it (`owner`). Admin keys and no-auth
+  mode (the anonymous admin) see every session; any other key sees only its own.
+- A session the caller may not see is answered exactly like a missing one: NotFoundError
+  `session_not_found` (404), never "forbidden", which would confirm that the id exists.
+- A message may go to a new session id (the run creates the session, owned by the caller) or
+  to an existing session the caller may see.
+- Deleting or resetting a session also forgets the tool approvals remembered for it
+  ("rememberChoice"), so they do not carry over to a later session with the same id.
+
+Existence oracle (issue 17, not fixed here on purpose): a few operations still answer a
+missing id differently from another key's session: `create` and `ensure_may_send` accept a
+missing id but refuse another key's, and `delete` reports success for a missing id but 404 for
+another key's. Each spot is marked "EXISTENCE ORACLE" below; that fix belongs there, in one
+place for every protocol.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from switchyard.errors import NotFoundError
+from switchyard.principal import Principal
+
+if TYPE_CHECKING:
+    from switchyard.runtime.agent import Agent
+    from switchyard.runtime.events import Event
+
+
+class SessionAccess:
+    """The sessions of `agent`, as `principal` may see and change them.
+
+    Cheap to make (two references): build one per call. Operations that name one session
+    raise NotFoundError (`session_not_found`) when it is missing or not the caller's."""
+
+    def __init__(self, agent: "Agent", principal: Principal) -> None:
+        self.agent = agent
+        self.principal = principal
+
+    # --- who ---------------------------------------------------------------------------
+
+    @property
+    def owner(self) -> str | None:
+        """The owner to record on sessions this caller creates (a key name, or None)."""
+        return self.principal.name
+
+    def _owner_filter(self) -> str | None:
+        """Whose sessions this caller sees: None for all (admins, and callers with no name,
+        i.e. no-auth mode), else its own name."""
+        return None if self.principal.is_admin else self.principal.name
+
+    def _visible(self, session: dict[str, Any]) -> bool:
+        owner = self._owner_filter()
+        return owner is None or session.get("owner") == owner
+
+    def _check(self, session: dict[str, Any]) -> dict[str, Any]:
+        if not self._visible(session):
+            # The very error Agent.get_session raises for a missing session.
+            raise NotFoundError(f"session {session['id']!r} not found", code="session_not_found")
+        return session
+
+    async def _find(self, session_id: str) -> dict[str, Any] | None:
+        """The stored session, or None when there is none (whoever owns it)."""
+        try:
+            return await self.agent.get_session(session_id)
+        except NotFoundError:
+            return None
+
+    # --- reading -------------------------------------------------------------------------
+
+    async def get(self, session_id: str) -> dict[str, Any]:
+        """The session; 404 when it is missing or another key's (the same answer for both)."""
+        return self._check(await self.agent.get_session(session_id))
+
+    async def may_see(self, session_id: str) -> bool:
+        """Whether the session exists and the caller may see it (e.g. its pending approvals):
+        False for a missing session and for another key's alike."""
+        session = await self._find(session_id)
+        return session is not None and self._visible(session)
+
+    async def list_visible(self) -> list[dict[str, Any]]:
+        """The caller's sessions; every session for admins and in no-auth mode."""
+        return await self.agent.list_sessions(owner=self._owner_filter())
+
+    async def history(self, session_id: str) -> list[dict[str, Any]]:
+        await self.get(session_id)
+        return await self.agent.history(session_id)
+
+    async def attach(self, session_id: str) -> AsyncIterator["Event"]:
+        """The running turn's events (ConflictError `session_not_busy` when none runs)."""
+        await self.get(session_id)
+        return self.agent.attach(session_id)
+
+    # --- changing ------------------------------------------------------------------------
+
+    async def create(self, session_id: str | None = None) -> dict[str, Any]:
+        """A new session owned by the caller. Idempotent: an existing id the caller may see
+        is returned as it is."""
+        if session_id:
+            existing = await self._find(session_id)
+            if existing is not None:
+                # EXISTENCE ORACLE: another key's id is 404 here, a missing one is created.
+                return self._check(existing)
+        session, _ = await self.agent.create_session(session_id, owner=self.owner)
+        return session
+
+    async def ensure_may_send(self, session_id: str | None) -> None:
+        """Before a message goes to `session_id`: an existing session must be one the caller
+        may see; no id or a new one is fine (the run creates it, owned by `self.owner`)."""
+        if not session_id:
+            return
+        existing = await self._find(session_id)
+        if existing is not None:
+            # EXISTENCE ORACLE: another key's id is 404 here, a missing one is accepted.
+            self._check(existing)
+
+    async def rename(self, session_id: str, title: str) -> dict[str, Any]:
+        await self.get(session_id)
+        return await self.agent.set_title(session_id, title)
+
+    async def fork(self, session_id: str) -> dict[str, Any]:
+        """A copy of the session with its history, owned by the caller."""
+        await self.get(session_id)
+        return await self.agent.fork_session(session_id, owner=self.owner)
+
+    async def reset(self, session_id: str) -> None:
+        """Clear the conversation (a running turn is cancelled first)."""
+        await self.get(session_id)
+        await self.agent.reset(session_id)
+        self._forget_approvals(session_id)
+
+    async def cancel(self, session_id: str) -> bool:
+        """Cancel the running turn; False when none runs."""
+        await self.get(session_id)
+        return await self.agent.cancel(session_id)
+
+    async def delete(self, session_id: str) -> bool:
+        """Delete the session and its history. A missing session is not an error (False)."""
+        existing = await self._find(session_id)
+        if existing is None:
+            # EXISTENCE ORACLE: a missing id "is deleted", another key's is 404 (below).
+            return False
+        self._check(existing)
+        deleted = await self.agent.delete_session(session_id)
+        self._forget_approvals(session_id)
+        return deleted
+
+    # --- throw-away sessions of one call (OpenAI stateless mode, MCP without a sessionId) ---
+
+    async def create_ephemeral(self, session_id: str, history: list[dict[str, Any]]) -> None:
+        """A session for one call, seeded with the conversation so far. No lookup: the caller
+        made `session_id` fresh for this call."""
+        await self.agent.create_session(session_id, owner=self.owner)
+        if history:
+            # No Agent method appends messages outside a turn: the one direct store write here.
+            await self.agent.store.sessions.append(self.agent.id, session_id, history)
+
+    async def discard(self, session_id: str) -> None:
+        """Delete a throw-away session this caller created for one call (no ownership lookup:
+        it is the caller's by construction)."""
+        await self.agent.delete_session(session_id)
+        self._forget_approvals(session_id)
+
+    def _forget_approvals(self, session_id: str) -> None:
+        """Remembered approvals are per session id: a later session with the same id must not
+        inherit them (pending ones of the session are cancelled too)."""
+        approvals = self.agent.approvals
+        if approvals is not None:
+            approvals.forget_session(session_id)
