@@ -180,15 +180,38 @@ async def test_cancelled_waiter_leaves_no_pending_approval():
     assert coord.pending() == []
 
 
-async def test_resolve_request_applies_a_validated_body():
+async def test_a_validated_body_resolves_as_the_route_does():
+    # What POST /api/approvals/{id} does (server/api/approvals.py): validate, then resolve.
     coord, _ = coordinator("manual")
     task = asyncio.create_task(coord.authorize("s1", "add", "c1", {}))
     [pending] = await wait_pending(coord)
     with pytest.raises(RequestError):
-        coord.resolve_request(pending["approvalId"], {"status": "approved", "reason": "user_denied"})
-    coord.resolve_request(pending["approvalId"], {"status": "approved", "rememberChoice": True})
+        validate_approval_body({"status": "approved", "reason": "user_denied"})
+    data = validate_approval_body({"status": "approved", "rememberChoice": True})
+    coord.resolve(pending["approvalId"], data["status"], remember=data["rememberChoice"])
     assert (await task).approved
     assert coord.remembered("s1") == {"add"}
+
+
+async def test_forget_session_drops_its_remembered_choices_and_pending_approvals():
+    coord, _ = coordinator("manual")
+    task = asyncio.create_task(coord.authorize("s1", "add", "c1", {}))
+    [pending] = await wait_pending(coord)
+    coord.resolve(pending["approvalId"], "approved", remember=True)
+    assert (await task).approved
+    waiting = asyncio.create_task(coord.authorize("s1", "echo", "c2", {}))
+    await wait_pending(coord)
+
+    coord.forget_session("s1")
+    assert coord.remembered("s1") == set()
+    outcome = await waiting
+    assert (outcome.status, outcome.reason) == ("cancelled", "system_cancelled")
+    # A later session with the same id is asked again.
+    again = asyncio.create_task(coord.authorize("s1", "add", "c3", {}))
+    assert len(await wait_pending(coord)) == 1
+    again.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await again
 
 
 # --- body rules ------------------------------------------------------------------------------

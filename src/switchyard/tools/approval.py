@@ -155,13 +155,6 @@ class ApprovalCoordinator:
                     self._settle(other, ApprovalOutcome("approved", approval_id=other.payload["approvalId"]))
         return outcome
 
-    def resolve_request(self, approval_id: str, body: Any) -> ApprovalOutcome:
-        """POST /api/approvals/{id}: validate the body, then resolve."""
-        data = validate_approval_body(body)
-        return self.resolve(approval_id, data["status"], remember=data.get("rememberChoice", False),
-                            reason=data.get("reason"), message=data.get("message"),
-                            form_data=data.get("formData"))
-
     def cancel_session(self, session_id: str, message: str = "The run was cancelled") -> int:
         """Cancel every pending approval of a session (its run was cancelled); returns how many."""
         count = 0
