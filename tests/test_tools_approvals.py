@@ -173,6 +173,29 @@ def test_remember_choice_approves_the_tool_for_the_rest_of_the_session(c, c2, fa
     assert told["o2"] == "free" and "denied" in told["o1"]
 
 
+def test_a_remembered_choice_ends_with_its_session(c, c2, fake_llm):
+    fake_llm.script(ToolCalls([("f1", "add", {"a": 1, "b": 1})]), Text("2"))
+    seen = []
+    with send(c, "one sum", "forget-1") as r:
+        events = iter_sse(r)
+        request = read_until(events, "approval:request", seen)
+        assert answer(c2, request["approvalId"], status="approved", rememberChoice=True).status_code == 200
+        read_until(events, "run:complete", seen)
+    r = c.delete("/api/sessions/forget-1", params={"agentId": "gate"})
+    assert r.status_code == 200, r.text
+
+    # A new session with the same id asks again: the choice went with the deleted session.
+    fake_llm.script(ToolCalls([("f2", "add", {"a": 2, "b": 2})]), Text("not asked"))
+    seen = []
+    with send(c, "another sum", "forget-1") as r:
+        events = iter_sse(r)
+        request = read_until(events, "approval:request", seen)
+        assert request["metadata"]["toolName"] == "add"
+        assert answer(c2, request["approvalId"], status="denied").status_code == 200
+        read_until(events, "run:complete", seen)
+    assert "denied" in tool_messages(fake_llm.requests[-1])["f2"]
+
+
 def test_an_unanswered_approval_times_out_as_cancelled(c, fake_llm):
     fake_llm.script(ToolCalls([("t1", "stamp", {"label": "late"})]), Text("timed out"))
     with send(c, "stamp it", "timeout-1", agent_id="gate-timeout") as r:
