@@ -16,9 +16,6 @@ from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.runtime.session_access import SessionAccess
 
-__all__ = ["ANONYMOUS", "PRINCIPAL_SCOPE_KEY", "Principal", "agent_for", "host_of", "message_agent",
-           "principal_in", "principal_of", "sessions_for"]
-
 # Where the authentication layer (security/auth.py) leaves the caller's Principal.
 PRINCIPAL_SCOPE_KEY = "switchyard.principal"
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from switchyard.server.deps import ANONYMOUS, PRINCIPAL_SCOPE_KEY, Principal
+from switchyard.principal import ANONYMOUS, Principal
+from switchyard.server.deps import PRINCIPAL_SCOPE_KEY
 from switchyard.server.security.audit import client_address
 from switchyard.server.security.keys import (
     ROOT_KEY_NAME,
