@@ -22,7 +22,8 @@ from switchyard.runtime.host import AgentHost
 from switchyard.server.app import create_app
 from switchyard.server.card import build_card
 from switchyard.tools.base import FunctionTool
-from tests.serverutil import LiveServer, sse_events
+from tests.support.live_server import LiveServer
+from tests.support.sse import sse_events
 
 S = pb.TaskState
 

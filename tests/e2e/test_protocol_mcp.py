@@ -19,7 +19,7 @@ from switchyard.llm.base import Finish, TextDelta, Usage, content_to_text
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.server.app import create_app
-from tests.serverutil import LiveServer
+from tests.support.live_server import LiveServer
 
 
 class ScriptedLLM:

@@ -1,5 +1,5 @@
 """Shared helpers for the security tests (no tests here): a scripted LLM, a live server
-factory, and key helpers. Imported by the other tests/test_security_*.py files."""
+factory, and key helpers. Imported by tests/e2e/test_security_*.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from switchyard.llm.base import Finish, TextDelta, Usage
-from tests.serverutil import LiveServer
+from tests.support.live_server import LiveServer
 
 ROOT_KEY = "root-test-key-5f1c9a8e7d6b4c3a2b1f0e9d"
 ROOT = {"Authorization": f"Bearer {ROOT_KEY}"}

@@ -353,7 +353,7 @@ def test_route_main_prints_decision_and_exit_codes(tmp_path, capsys):
 
 
 def test_example_agents_load_and_route():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     assert route_main("my payment was declined twice", str(root / "examples" / "agents"),
                       None, "general", "off") == 0
 
