@@ -17,6 +17,7 @@ from a2a.types import a2a_pb2 as pb
 from switchyard.config.loader import parse_agent
 from switchyard.errors import LLMError
 from switchyard.llm.base import Finish, TextDelta, ToolCallDelta, Usage, content_to_text
+from switchyard.llm.function import FunctionModel
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.server.app import create_app
@@ -28,35 +29,31 @@ from tests.support.sse import sse_events
 S = pb.TaskState
 
 
-class ScriptedLLM:
+def ScriptedLLM() -> FunctionModel:  # noqa: N802
     """Answers "Echo: <text>" in word chunks. "SLOW ..." streams slowly (for cancel), "FAIL ..."
     raises, "TOOL ..." calls the `lookup` tool once, then answers with its result."""
+    return FunctionModel(_scripted_reply, provider="scripted", model="scripted-1")
 
-    provider = "scripted"
-    model = "scripted-1"
 
-    async def stream(self, messages: list[dict[str, Any]], tools: Any, *, system: str | None = None):
-        last = messages[-1]
-        if last["role"] == "tool":
-            text = f"Tool said {content_to_text(last['content'])}"
-        else:
-            prompt = content_to_text(last["content"])
-            if prompt.startswith("FAIL"):
-                raise LLMError("scripted failure", provider="scripted")
-            if prompt.startswith("TOOL"):
-                yield ToolCallDelta(index=0, id="call_1", name="lookup", arguments='{"q": "x"}')
-                yield Finish("tool-calls")
-                return
-            text = f"Echo: {prompt}"
-        slow = content_to_text(messages[-1]["content"]).startswith("SLOW")
-        for i, word in enumerate(text.split(" ")):
-            yield TextDelta(("" if i == 0 else " ") + word)
-            await asyncio.sleep(0.3 if slow else 0)
-        yield Usage(input_tokens=len(messages), output_tokens=len(text.split()))
-        yield Finish("stop")
-
-    async def aclose(self) -> None:
-        return None
+async def _scripted_reply(messages: list[dict[str, Any]], tools: Any, info: Any):
+    last = messages[-1]
+    if last["role"] == "tool":
+        text = f"Tool said {content_to_text(last['content'])}"
+    else:
+        prompt = content_to_text(last["content"])
+        if prompt.startswith("FAIL"):
+            raise LLMError("scripted failure", provider="scripted")
+        if prompt.startswith("TOOL"):
+            yield ToolCallDelta(index=0, id="call_1", name="lookup", arguments='{"q": "x"}')
+            yield Finish("tool-calls")
+            return
+        text = f"Echo: {prompt}"
+    slow = content_to_text(messages[-1]["content"]).startswith("SLOW")
+    for i, word in enumerate(text.split(" ")):
+        yield TextDelta(("" if i == 0 else " ") + word)
+        await asyncio.sleep(0.3 if slow else 0)
+    yield Usage(input_tokens=len(messages), output_tokens=len(text.split()))
+    yield Finish("stop")
 
 
 async def lookup(q: str) -> str:
