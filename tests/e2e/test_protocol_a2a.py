@@ -24,7 +24,7 @@ from switchyard.server.app import create_app
 from switchyard.server.card import build_card
 from switchyard.tools.base import FunctionTool
 from tests.support.live_server import LiveServer
-from tests.support.sse import sse_events
+from tests.support.sse import iter_sse, sse_events
 
 S = pb.TaskState
 
@@ -311,11 +311,8 @@ def test_waiting_for_tool_approval_is_input_required(live):
             "params": {"message": msg03("TOOL please", taskId="needs-ok")}}
     states = []
     with live.client() as c, c.stream("POST", "/jsonrpc", json=body) as r:
-        for line in r.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            import json
-            result = json.loads(line[5:])["result"]
+        for _, data in iter_sse(r):
+            result = data["result"]
             if result["kind"] == "status-update":
                 states.append(result["status"]["state"])
                 if result["status"]["state"] == "input-required":
