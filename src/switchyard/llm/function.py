@@ -34,7 +34,7 @@ import inspect
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Sequence, Union
 
 from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta, ToolSpec, Usage,
@@ -64,7 +64,7 @@ class RecordedStep:
 
     messages: list[dict[str, Any]]
     tools: list[ToolSpec]
-    info: StepInfo = field(compare=False)
+    info: StepInfo
 
 
 Reply = Union[str, Sequence[ToolCall], Sequence[Delta], AsyncIterator[Delta]]
