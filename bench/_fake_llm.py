@@ -1,52 +1,26 @@
-"""A minimal OpenAI-compatible streaming server for benchmarks, in its own process so that
-its CPU is not counted as the server's. A user message starting with `latency` is answered
-with chunks that carry the time they were sent (time.time_ns()), 50 ms apart."""
+"""The benchmarks' fake LLM: the tests' scripted fake (tests/support/fake_llm.py) in a process of
+its own, so that its CPU is not counted as the server's. It answers every request with a short
+streamed reply; a user message starting with `latency` is answered with chunks that carry the
+time they were sent (time.time_ns()), 50 ms apart.
+
+    python bench/_fake_llm.py PORT
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
-import time
+from pathlib import Path
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import StreamingResponse
-from starlette.routing import Route
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: tests.support
+
+from tests.support.fake_llm import FakeLLM, Stamped, Step, Text, last_user_text  # noqa: E402
 
 
-def _chunk(delta: dict, finish: str | None = None, usage: dict | None = None) -> bytes:
-    body = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "bench",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if usage is None else []}
-    if usage is not None:
-        body["usage"] = usage
-    return b"data: " + json.dumps(body).encode() + b"\n\n"
+def bench_reply(body: dict) -> Step:
+    if last_user_text(body).startswith("latency"):
+        return Stamped(chunks=10, chunk_delay=0.05, usage=(10, 10))
+    return Text("bench reply", chunks=2, usage=(10, 2))
 
-
-async def completions(request: Request) -> StreamingResponse:
-    body = await request.json()
-    last = body["messages"][-1].get("content") or ""
-    text = last if isinstance(last, str) else json.dumps(last)
-
-    async def stream():
-        yield _chunk({"role": "assistant", "content": ""})
-        if text.startswith("latency"):
-            for _ in range(10):
-                await asyncio.sleep(0.05)
-                yield _chunk({"content": f"<{time.time_ns()}>"})
-        else:
-            yield _chunk({"content": "bench "})
-            yield _chunk({"content": "reply"})
-        yield _chunk({}, "stop")
-        yield _chunk({}, usage={"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12})
-        yield b"data: [DONE]\n\n"
-
-    return StreamingResponse(stream(), media_type="text/event-stream")
-
-
-app = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False,
-                loop="uvloop", http="httptools")
+    FakeLLM(default=bench_reply, keep_requests=1).serve(int(sys.argv[1]), loop="uvloop", http="httptools")

@@ -4,7 +4,7 @@ the SDK's aiohttp transport), in one run.
 
     python bench/anthropic_transport.py [N] [ROUNDS]
 
-The scripted fake LLM (tests/fakellm.py) runs in a thread of this process; only the calling
+The scripted fake LLM (tests/support/fake_llm.py) runs in a thread of this process; only the calling
 thread's CPU time is counted. Variants are interleaved; the best round of each is reported.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fakellm import FakeLLM, Text  # noqa: E402
+from tests.support.fake_llm import FakeLLM, Text  # noqa: E402
 
 from switchyard.config.schema import LLMConfig  # noqa: E402
 from switchyard.llm.anthropic_provider import AnthropicClient  # noqa: E402

@@ -1,4 +1,6 @@
-"""Shared fixtures, and a guard that fails any test reaching beyond loopback."""
+"""Shared fixtures, and a guard that fails any test reaching beyond loopback.
+
+It sits above tests/unit and tests/e2e so that the guard and the fixtures apply to both."""
 
 from __future__ import annotations
 
@@ -8,10 +10,8 @@ import socket
 
 import pytest
 
-import importlib.util
-
-# The scripted fake LLM server fixtures (tests/conftest_fakellm.py).
-pytest_plugins = ["tests.conftest_fakellm"] if importlib.util.find_spec("tests.conftest_fakellm") else []
+# The shared fixtures: fake_llm, fake_llm_server, live_server (tests/support/fixtures.py).
+pytest_plugins = ["tests.support.fixtures"]
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -12,11 +12,10 @@ from __future__ import annotations
 import pytest
 
 from switchyard.tools.base import FunctionTool
-from tests.fakellm import Text, ToolCalls
-from tests.serverutil import sse_events
-from tests.toolsutil import (
+from tests.support.fake_llm import Text, ToolCalls
+from tests.support.sse import iter_sse, sse_events
+from tests.support.tools import (
     agent_config,
-    iter_sse,
     module_server,
     read_until,
     stdio_server,

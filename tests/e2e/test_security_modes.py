@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.test_security_support import (
+from tests.support.security import (
     ROOT,
     ROOT_KEY,
     ScriptedLLM,

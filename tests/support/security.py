@@ -1,5 +1,5 @@
 """Shared helpers for the security tests (no tests here): a scripted LLM, a live server
-factory, and key helpers. Imported by the other tests/test_security_*.py files."""
+factory, and key helpers. Imported by tests/e2e/test_security_*.py."""
 
 from __future__ import annotations
 
@@ -11,34 +11,27 @@ from typing import Any
 import pytest
 
 from switchyard.llm.base import Finish, TextDelta, Usage
-from tests.serverutil import LiveServer
+from switchyard.llm.function import FunctionModel
+from tests.support.live_server import LiveServer
 
 ROOT_KEY = "root-test-key-5f1c9a8e7d6b4c3a2b1f0e9d"
 ROOT = {"Authorization": f"Bearer {ROOT_KEY}"}
 
 
-class ScriptedLLM:
-    """Answers every turn with a fixed text, after an optional delay."""
+def ScriptedLLM(text: str = "scripted answer", delay: float = 0.0) -> FunctionModel:  # noqa: N802
+    """A model that answers every turn with a fixed text, after an optional delay."""
 
-    provider = "scripted"
-    model = "scripted-1"
-
-    def __init__(self, text: str = "scripted answer", delay: float = 0.0) -> None:
-        self.text = text
-        self.delay = delay
-
-    async def stream(self, messages: list[dict[str, Any]], tools: list[Any], *, system: str | None = None):
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        yield TextDelta(self.text)
+    async def reply(messages: list[dict[str, Any]], tools: list[Any], info: Any):
+        if delay:
+            await asyncio.sleep(delay)
+        yield TextDelta(text)
         yield Usage(input_tokens=3, output_tokens=2)
         yield Finish("stop")
 
-    async def aclose(self) -> None:
-        return None
+    return FunctionModel(reply, provider="scripted", model="scripted-1")
 
 
-def make_app(llm: ScriptedLLM | None = None) -> Any:
+def make_app(llm: FunctionModel | None = None) -> Any:
     from switchyard.config import parse_agent
     from switchyard.runtime.agent import Agent
     from switchyard.runtime.host import AgentHost
@@ -49,7 +42,7 @@ def make_app(llm: ScriptedLLM | None = None) -> Any:
 
 
 @contextlib.contextmanager
-def live(llm: ScriptedLLM | None = None) -> Iterator[LiveServer]:
+def live(llm: FunctionModel | None = None) -> Iterator[LiveServer]:
     """A real server; set the environment (monkeypatch.setenv) before calling."""
     server = LiveServer(lambda: make_app(llm)).start()
     try:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.serverutil import serve_agents, sse_events
+from tests.support.live_server import serve_agents
+from tests.support.sse import sse_events
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "agents"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "agents"
 
 
 def example(name: str, tmp_path) -> dict:
@@ -95,7 +96,7 @@ def test_auto_is_sticky_and_falls_back(server):
 def test_close_call_asks_the_default_agents_model_over_http(tmp_path, monkeypatch, fake_llm):
     """The router's LLM is the default agent's model (here the scripted fake LLM over real
     HTTP): two agents too close to call are settled by it, and the answer says so."""
-    from tests.fakellm import Text
+    from tests.support.fake_llm import Text
     monkeypatch.setenv("SWITCHYARD_ROUTER_SEMANTIC", "off")
     monkeypatch.setenv("SWITCHYARD_ROUTER_FALLBACK", "general")
     monkeypatch.setenv("SWITCHYARD_ROUTER_LLM_MARGIN", "0.2")

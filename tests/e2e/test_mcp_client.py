@@ -1,4 +1,4 @@
-"""MCP client tests against real servers (tests/mcp_servers/demo_server.py) over stdio,
+"""MCP client tests against real servers (tests/support/mcp_servers/demo_server.py) over stdio,
 streamable HTTP and SSE on 127.0.0.1. Starting a Python MCP server costs ~1 s, so one stdio
 connection is shared by the module and the HTTP servers run once per module."""
 
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,11 +19,11 @@ from switchyard.errors import ConflictError, NotFoundError, RequestError
 from switchyard.tools.base import FunctionTool, ToolSet
 from switchyard.tools.mcp_client import ConnectionOptions, MCPConnection, MCPConnectionError
 from switchyard.tools.mcp_manager import MCPManager
-from tests.serverutil import wait_for_port
+from tests.support.net import free_port, wait_for_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SERVER = str(Path(__file__).parent / "mcp_servers" / "demo_server.py")
+SERVER = str(Path(__file__).parents[1] / "support" / "mcp_servers" / "demo_server.py")
 FAST = ConnectionOptions(backoff_initial=0.2, backoff_max=1.0, max_attempts=3,
                          health_interval=0.2, stop_timeout=3.0)
 SECRET = "SWITCHYARD_TEST_SECRET_KEY"
@@ -66,18 +65,12 @@ async def conn():
     await connection.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def http_servers():
     """The demo server over streamable HTTP and over SSE, as subprocesses on random ports."""
     procs, urls = [], {}
     for transport, path in (("streamable-http", "/mcp"), ("sse", "/sse")):
-        port = _free_port()
+        port = free_port()
         procs.append(subprocess.Popen(
             [sys.executable, SERVER, "--transport", transport, "--port", str(port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -233,7 +226,7 @@ async def test_sse_transport(http_servers):
 
 
 async def test_unreachable_http_server_is_an_error_status():
-    port = _free_port()
+    port = free_port()
     options = ConnectionOptions(backoff_initial=0.05, max_attempts=1)
     connection = MCPConnection("down", http(f"http://127.0.0.1:{port}/mcp"), options=options)
     await connection.start()

@@ -16,34 +16,28 @@ from mcp import Client, StdioServerParameters
 from switchyard.config.loader import parse_agent
 from switchyard.errors import LLMError
 from switchyard.llm.base import Finish, TextDelta, Usage, content_to_text
+from switchyard.llm.function import FunctionModel
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.server.app import create_app
-from tests.serverutil import LiveServer
+from tests.support.live_server import LiveServer
 
 
-class ScriptedLLM:
+def ScriptedLLM(tag: str) -> FunctionModel:  # noqa: N802
     """Answers "<tag>: <text> [<user turns seen>]"; "FAIL ..." raises."""
 
-    provider = "scripted"
-    model = "scripted-1"
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-
-    async def stream(self, messages: list[dict[str, Any]], tools: Any, *, system: str | None = None):
+    async def reply(messages: list[dict[str, Any]], tools: Any, info: Any):
         prompt = content_to_text(messages[-1]["content"])
         if prompt.startswith("FAIL"):
             raise LLMError("scripted failure", provider="scripted")
         turns = sum(1 for m in messages if m["role"] == "user")
-        text = f"{self.tag}: {prompt} [{turns}]"
+        text = f"{tag}: {prompt} [{turns}]"
         for word in text.split(" "):
             yield TextDelta(word + " ")
         yield Usage(input_tokens=3, output_tokens=len(text.split()))
         yield Finish("stop")
 
-    async def aclose(self) -> None:
-        return None
+    return FunctionModel(reply, provider="scripted", model="scripted-1")
 
 
 @pytest.fixture(scope="module")

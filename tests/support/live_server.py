@@ -1,21 +1,20 @@
-"""Run a real Switchyard server (uvicorn) on a free loopback port, for end-to-end tests."""
+"""Run a real Switchyard server (uvicorn) on a free loopback port, for end-to-end tests.
+
+`LiveServer(app_factory)` is the one way tests serve an app over real HTTP; `serve_agents`
+builds one from agent config dicts. The `live_server` fixture (tests/support/fixtures.py)
+stops the servers a test started."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import httpx
 import uvicorn
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port
 
 
 class LiveServer:
@@ -73,43 +72,6 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def iter_sse(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(event, data) pairs of an SSE body as they arrive, keep-alive comments left out."""
-    import json
-    name, data = None, []
-    for line in response.iter_lines():
-        if line.startswith(":"):
-            continue
-        if line == "":
-            if name is not None or data:
-                yield name or "message", json.loads("\n".join(data)) if data else {}
-            name, data = None, []
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-    if name is not None or data:
-        yield name or "message", json.loads("\n".join(data)) if data else {}
-
-
-def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
-    """The whole SSE body as (event, data) pairs (waits for the end of the stream)."""
-    return list(iter_sse(response))
-
-
-def wait_for_port(port: int, *, proc: Any = None, timeout: float = 20.0) -> None:
-    """Until something listens on the loopback port (or the process died, or time ran out)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):
-                raise RuntimeError(f"nothing listens on port {port}")
-            time.sleep(0.05)
 
 
 def serve_agents(*configs: dict[str, Any], env: dict[str, str] | None = None,

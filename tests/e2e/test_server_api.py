@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.serverutil import serve_agents, sse_events
+from tests.support.live_server import serve_agents
+from tests.support.sse import sse_events
 
 
 def echo_agent(tmp_path, **extra):

@@ -14,30 +14,23 @@ import pytest
 from switchyard.config.loader import parse_agent
 from switchyard.errors import LLMError
 from switchyard.llm.base import Finish, TextDelta, Usage, content_to_text
+from switchyard.llm.function import FunctionModel
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.server.app import create_app
-from tests.serverutil import LiveServer
+from tests.support.live_server import LiveServer
 
 
-class ScriptedLLM:
+def ScriptedLLM(tag: str) -> FunctionModel:  # noqa: N802
     """Answers "<tag>: <text> (<n> messages)"; "SLOW ..." streams slowly, "FAIL ..." raises.
-    Keeps the roles of every conversation it was given."""
+    The model's `steps` keep every conversation it was given."""
 
-    provider = "scripted"
-    model = "scripted-1"
-
-    def __init__(self, tag: str) -> None:
-        self.tag = tag
-        self.seen: list[list[str]] = []
-
-    async def stream(self, messages: list[dict[str, Any]], tools: Any, *, system: str | None = None):
-        self.seen.append([m["role"] for m in messages])
+    async def reply(messages: list[dict[str, Any]], tools: Any, info: Any):
         prompt = content_to_text(messages[-1]["content"])
         if prompt.startswith("FAIL"):
             raise LLMError("scripted failure", provider="scripted")
         slow = prompt.startswith("SLOW")
-        text = f"{self.tag}: {prompt} ({len(messages)} messages)"
+        text = f"{tag}: {prompt} ({len(messages)} messages)"
         for i, word in enumerate(text.split(" ")):
             yield TextDelta(("" if i == 0 else " ") + word)
             if slow:
@@ -45,8 +38,7 @@ class ScriptedLLM:
         yield Usage(input_tokens=7, output_tokens=len(text.split()), reasoning_tokens=0)
         yield Finish("stop")
 
-    async def aclose(self) -> None:
-        return None
+    return FunctionModel(reply, provider="scripted", model="scripted-1")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +90,7 @@ def test_stateless_completion_carries_the_whole_conversation(live, client):
     choice = reply.choices[0]
     assert choice.message.role == "assistant" and choice.finish_reason == "stop"
     assert choice.message.content == "Main: what is my name? (4 messages)"
-    assert live.llms["main-agent"].seen[-1] == ["system", "user", "assistant", "user"]
+    assert [m["role"] for m in live.llms["main-agent"].steps[-1].messages] == ["system", "user", "assistant", "user"]
     assert reply.usage.prompt_tokens == 7 and reply.usage.completion_tokens == 7
     assert reply.usage.total_tokens == 14
     # The throw-away session is gone.

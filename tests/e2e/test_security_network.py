@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from switchyard.server.runner import check_bind, serve
-from tests.test_security_support import ROOT, ROOT_KEY, live, production
+from tests.support.security import ROOT, ROOT_KEY, live, production
 
 
 def _get(c, path: str, **headers: str):

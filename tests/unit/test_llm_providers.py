@@ -15,7 +15,8 @@ from switchyard.errors import LLMError
 from switchyard.llm.base import Finish, ReasoningDelta, TextDelta, ToolCallAccumulator, ToolCallDelta, ToolSpec, Usage
 from switchyard.llm.factory import create_llm_client
 from switchyard.llm.retry import RetryPolicy
-from tests.fakellm import Broken, Delay, Error, FakeLLM, Text, ToolCalls, closed_port_url
+from tests.support.fake_llm import Broken, Delay, Error, FakeLLM, Text, ToolCalls
+from tests.support.net import closed_port_url
 
 KEY = "sk-test-SuperSecretKey0123456789"
 WEATHER = ToolSpec("get_weather", "Weather for a city",

@@ -17,45 +17,43 @@ from a2a.types import a2a_pb2 as pb
 from switchyard.config.loader import parse_agent
 from switchyard.errors import LLMError
 from switchyard.llm.base import Finish, TextDelta, ToolCallDelta, Usage, content_to_text
+from switchyard.llm.function import FunctionModel
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.server.app import create_app
 from switchyard.server.card import build_card
 from switchyard.tools.base import FunctionTool
-from tests.serverutil import LiveServer, sse_events
+from tests.support.live_server import LiveServer
+from tests.support.sse import iter_sse, sse_events
 
 S = pb.TaskState
 
 
-class ScriptedLLM:
+def ScriptedLLM() -> FunctionModel:  # noqa: N802
     """Answers "Echo: <text>" in word chunks. "SLOW ..." streams slowly (for cancel), "FAIL ..."
     raises, "TOOL ..." calls the `lookup` tool once, then answers with its result."""
+    return FunctionModel(_scripted_reply, provider="scripted", model="scripted-1")
 
-    provider = "scripted"
-    model = "scripted-1"
 
-    async def stream(self, messages: list[dict[str, Any]], tools: Any, *, system: str | None = None):
-        last = messages[-1]
-        if last["role"] == "tool":
-            text = f"Tool said {content_to_text(last['content'])}"
-        else:
-            prompt = content_to_text(last["content"])
-            if prompt.startswith("FAIL"):
-                raise LLMError("scripted failure", provider="scripted")
-            if prompt.startswith("TOOL"):
-                yield ToolCallDelta(index=0, id="call_1", name="lookup", arguments='{"q": "x"}')
-                yield Finish("tool-calls")
-                return
-            text = f"Echo: {prompt}"
-        slow = content_to_text(messages[-1]["content"]).startswith("SLOW")
-        for i, word in enumerate(text.split(" ")):
-            yield TextDelta(("" if i == 0 else " ") + word)
-            await asyncio.sleep(0.3 if slow else 0)
-        yield Usage(input_tokens=len(messages), output_tokens=len(text.split()))
-        yield Finish("stop")
-
-    async def aclose(self) -> None:
-        return None
+async def _scripted_reply(messages: list[dict[str, Any]], tools: Any, info: Any):
+    last = messages[-1]
+    if last["role"] == "tool":
+        text = f"Tool said {content_to_text(last['content'])}"
+    else:
+        prompt = content_to_text(last["content"])
+        if prompt.startswith("FAIL"):
+            raise LLMError("scripted failure", provider="scripted")
+        if prompt.startswith("TOOL"):
+            yield ToolCallDelta(index=0, id="call_1", name="lookup", arguments='{"q": "x"}')
+            yield Finish("tool-calls")
+            return
+        text = f"Echo: {prompt}"
+    slow = content_to_text(messages[-1]["content"]).startswith("SLOW")
+    for i, word in enumerate(text.split(" ")):
+        yield TextDelta(("" if i == 0 else " ") + word)
+        await asyncio.sleep(0.3 if slow else 0)
+    yield Usage(input_tokens=len(messages), output_tokens=len(text.split()))
+    yield Finish("stop")
 
 
 async def lookup(q: str) -> str:
@@ -313,11 +311,8 @@ def test_waiting_for_tool_approval_is_input_required(live):
             "params": {"message": msg03("TOOL please", taskId="needs-ok")}}
     states = []
     with live.client() as c, c.stream("POST", "/jsonrpc", json=body) as r:
-        for line in r.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            import json
-            result = json.loads(line[5:])["result"]
+        for _, data in iter_sse(r):
+            result = data["result"]
             if result["kind"] == "status-update":
                 states.append(result["status"]["state"])
                 if result["status"]["state"] == "input-required":

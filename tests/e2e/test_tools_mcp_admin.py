@@ -11,7 +11,7 @@ import pytest
 from switchyard.config import parse_agent
 from switchyard.runtime.agent import Agent
 from switchyard.tools.mcp_support import MCPConnectionError
-from tests.toolsutil import DEMO_SERVER, agent_config, module_server, stdio_server
+from tests.support.tools import DEMO_SERVER, agent_config, module_server, stdio_server
 
 MISSING = "/nonexistent/switchyard-no-such-mcp-server"
 ROOT_KEY = "sk-root-" + "r" * 40

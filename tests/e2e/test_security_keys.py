@@ -22,7 +22,7 @@ from switchyard.server.security.keys import (
     parse_duration,
 )
 from switchyard.server.security.keys_cli import keys_main
-from tests.test_security_support import (
+from tests.support.security import (
     ROOT,
     audit_entries,
     bearer,

@@ -1,5 +1,5 @@
 """MCP tools end to end over HTTP: a real Switchyard server whose agents use the demo MCP server
-(tests/mcp_servers/demo_server.py) over stdio and over streamable HTTP on loopback, driven by
+(tests/support/mcp_servers/demo_server.py) over stdio and over streamable HTTP on loopback, driven by
 the scripted fake LLM. One server for the module (each stdio server costs ~1 s to start).
 
 Agents:
@@ -15,9 +15,9 @@ import time
 import pytest
 
 from switchyard.tools.base import FunctionTool
-from tests.fakellm import Text, ToolCalls
-from tests.serverutil import sse_events
-from tests.toolsutil import (
+from tests.support.fake_llm import Text, ToolCalls
+from tests.support.sse import sse_events
+from tests.support.tools import (
     agent_config,
     http_demo_server,
     module_server,

@@ -13,8 +13,10 @@ import time
 
 import httpx
 
-from tests.fakellm import Text
-from tests.serverutil import free_port, serve_agents, sse_events
+from tests.support.fake_llm import Text
+from tests.support.live_server import serve_agents
+from tests.support.net import free_port
+from tests.support.sse import sse_events
 
 
 def agent_config(tmp_path, fake_llm, agent_id="runs"):

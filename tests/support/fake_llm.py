@@ -19,9 +19,14 @@ Usage:
     fake.requests   # [{"path", "headers", "json"}, ...] in arrival order
     fake.stop()
 
-Each request consumes one scripted step (a step may also be a callable `f(body) -> step`).
-With the script empty it answers "fake reply to: <last user text>". The server runs uvicorn in
-its own thread and event loop, so it works with any test event loop (or none).
+Each request consumes one scripted step (a step may also be a callable `f(body) -> step`);
+the steps are in tests/support/fake_llm_steps.py and importable from here. With the script
+empty it answers `default(body)`, by default "fake reply to: <last user text>". The server runs
+uvicorn in its own thread and event loop, so it works with any test event loop (or none).
+
+Tests take it from the `fake_llm` fixture (tests/support/fixtures.py), which fails a test that
+leaves scripted steps unrequested. Benchmarks run it in a process of its own with `serve()`
+(bench/_fake_llm.py), so that its CPU is not counted as the server's.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import socket
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Iterator, Union
+from typing import Any, Callable, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
@@ -40,96 +45,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-# --- script steps --------------------------------------------------------------------------
-
-
-class Step:
-    """Base of all steps. `delay` seconds pass before the response starts (before headers)."""
-
-    delay: float = 0.0
-
-
-class Text(Step):
-    def __init__(self, text: str, *, chunks: int = 3, usage: tuple[int, int] | None = None,
-                 finish: str = "stop", reasoning: str | None = None, delay: float = 0.0,
-                 chunk_delay: float = 0.0) -> None:
-        self.text, self.chunks, self.usage, self.finish = text, chunks, usage, finish
-        self.reasoning, self.delay, self.chunk_delay = reasoning, delay, chunk_delay
-
-
-class ToolCalls(Step):
-    """calls: [(id, name, arguments)] where arguments is a dict (sent as JSON) or a raw string.
-    The arguments of each call are streamed in `arg_chunks` pieces."""
-
-    def __init__(self, calls: list[tuple[str, str, Any]], *, text: str | None = None,
-                 arg_chunks: int = 3, usage: tuple[int, int] | None = None, delay: float = 0.0) -> None:
-        self.calls = [(cid, name, args if isinstance(args, str) else json.dumps(args))
-                      for cid, name, args in calls]
-        self.text, self.arg_chunks, self.usage, self.delay = text, arg_chunks, usage, delay
-
-
-class Error(Step):
-    """An HTTP error in the protocol's own error shape. `retry_after` becomes a Retry-After
-    header (a number of seconds, or a string such as an HTTP date)."""
-
-    def __init__(self, status: int = 500, *, message: str | None = None, retry_after: Any = None,
-                 delay: float = 0.0) -> None:
-        self.status, self.retry_after, self.delay = status, retry_after, delay
-        self.message = message or f"fake upstream error {status}"
-
-
-class Delay(Step):
-    """Wait `seconds` before answering with `then` (default: the default reply)."""
-
-    def __init__(self, seconds: float, then: Step | None = None) -> None:
-        self.delay, self.then = seconds, then
-
-
-class Broken(Step):
-    """Start a streamed text reply, send `after_chunks` chunks, then drop the connection."""
-
-    def __init__(self, text: str = "partial reply here", *, chunks: int = 3, after_chunks: int = 1,
-                 delay: float = 0.0) -> None:
-        self.text, self.chunks, self.after_chunks, self.delay = text, chunks, after_chunks, delay
-
-
-ScriptItem = Union[Step, Callable[[dict[str, Any]], Step]]
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-def split(text: str, n: int) -> list[str]:
-    """`text` in `n` nearly equal pieces (by characters) that join back exactly."""
-    n = max(1, min(n, len(text))) if text else 1
-    size, rest = divmod(len(text), n)
-    out, pos = [], 0
-    for i in range(n):
-        end = pos + size + (1 if i < rest else 0)
-        out.append(text[pos:end])
-        pos = end
-    return out
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content
-                        if isinstance(p, dict) and p.get("type") == "text")
-    return ""
-
-
-def last_user_text(body: dict[str, Any]) -> str:
-    for msg in reversed(body.get("messages") or []):
-        if msg.get("role") == "user":
-            text = _text_of(msg.get("content"))
-            if text:
-                return text
-    return ""
-
-
-def _words(body: dict[str, Any]) -> int:
-    return sum(len(_text_of(m.get("content")).split()) for m in body.get("messages") or []) + 1
+from tests.support.fake_llm_steps import (  # noqa: F401 - the steps are part of this module's interface
+    Broken, Delay, Error, ScriptItem, Stamped, Step, Text, ToolCalls, last_user_text, split, words_in)
 
 
 class _Dropped(Exception):
@@ -139,11 +56,24 @@ class _Dropped(Exception):
 # --- the server ----------------------------------------------------------------------------
 
 
+def _default_reply(body: dict[str, Any]) -> Step:
+    return Text(f"fake reply to: {last_user_text(body)}")
+
+
 class FakeLLM:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    """The scripted fake LLM (see the module docstring).
+
+    default:       the step for a request when the script is empty.
+    keep_requests: keep only the last N requests in `requests` (long benchmark runs).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", *, default: Callable[[dict[str, Any]], Step] = _default_reply,
+                 keep_requests: int | None = None) -> None:
         self.host = host
         self.port: int | None = None
-        self.requests: list[dict[str, Any]] = []
+        self.default = default
+        self.requests: deque[dict[str, Any]] | list[dict[str, Any]] = (
+            deque(maxlen=keep_requests) if keep_requests else [])
         self._script: deque[ScriptItem] = deque()
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
@@ -172,6 +102,12 @@ class FakeLLM:
                 raise RuntimeError("fake LLM server did not start")
             time.sleep(0.01)
         return self
+
+    def serve(self, port: int, **uvicorn_options: Any) -> None:
+        """Serve on `port` in the calling thread until interrupted (a process of its own)."""
+        self.port = port
+        uvicorn.run(self._app, host=self.host, port=port, log_level="warning", access_log=False,
+                    lifespan="off", **uvicorn_options)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -230,10 +166,10 @@ class FakeLLM:
             item = self._script.popleft() if self._script else None
         step = item(body) if callable(item) else item
         if step is None:
-            step = Text(f"fake reply to: {last_user_text(body)}")
+            step = self.default(body)
         if isinstance(step, Delay):
             await asyncio.sleep(step.delay)
-            step = step.then or Text(f"fake reply to: {last_user_text(body)}")
+            step = step.then or self.default(body)
         if step.delay:
             await asyncio.sleep(step.delay)
         return body, step
@@ -263,7 +199,7 @@ class FakeLLM:
         out = len((getattr(step, "text", None) or "").split())
         if isinstance(step, ToolCalls):
             out += sum(len(args.split()) for _, _, args in step.calls) + 1
-        return _words(body), out
+        return words_in(body), out
 
     def _openai_completion(self, step: Step, model: str, usage: tuple[int, int]) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": getattr(step, "text", None)}
@@ -296,9 +232,7 @@ class FakeLLM:
         if isinstance(step, Text):
             if step.reasoning:
                 yield chunk({"reasoning_content": step.reasoning})
-            for piece in split(step.text, step.chunks):
-                if step.chunk_delay:
-                    await asyncio.sleep(step.chunk_delay)
+            async for piece in step.pieces():
                 yield chunk({"content": piece})
             finish = step.finish
         elif isinstance(step, ToolCalls):
@@ -381,12 +315,10 @@ class FakeLLM:
             yield event("content_block_stop", {"index": index})
             index += 1
         text = getattr(step, "text", None)
-        if text:
+        if text or isinstance(step, Stamped):
             yield event("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
-            n = step.chunks if isinstance(step, Text) else 1
-            for piece in split(text, n):
-                if isinstance(step, Text) and step.chunk_delay:
-                    await asyncio.sleep(step.chunk_delay)
+            pieces = step.pieces() if isinstance(step, Text) else _one(text)
+            async for piece in pieces:
                 yield event("content_block_delta", {"index": index, "delta": {"type": "text_delta", "text": piece}})
             yield event("content_block_stop", {"index": index})
             index += 1
@@ -404,10 +336,5 @@ class FakeLLM:
         yield event("message_stop", {})
 
 
-def closed_port_url(path: str = "/v1") -> str:
-    """A loopback URL on which nothing listens (connection refused)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}{path}"
+async def _one(text: str) -> Any:
+    yield text

@@ -8,13 +8,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
 from switchyard.config.schema import AgentConfig
 from switchyard.errors import ConfigError, LLMError
 from switchyard.llm.base import Finish, TextDelta, ToolSpec
+from switchyard.llm.function import FunctionModel, StepInfo
 from switchyard.routing import Router, RoutingDecision, semantic
 from switchyard.routing.cli import route_main
 from switchyard.routing.eval import EvalFileError, evaluate, format_report, load_cases
@@ -50,26 +51,16 @@ def lexical_router(**kwargs: Any) -> Router:
     return Router(AGENTS, fallback=kwargs.pop("fallback", "general"), semantic=False, **kwargs)
 
 
-class ScriptedLLM:
-    """A tiny LLMClient: streams a fixed answer (or raises), and records the prompts."""
+def ScriptedLLM(answer: str | Exception) -> FunctionModel:  # noqa: N802
+    """A model that streams a fixed answer (or raises); its `steps` record the prompts."""
 
-    provider, model = "scripted", "test"
+    def reply(messages: list[dict[str, Any]], tools: list[ToolSpec], info: StepInfo) -> list[Any]:
+        if isinstance(answer, Exception):
+            raise answer
+        # In fragments, like a real stream.
+        return [TextDelta(answer[i:i + 4]) for i in range(0, len(answer), 4)] + [Finish("stop")]
 
-    def __init__(self, answer: str | Exception) -> None:
-        self.answer = answer
-        self.calls: list[tuple[list[dict[str, Any]], str | None]] = []
-
-    async def stream(self, messages: list[dict[str, Any]], tools: list[ToolSpec], *,
-                     system: str | None = None) -> AsyncIterator[Any]:
-        self.calls.append((messages, system))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        for i in range(0, len(self.answer), 4):  # in fragments, like a real stream
-            yield TextDelta(self.answer[i:i + 4])
-        yield Finish("stop")
-
-    async def aclose(self) -> None:
-        pass
+    return FunctionModel(reply, provider="scripted", model="test")
 
 
 # --- layers --------------------------------------------------------------------------------
@@ -124,7 +115,7 @@ async def test_below_threshold_the_llm_chooses():
     d = await router.route("my risotto is mushy")
     assert d.agent_id == "cooking" and d.layer == "llm"
     assert "LLM (scripted/test) chose cooking" in d.reason
-    messages, system = llm.calls[0]
+    messages, system = llm.steps[0].messages, llm.steps[0].info.system
     prompt = messages[0]["content"]
     # The LLM sees every agent's description but not the fallback (that is what NONE means).
     assert "- travel: Flights, hotels" in prompt and "- general:" not in prompt
@@ -134,7 +125,7 @@ async def test_below_threshold_the_llm_chooses():
 async def test_llm_is_not_asked_when_the_scores_are_confident():
     llm = ScriptedLLM("cooking")
     d = await lexical_router(llm=llm).route("refund invoice INV-12345 please")
-    assert d.agent_id == "billing" and llm.calls == []
+    assert d.agent_id == "billing" and llm.steps == []
 
 
 @pytest.mark.parametrize("answer, why", [
@@ -195,9 +186,9 @@ async def test_fallback_ranking_first_asks_the_llm_when_configured():
     llm = ScriptedLLM("NONE")
     router = Router(NONE_AGENTS, fallback="general", semantic=False, llm=llm)
     d = await router.route("write a short poem about penguins")
-    assert llm.calls, "the LLM decides unclear 'none' cases too"
+    assert llm.steps, "the LLM decides unclear 'none' cases too"
     assert d.agent_id == "general" and d.fallback and "said no agent fits" in d.reason
-    prompt = llm.calls[0][0][0]["content"]
+    prompt = llm.steps[0].messages[0]["content"]
     assert "- general:" not in prompt
 
 
@@ -353,7 +344,7 @@ def test_route_main_prints_decision_and_exit_codes(tmp_path, capsys):
 
 
 def test_example_agents_load_and_route():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     assert route_main("my payment was declined twice", str(root / "examples" / "agents"),
                       None, "general", "off") == 0
 
@@ -499,7 +490,7 @@ async def test_close_call_is_settled_by_the_llm():
     first, second = router.rank("what rate for a home loan")[:2]
     assert first.score >= router.threshold and first.score - second.score < router.llm_margin
     d = await router.route("what rate for a home loan")
-    assert d.agent_id == "loans" and d.layer == "llm" and len(llm.calls) == 1
+    assert d.agent_id == "loans" and d.layer == "llm" and len(llm.steps) == 1
     assert "too close to call" in d.reason and "the LLM (scripted/test) chose loans" in d.reason
     # route_sync never asks an LLM: the scores' choice stands.
     assert router.route_sync("what rate for a home loan").agent_id == first.agent_id
@@ -516,10 +507,10 @@ async def test_close_call_with_an_unusable_answer_keeps_the_scores_choice():
 async def test_close_calls_not_asked_when_off_clear_or_sticky():
     llm = ScriptedLLM("loans")
     off = Router(TWINS, fallback="general", semantic=False, llm=llm, llm_margin=0)
-    assert (await off.route("what rate for a home loan")).layer != "llm" and llm.calls == []
+    assert (await off.route("what rate for a home loan")).layer != "llm" and llm.steps == []
     on = Router(TWINS, fallback="general", semantic=False, llm=llm)
     # A clear winner: no call.
-    assert (await on.route("refinance my mortgage")).agent_id == "mortgages" and llm.calls == []
+    assert (await on.route("refinance my mortgage")).agent_id == "mortgages" and llm.steps == []
     # A session's agent kept by stickiness: no call either.
     d = await on.route("what rate for a home loan", current_agent="mortgages")
-    assert d.sticky and d.agent_id == "mortgages" and llm.calls == []
+    assert d.sticky and d.agent_id == "mortgages" and llm.steps == []

@@ -1,4 +1,4 @@
-"""Helpers for the tools / MCP / approvals end-to-end tests (tests/test_tools_*.py)."""
+"""Helpers for the tools / MCP / approvals end-to-end tests (tests/e2e/test_tools_*.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.serverutil import LiveServer, free_port, iter_sse, serve_agents, wait_for_port  # noqa: F401 - iter_sse re-exported
+from tests.support.live_server import LiveServer, serve_agents
+from tests.support.net import free_port, wait_for_port
 
 DEMO_SERVER = str(Path(__file__).parent / "mcp_servers" / "demo_server.py")
 API_KEY = "sk-test-0123456789abcdefgh"

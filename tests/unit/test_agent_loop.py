@@ -10,7 +10,7 @@ from switchyard.errors import ConflictError, LimitError
 from switchyard.llm.openai_provider import to_openai_messages
 from switchyard.runtime.agent import Agent
 from switchyard.tools.base import FunctionTool
-from tests.fakellm import Error, Text, ToolCalls
+from tests.support.fake_llm import Error, Text, ToolCalls
 
 
 def make_agent(tmp_path, fake_llm, *, tools=(), **overrides) -> Agent:

@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.test_security_support import (
+from tests.support.security import (
     ROOT,
     ScriptedLLM,
     bearer,
