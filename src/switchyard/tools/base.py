@@ -115,7 +115,8 @@ def _context_parameter(fn: Callable[..., Any]) -> str | None:
     for parameter in parameters:
         annotation = parameter.annotation
         if annotation is ToolCallContext or (
-                isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "ToolCallContext"):
+                isinstance(annotation, str)
+                and annotation.strip("'\"").rsplit(".", 1)[-1] == "ToolCallContext"):
             return parameter.name
     return None
 
