@@ -53,8 +53,8 @@ class TurnRunner:
         def emit(name: str, data: dict[str, Any]) -> None:
             event = Event(name, sid, data)
             run.publish(event)
-            if self._bus_has_listeners(sid):
-                asyncio.ensure_future(self.agent.bus.publish(event))
+            if self._bus_has_listeners(sid) and not self.agent.supervisor.stopping:
+                self.agent.supervisor.spawn(self.agent.bus.publish(event), name=f"publish:{sid}")
 
         finish_reason, error = "stop", None
         try:
