@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import uuid
@@ -13,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError, LimitError
 from switchyard.llm.base import content_to_text
+from switchyard.runtime.agent import QUEUED_TURNS
 from switchyard.server.deps import (agent_for, ensure_session_access, message_agent, owner_of,
                                     visible_session)
 from switchyard.server.schemas import MessageBody, ResetBody, content_dump
@@ -48,26 +48,15 @@ async def _prepare(request: Request, body: MessageBody):  # noqa: ANN202
     return agent, content
 
 
-# Turns queued behind a running one (POST /api/message on a busy session): held here so that
-# they are not garbage-collected, and their failures are logged rather than lost.
-_background: set[asyncio.Task[Any]] = set()
-
-
-def _queued_done(task: asyncio.Task[Any]) -> None:
-    _background.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("a queued turn could not start: %s", task.exception())
-
-
 @router.post("/api/message", status_code=202, summary="Send a message; the run goes on in the background")
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content = await _prepare(request, body)
     session_id = body.sessionId or str(uuid.uuid4())
     if agent.is_busy(session_id):
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
-        task = asyncio.create_task(agent.start_run(session_id, content, wait=True, owner=owner_of(request)))
-        _background.add(task)
-        task.add_done_callback(_queued_done)
+        # The agent's supervisor holds it and logs a failure to start.
+        agent.supervisor.spawn(agent.start_run(session_id, content, wait=True, owner=owner_of(request)),
+                               name=f"queued-turn:{session_id}", group=QUEUED_TURNS)
     else:
         await agent.start_run(session_id, content, wait=True, owner=owner_of(request))
     return JSONResponse({"accepted": True, "sessionId": session_id}, status_code=202)
