@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Literal, Sequence
 
 from switchyard.config.schema import PermissionsConfig
 from switchyard.errors import NotFoundError, RequestError
+from switchyard.ids import new_id
 from switchyard.runtime.events import APPROVAL_REQUEST, APPROVAL_RESPONSE
 from switchyard.tools.context import ToolCallContext
 from switchyard.tools.policy import PermissionsPolicy, ToolPolicy, decide
@@ -84,7 +84,7 @@ class ApprovalCoordinator:
 
     async def _ask(self, session_id: str, tool_name: str, tool_call_id: str,
                    args: dict[str, Any]) -> ApprovalOutcome:
-        approval_id = str(uuid.uuid4())
+        approval_id = new_id()
         timeout_ms = self.permissions.timeout
         payload = {
             "approvalId": approval_id,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError, LimitError
+from switchyard.ids import new_id
 from switchyard.llm.base import content_to_text
 from switchyard.runtime.agent import QUEUED_TURNS
 from switchyard.server.deps import (agent_for, ensure_session_access, message_agent, owner_of,
@@ -51,7 +51,7 @@ async def _prepare(request: Request, body: MessageBody):  # noqa: ANN202
 @router.post("/api/message", status_code=202, summary="Send a message; the run goes on in the background")
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content = await _prepare(request, body)
-    session_id = body.sessionId or str(uuid.uuid4())
+    session_id = body.sessionId or new_id()
     if agent.is_busy(session_id):
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
         # The agent's supervisor holds it and logs a failure to start.
