@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from dataclasses import dataclass, field
 import json
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Protocol, runtime_checkable
 
 from switchyard.llm.base import ToolSpec
@@ -149,4 +149,3 @@ class ToolSet:
 
     def __len__(self) -> int:
         return len(self._tools)
-
