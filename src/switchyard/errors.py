@@ -119,6 +119,9 @@ class LLMError(RuntimeFailure):
 
 
 class ToolError(RuntimeFailure):
+    """Raised by a tool to fail with a message meant for the model: the turn sends back
+    "Tool <name> failed: <message>" as the tool's result and the run goes on."""
+
     code = "tool_error"
 
 

@@ -17,6 +17,7 @@ import pytest_asyncio
 from switchyard.config.schema import HttpServerConfig, StdioServerConfig
 from switchyard.errors import ConflictError, NotFoundError, RequestError
 from switchyard.tools.base import FunctionTool, ToolSet
+from switchyard.tools.context import ToolCallContext
 from switchyard.tools.mcp_client import ConnectionOptions, MCPConnection, MCPConnectionError
 from switchyard.tools.mcp_manager import MCPManager
 from tests.support.net import free_port, wait_for_port
@@ -27,6 +28,7 @@ SERVER = str(Path(__file__).parents[1] / "support" / "mcp_servers" / "demo_serve
 FAST = ConnectionOptions(backoff_initial=0.2, backoff_max=1.0, max_attempts=3,
                          health_interval=0.2, stop_timeout=3.0)
 SECRET = "SWITCHYARD_TEST_SECRET_KEY"
+CALL = ToolCallContext(call_id="call-1", session_id="s1")   # a direct call, outside any turn
 
 
 def stdio(timeout_ms: int = 1500, **kw) -> StdioServerConfig:
@@ -107,7 +109,7 @@ async def test_discovers_tools_resources_and_prompts(conn):
 
 async def test_call_returns_content_and_structured_result(conn):
     add = next(t for t in conn.tools if t.name == "add")
-    result = await add.call({"a": 2, "b": 40})
+    result = await add.call({"a": 2, "b": 40}, CALL)
     assert not result.is_error
     assert text(result) == "42"
     assert result.raw == {"result": 42}
@@ -116,8 +118,8 @@ async def test_call_returns_content_and_structured_result(conn):
 async def test_concurrent_calls_do_not_wait_for_each_other(conn):
     tools = {t.name: t for t in conn.tools}
     started = time.monotonic()
-    slow = asyncio.create_task(tools["slow"].call({"seconds": 1.2}))
-    results = await asyncio.gather(*(tools["add"].call({"a": i, "b": 1}) for i in range(10)))
+    slow = asyncio.create_task(tools["slow"].call({"seconds": 1.2}, CALL))
+    results = await asyncio.gather(*(tools["add"].call({"a": i, "b": 1}, CALL) for i in range(10)))
     assert [text(r) for r in results] == [str(i + 1) for i in range(10)]
     assert time.monotonic() - started < 1.2, "fast calls waited behind the slow one"
     assert text(await slow) == "slept 1.2"
@@ -125,13 +127,13 @@ async def test_concurrent_calls_do_not_wait_for_each_other(conn):
 
 async def test_invalid_arguments_are_rejected_naming_the_field(conn):
     tools = {t.name: t for t in conn.tools}
-    missing_city = await tools["get_weather"].call({})
+    missing_city = await tools["get_weather"].call({}, CALL)
     assert missing_city.is_error
     assert "'city' is a required property" in text(missing_city)
-    wrong_type = await tools["add"].call({"a": "two", "b": 2})
+    wrong_type = await tools["add"].call({"a": "two", "b": 2}, CALL)
     assert wrong_type.is_error
     assert "at 'a': 'two' is not of type 'integer'" in text(wrong_type)
-    not_object = await tools["add"].call(["a"])
+    not_object = await tools["add"].call(["a"], CALL)
     assert not_object.is_error and "expected a JSON object" in text(not_object)
 
 
@@ -144,7 +146,7 @@ async def test_unknown_tool_is_a_tool_error(conn):
 async def test_slow_tool_times_out_and_connection_survives(conn):
     slow = next(t for t in conn.tools if t.name == "slow")
     started = time.monotonic()
-    result = await slow.call({"seconds": 10})
+    result = await slow.call({"seconds": 10}, CALL)
     assert result.is_error
     assert text(result) == "MCP tool 'slow' on server 'demo' timed out after 1500 ms"
     assert time.monotonic() - started < 4
@@ -209,7 +211,7 @@ async def test_streamable_http_transport(http_servers):
         assert connection.status == "connected", connection.last_error
         assert "get_weather" in {t.name for t in connection.tools}
         weather = next(t for t in connection.tools if t.name == "get_weather")
-        assert text(await weather.call({"city": "Oslo"})) == "Sunny in Oslo, 21 C"
+        assert text(await weather.call({"city": "Oslo"}, CALL)) == "Sunny in Oslo, 21 C"
     finally:
         await connection.stop()
 
@@ -273,14 +275,14 @@ async def test_name_collisions_are_prefixed_and_toolset_stays_in_sync(http_serve
         # One server: only the name that clashes with the local tool is prefixed.
         assert {"echo", "one--echo", "add", "get_weather"} <= toolset.names()
         assert toolset.get("echo").source == "local"
-        assert text(await toolset.get("one--echo").call({"text": "hi"})) == "hi"
+        assert text(await toolset.get("one--echo").call({"text": "hi"}, CALL)) == "hi"
 
         # A second server with the same tools: every shared name gets its server's prefix.
         await manager.add("two", HttpServerConfig(type="sse", url=http_servers["sse"]))
         names = toolset.names()
         assert {"one--add", "two--add", "one--echo", "two--echo", "echo"} <= names
         assert "add" not in names
-        result = await toolset.get("two--add").call({"a": 1, "b": 2})
+        result = await toolset.get("two--add").call({"a": 1, "b": 2}, CALL)
         assert text(result) == "3"
         assert toolset.get("two--add").server_name == "two"
 
@@ -337,8 +339,8 @@ async def test_tool_list_change_reaches_the_manager_toolset(http_servers):
     await manager.start()
     try:
         name = f"fresh_{os.getpid()}"   # the HTTP server outlives this test; keep it unique
-        assert text(await toolset.get("grow").call({"tool_name": name})) == f"added {name}"
+        assert text(await toolset.get("grow").call({"tool_name": name}, CALL)) == f"added {name}"
         await until(lambda: toolset.get(name) is not None, timeout=5)
-        assert text(await toolset.get(name).call({})) == "hello"
+        assert text(await toolset.get(name).call({}, CALL)) == "hello"
     finally:
         await manager.stop()

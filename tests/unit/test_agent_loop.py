@@ -10,7 +10,7 @@ from switchyard.errors import ConflictError, LimitError
 from switchyard.llm.openai_provider import to_openai_messages
 from switchyard.runtime.agent import Agent
 from switchyard.tools.base import FunctionTool
-from tests.support.fake_llm import Error, Text, ToolCalls
+from tests.support.fake_llm import Delay, Error, Text, ToolCalls
 
 
 def make_agent(tmp_path, fake_llm, *, tools=(), **overrides) -> Agent:
@@ -296,3 +296,18 @@ def test_kept_history_is_sized_incrementally_and_bounded(monkeypatch):
     monkeypatch.setattr(live_sessions, "HISTORY_CACHE_MAX_CHARS", 12)
     live.keep_history([{"role": "user", "content": "z" * 13}], ("t", 4, 1))
     assert live.history is None
+
+
+async def test_stop_drops_turns_queued_behind_a_running_one_and_leaves_no_background_work(tmp_path, fake_llm):
+    from switchyard.runtime.agent import QUEUED_TURNS
+    fake_llm.script(Delay(0.5, then=Text("first answer")))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    assert agent.supervisor.names() == ["sweeper:loop"]
+    run = await agent.start_run("s", "first")
+    # As POST /api/message does on a busy session: the turn waits under the agent's supervisor.
+    queued = agent.supervisor.spawn(agent.start_run("s", "second"), name="queued-turn:s", group=QUEUED_TURNS)
+    await asyncio.sleep(0.05)
+    await agent.stop(grace=5)
+    assert run.done and run.events[-1].data["finishReason"] == "stop"
+    assert queued.cancelled() and len(agent.supervisor) == 0
+    assert len(fake_llm.requests) == 1   # the queued turn never started

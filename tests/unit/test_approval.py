@@ -257,3 +257,63 @@ def test_invalid_bodies_name_the_field(body, field):
     assert info.value.details == {"field": field}
     assert f"'{field}'" in info.value.message
     assert info.value.status == 400
+
+
+# --- argument-aware policies (tools/policy.py) --------------------------------------------------
+
+class RecordingPolicy:
+    def __init__(self, decide_with):
+        self.decide_with, self.calls = decide_with, []
+
+    def evaluate(self, tool_name, arguments, context):
+        self.calls.append((tool_name, arguments, context.call_id, context.session_id))
+        return self.decide_with(tool_name, arguments)
+
+
+async def test_a_policy_ask_goes_to_the_approval_flow_even_in_auto_approve():
+    from switchyard.tools.policy import PolicyDecision
+    risky = RecordingPolicy(lambda name, args: PolicyDecision.ask() if "-rf" in args.get("cmd", "") else None)
+    coord, events = coordinator("auto-approve")
+    coord.policies.append(risky)
+    assert (await coord.authorize("s1", "shell", "c1", {"cmd": "ls"})).approved
+    task = asyncio.create_task(coord.authorize("s1", "shell", "c2", {"cmd": "rm -rf /tmp/x"}))
+    [pending] = await wait_pending(coord)
+    assert pending["metadata"] == {"toolName": "shell", "toolCallId": "c2", "args": {"cmd": "rm -rf /tmp/x"}}
+    coord.resolve(pending["approvalId"], "denied")
+    outcome = await task
+    assert outcome.status == "denied" and outcome.reason == "user_denied"
+    assert [name for _, name, _ in events.items] == [APPROVAL_REQUEST, APPROVAL_RESPONSE]
+    assert risky.calls == [("shell", {"cmd": "ls"}, "c1", "s1"), ("shell", {"cmd": "rm -rf /tmp/x"}, "c2", "s1")]
+
+
+async def test_the_first_deny_wins_and_later_policies_are_not_asked():
+    from switchyard.tools.policy import PolicyDecision
+    first = RecordingPolicy(lambda name, args: PolicyDecision.deny(f"no {args['path']}"))
+    second = RecordingPolicy(lambda name, args: PolicyDecision.deny("never seen"))
+    coord = ApprovalCoordinator(PermissionsConfig(mode="auto-approve"), Events(), policies=[first, second])
+    outcome = await coord.authorize("s1", "read", "c1", {"path": "/etc/shadow"})
+    assert (outcome.status, outcome.reason, outcome.message) == ("denied", "system_denied", "no /etc/shadow")
+    assert len(first.calls) == 1 and second.calls == []
+    # The config's alwaysDeny comes first: it wins over any added policy.
+    coord = coordinator("auto-approve", deny=["read"])[0]
+    coord.policies.append(second)
+    assert "alwaysDeny" in (await coord.authorize("s1", "read", "c1", {"path": "x"})).message
+    assert second.calls == []
+
+
+async def test_policies_compose_async_and_abstaining():
+    from switchyard.tools.context import ToolCallContext
+    from switchyard.tools.policy import PolicyDecision, decide
+
+    class AsyncAllow:
+        async def evaluate(self, tool_name, arguments, context):
+            await asyncio.sleep(0)
+            return PolicyDecision.allow()
+
+    context = ToolCallContext(call_id="c1")
+    abstain = RecordingPolicy(lambda name, args: None)
+    assert (await decide([], "t", {}, context)).action == "allow"
+    assert (await decide([abstain], "t", {}, context)).action == "allow"
+    asked = await decide([AsyncAllow(), RecordingPolicy(lambda n, a: PolicyDecision.ask("check")), abstain],
+                         "t", {}, context)
+    assert (asked.action, asked.reason, asked.policy) == ("ask", "check", "RecordingPolicy")

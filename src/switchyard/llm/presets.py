@@ -67,10 +67,6 @@ UNSUPPORTED = ("google", "cohere", "vertex", "bedrock", "minimax", "glm", "dexto
 SUPPORTED = tuple(PRESETS)
 
 
-def get_preset(provider: str) -> Preset | None:
-    return PRESETS.get(provider)
-
-
 @dataclass(frozen=True)
 class ResolvedLLM:
     """The outcome of provider resolution (see factory.resolve_llm). `api_key` is a secret:

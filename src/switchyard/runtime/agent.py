@@ -29,6 +29,7 @@ from switchyard.runtime.prompt import build_system_prompt
 from switchyard.runtime.run import Run, current_run
 from switchyard.runtime.turn import TurnRunner, result_of
 from switchyard.runtime.sessions import LiveSessions
+from switchyard.runtime.supervisor import Supervisor
 from switchyard.store import Store, database_url
 from switchyard.store.sessions import now_ms
 from switchyard.tools.base import Tool, ToolSet
@@ -37,6 +38,9 @@ log = logging.getLogger("switchyard.agent")
 
 MAX_CACHED_CLIENTS = 32
 TITLE_LENGTH = 60
+# The supervisor group of turns waiting for a busy session (POST /api/message): at shutdown
+# they are dropped before they start, not started while the agent stops.
+QUEUED_TURNS = "queued-turns"
 
 
 def _new_id() -> str:
@@ -68,7 +72,7 @@ class Agent:
         self._llm_client = llm_client
         self._session_clients: OrderedDict[str, LLMClient] = OrderedDict()
         self._system_prompt: str | None = None
-        self._sweeper: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor(f"agent:{self.id}")   # the agent's background work
         self.mcp: Any = None          # tools.mcp_client.MCPManager when servers are configured
         self.approvals: Any = None    # tools.approval.ApprovalCoordinator
         self.turns = TurnRunner(self)
@@ -88,7 +92,9 @@ class Agent:
             resolve_llm(self.config.llm, os.environ if self.env is None else self.env)
         self._system_prompt = build_system_prompt(self.config, self.loaded.agent_dir)
         await self._start_tools()
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name=f"sweeper:{self.id}")
+        if self.supervisor.stopping:   # started again after a stop
+            self.supervisor = Supervisor(f"agent:{self.id}")
+        self.supervisor.every(max(1.0, min(self.live.ttl / 4, 900)), self._sweep, name=f"sweeper:{self.id}")
         self.started = True
         return self
 
@@ -98,6 +104,7 @@ class Agent:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Let running turns finish within `grace` seconds, cancel the rest, release all."""
+        await self.supervisor.cancel_group(QUEUED_TURNS)
         runs = self.live.runs()
         if runs:
             done, pending = await asyncio.wait([asyncio.ensure_future(r.wait()) for r in runs], timeout=grace)
@@ -112,8 +119,8 @@ class Agent:
                         await asyncio.wait_for(asyncio.shield(run.task), timeout=5)
                     except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001
                         pass
-        if self._sweeper:
-            self._sweeper.cancel()
+        # What is left are the turns' last bus publishes (and the sweeper): before the bus closes.
+        await self.supervisor.stop(grace=min(grace, 2.0))
         if self.mcp is not None:
             await self.mcp.stop()
         for client in [self._llm_client, *self._session_clients.values()]:
@@ -127,13 +134,10 @@ class Agent:
             await self.store.close()
         self.started = False
 
-    async def _sweep_forever(self) -> None:
-        interval = max(1.0, min(self.live.ttl / 4, 900))
-        while True:
-            await asyncio.sleep(interval)
-            evicted = self.live.sweep()
-            if evicted:
-                log.debug("evicted %d idle sessions from memory", evicted)
+    async def _sweep(self) -> None:
+        evicted = self.live.sweep()
+        if evicted:
+            log.debug("evicted %d idle sessions from memory", evicted)
 
     # --- LLM ---------------------------------------------------------------------------
 

@@ -12,10 +12,11 @@ import asyncio
 import logging
 import time
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from switchyard.config.schema import LLMConfig
-from switchyard.errors import LLMError, SwitchyardError
+from switchyard.errors import LLMError, SwitchyardError, ToolError
 from switchyard.llm.base import (Finish, LLMClient, ReasoningDelta, StepResult, TextDelta,
                                  ToolCall, ToolCallAccumulator, ToolCallDelta, Usage)
 from switchyard.runtime import events as ev
@@ -24,6 +25,7 @@ from switchyard.runtime.run import Run, current_run
 from switchyard.runtime.sessions import LiveSession
 from switchyard.store.sessions import now_ms
 from switchyard.tools.base import ToolResult
+from switchyard.tools.context import ToolCallContext
 
 if TYPE_CHECKING:
     from switchyard.runtime.agent import Agent
@@ -46,13 +48,13 @@ class TurnRunner:
         current_run.set(run)
         started = time.monotonic()
         sid = run.session_id
-        state = _TurnState(sid)
+        state = _TurnState(sid, owner=session.get("owner"))
 
         def emit(name: str, data: dict[str, Any]) -> None:
             event = Event(name, sid, data)
             run.publish(event)
-            if self._bus_has_listeners(sid):
-                asyncio.ensure_future(self.agent.bus.publish(event))
+            if self._bus_has_listeners(sid) and not self.agent.supervisor.stopping:
+                self.agent.supervisor.spawn(self.agent.bus.publish(event), name=f"publish:{sid}")
 
         finish_reason, error = "stop", None
         try:
@@ -208,18 +210,26 @@ class TurnRunner:
             arguments = call.parsed_arguments()
         except ValueError as exc:
             return ToolResult.text(f"Invalid arguments for {call.name}: {exc}", is_error=True)
+        context = ToolCallContext(call_id=call.id, session_id=state.session_id, owner=state.owner,
+                                  agent_id=self.agent.id, working_dir=Path(self.agent.loaded.agent_dir))
         if self.agent.approvals is not None:
-            outcome = await self.agent.approvals.authorize(state.session_id, call.name, call.id, arguments)
+            outcome = await self.agent.approvals.authorize(state.session_id, call.name, call.id, arguments,
+                                                           context=context)
             if outcome.status != "approved":
                 why = outcome.message or outcome.reason or outcome.status
                 return ToolResult.text(f"Tool call {call.name} was {outcome.status}: {why}", is_error=True)
         emit(ev.TOOL_RUNNING, {"toolName": call.name, "toolCallId": call.id})
         try:
-            return await tool.call(arguments)
+            return await tool.call(arguments, context)
         except asyncio.CancelledError:
+            # Reaches what asyncio cannot: a sync tool's thread, work the tool handed elsewhere.
+            context.cancellation.cancel("the turn was cancelled")
             raise
         except asyncio.TimeoutError:
+            context.cancellation.cancel("timed out")
             return ToolResult.text(f"Tool {call.name} timed out", is_error=True)
+        except ToolError as exc:
+            return ToolResult.text(f"Tool {call.name} failed: {exc.message}", is_error=True)
         except Exception as exc:  # noqa: BLE001 - a tool failure goes back to the model
             log.warning("tool %s failed: %s", call.name, exc)
             return ToolResult.text(f"Tool {call.name} failed: {type(exc).__name__}: {exc}", is_error=True)
@@ -240,8 +250,9 @@ class TurnRunner:
 
 
 class _TurnState:
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, *, owner: str | None = None) -> None:
         self.session_id = session_id
+        self.owner = owner  # the session's owner, for the tools' call context
         self.steps = 0
         self.text = ""  # text of the current step not yet persisted
         self.usage = Usage()

@@ -1,26 +1,30 @@
 """Tool-call approval: policies, pending requests, and the body rules of POST /api/approvals/{id}.
 
-`ApprovalCoordinator.authorize()` is called by the agent loop before each tool call. Gates, in
-order: toolPolicies.alwaysDeny -> denied; toolPolicies.alwaysAllow or "remembered for this
-session" -> approved; mode auto-approve -> approved; auto-deny -> denied; manual -> a pending
-approval is published as "approval:request" and the call waits for `resolve()` (the HTTP route),
-the permissions timeout (-> cancelled, reason "timeout"), or `cancel_session()` (a cancelled run).
-The outcome is published as "approval:response". Policy names match the tool's name exactly,
-as the model sees it (e.g. "get_weather" or "weather--get_weather" when prefixed).
+`ApprovalCoordinator.authorize()` is called by the agent loop before each tool call. It asks
+the tool policies (tools/policy.py: the config's `permissions` first, then any added policy)
+with the call's arguments and context: deny -> denied (reason "system_denied", the policy's
+text as message); allow -> approved; ask -> approved at once if a person chose "remember" for
+this tool in this session, else a pending approval is published as "approval:request" and the
+call waits for `resolve()` (the HTTP route), the permissions timeout (-> cancelled, reason
+"timeout"), or `cancel_session()` (a cancelled run). The outcome of asking is published as
+"approval:response". Policy names match the tool's name exactly, as the model sees it (e.g.
+"get_weather" or "weather--get_weather" when prefixed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Awaitable, Callable, Literal, Sequence
 
 from switchyard.config.schema import PermissionsConfig
 from switchyard.errors import NotFoundError, RequestError
+from switchyard.ids import new_id
 from switchyard.runtime.events import APPROVAL_REQUEST, APPROVAL_RESPONSE
+from switchyard.tools.context import ToolCallContext
+from switchyard.tools.policy import PermissionsPolicy, ToolPolicy, decide
 
 log = logging.getLogger("switchyard.approval")
 
@@ -56,30 +60,31 @@ class _Pending:
 
 
 class ApprovalCoordinator:
-    def __init__(self, permissions: PermissionsConfig, emit: Emit) -> None:
+    """`policies` are asked after the config's permissions (see tools/policy.py for how they
+    compose); `self.policies` is the whole list, in order, and may be extended at run time."""
+
+    def __init__(self, permissions: PermissionsConfig, emit: Emit,
+                 policies: Sequence[ToolPolicy] = ()) -> None:
         self.permissions = permissions
         self.emit = emit
+        self.policies: list[ToolPolicy] = [PermissionsPolicy(permissions), *policies]
         self._pending: dict[str, _Pending] = {}
         self._remembered: dict[str, set[str]] = {}   # session id -> tool names approved for it
 
     async def authorize(self, session_id: str, tool_name: str, tool_call_id: str,
-                        args: dict[str, Any]) -> ApprovalOutcome:
-        policies = self.permissions.toolPolicies
-        if tool_name in policies.alwaysDeny:
-            return ApprovalOutcome("denied", "system_denied",
-                                   f"Tool '{tool_name}' is denied by toolPolicies.alwaysDeny")
-        if tool_name in policies.alwaysAllow or tool_name in self._remembered.get(session_id, ()):
+                        args: dict[str, Any], *, context: ToolCallContext | None = None) -> ApprovalOutcome:
+        if context is None:
+            context = ToolCallContext(call_id=tool_call_id, session_id=session_id)
+        decision = await decide(self.policies, tool_name, args, context)
+        if decision.action == "deny":
+            return ApprovalOutcome("denied", "system_denied", decision.reason)
+        if decision.action == "allow" or tool_name in self._remembered.get(session_id, ()):
             return ApprovalOutcome("approved")
-        if self.permissions.mode == "auto-approve":
-            return ApprovalOutcome("approved")
-        if self.permissions.mode == "auto-deny":
-            return ApprovalOutcome("denied", "system_denied",
-                                   f"Tool '{tool_name}' denied: permissions mode is auto-deny")
         return await self._ask(session_id, tool_name, tool_call_id, args)
 
     async def _ask(self, session_id: str, tool_name: str, tool_call_id: str,
                    args: dict[str, Any]) -> ApprovalOutcome:
-        approval_id = str(uuid.uuid4())
+        approval_id = new_id()
         timeout_ms = self.permissions.timeout
         payload = {
             "approvalId": approval_id,

@@ -182,9 +182,9 @@ class MCPManager:
             return
         for name in self._synced:
             tool = self.toolset.get(name)
-            if tool is not None and getattr(tool, "source", None) == "mcp":
+            if tool is not None and tool.source == "mcp":
                 self.toolset.remove(name)
-        local = {t.name for t in self.toolset.all() if getattr(t, "source", None) != "mcp"}
+        local = {t.name for t in self.toolset.all() if t.source != "mcp"}
         tools = self.tools(reserved=local)
         for tool in tools:
             self.toolset.add(tool)

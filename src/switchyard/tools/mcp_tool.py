@@ -10,10 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jsonschema import SchemaError
-from jsonschema.validators import Draft202012Validator, validator_for
-
-from switchyard.tools.base import ToolResult
+from switchyard.tools.base import ToolResult, ToolSource
+from switchyard.tools.context import ToolCallContext
 
 log = logging.getLogger("switchyard.mcp")
 
@@ -36,6 +34,10 @@ class _Caller(Protocol):
 def _validator(schema: dict[str, Any]) -> Any | None:
     """A validator for the schema, or None when the server sent a schema jsonschema rejects
     (a broken schema must not make the tool unusable; the server still validates)."""
+    # Imported here: the HTTP API imports this module to list tools, and jsonschema is only
+    # needed once an MCP server has listed its tools.
+    from jsonschema import SchemaError
+    from jsonschema.validators import Draft202012Validator, validator_for
     cls = validator_for(schema, default=Draft202012Validator)
     try:
         cls.check_schema(schema)
@@ -59,7 +61,7 @@ class MCPTool:
     """One tool of one MCP server. `name` is what the model sees (maybe `<server>--<tool>`,
     see MCPManager); `original_name` is what the server is called with."""
 
-    source = "mcp"
+    source: ToolSource = "mcp"
 
     def __init__(self, connection: _Caller, spec: MCPToolSpec, *, name: str | None = None) -> None:
         self.connection = connection
@@ -68,10 +70,12 @@ class MCPTool:
         self.name = name or spec.name
         self.description = spec.description
         self.input_schema = spec.input_schema
-        self.server_name = connection.name
+        self.server_name: str | None = connection.name
         self._validator = _validator(spec.input_schema)
 
-    async def call(self, arguments: dict[str, Any] | None) -> ToolResult:
+    async def call(self, arguments: dict[str, Any] | None, context: ToolCallContext) -> ToolResult:
+        # The context is not sent: an MCP server is its own process with its own rules. A
+        # cancelled turn cancels the awaiting task, which cancels the queued request.
         arguments = {} if arguments is None else arguments
         if not isinstance(arguments, dict):
             return ToolResult.text(

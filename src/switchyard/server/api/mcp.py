@@ -18,7 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from switchyard.errors import NotFoundError, RequestError
 from switchyard.server.api.tools import resource_entry
+from switchyard.ids import new_id
 from switchyard.server.deps import agent_for, principal_of
+from switchyard.tools.context import ToolCallContext
+from switchyard.tools.mcp_tool import MCPTool
 
 log = logging.getLogger("switchyard.server")
 
@@ -189,8 +192,8 @@ async def server_tools(request: Request, server_id: str) -> dict[str, Any]:
     connection = _connection(request, server_id)
     agent = agent_for(request)
     # The id is the name the model sees (maybe `<server>--<tool>`); `name` is the server's own.
-    exposed = {(getattr(t, "server_name", None), getattr(t, "original_name", None)): t.name
-               for t in agent.tools.all() if getattr(t, "source", None) == "mcp"}
+    exposed = {(t.server_name, t.original_name): t.name
+               for t in agent.tools.all() if isinstance(t, MCPTool)}
     tools = [{"id": exposed.get((server_id, spec.name), spec.name), "name": spec.name,
               "description": spec.description, "inputSchema": spec.input_schema}
              for spec in connection.tool_specs]
@@ -200,7 +203,6 @@ async def server_tools(request: Request, server_id: str) -> dict[str, Any]:
 @router.post("/api/mcp/servers/{server_id}/tools/{tool_name}/execute",
              summary="Call an MCP server's tool directly (admin); 200 with success true or false")
 async def execute_tool(request: Request, server_id: str, tool_name: str) -> dict[str, Any]:
-    from switchyard.tools.mcp_tool import MCPTool
     connection = _connection(request, server_id)
     arguments = await _json_body(request)
     prefix = f"{server_id}--"
@@ -209,7 +211,9 @@ async def execute_tool(request: Request, server_id: str, tool_name: str) -> dict
     await _audit(request, "mcp.execute", {"name": server_id, "tool": wanted})
     if spec is None:
         return {"success": False, "error": f"MCP server '{server_id}' has no tool '{tool_name}'"}
-    result = await MCPTool(connection, spec).call(arguments)
+    # An admin's direct call belongs to no session or turn.
+    context = ToolCallContext(call_id=new_id(), agent_id=agent_for(request).id)
+    result = await MCPTool(connection, spec).call(arguments, context)
     if result.is_error:
         return {"success": False, "error": result.as_text()}
     data: dict[str, Any] = {"content": result.content}

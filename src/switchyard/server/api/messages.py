@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from typing import Any
@@ -13,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from switchyard.errors import ConflictError, LimitError
 from switchyard.ids import new_id
 from switchyard.llm.base import content_to_text
-from switchyard.runtime.agent import Agent
+from switchyard.runtime.agent import QUEUED_TURNS, Agent
 from switchyard.server.deps import message_agent, sessions_for
 from switchyard.server.schemas import MessageBody, ResetBody, content_dump
 from switchyard.server.sse import event_stream
@@ -51,26 +50,15 @@ async def _prepare(request: Request, body: MessageBody) -> tuple[Agent, Any, str
     return agent, content, sessions.owner
 
 
-# Turns queued behind a running one (POST /api/message on a busy session): held here so that
-# they are not garbage-collected, and their failures are logged rather than lost.
-_background: set[asyncio.Task[Any]] = set()
-
-
-def _queued_done(task: asyncio.Task[Any]) -> None:
-    _background.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("a queued turn could not start: %s", task.exception())
-
-
 @router.post("/api/message", status_code=202, summary="Send a message; the run goes on in the background")
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content, owner = await _prepare(request, body)
     session_id = body.sessionId or new_id()
     if agent.is_busy(session_id):
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
-        task = asyncio.create_task(agent.start_run(session_id, content, wait=True, owner=owner))
-        _background.add(task)
-        task.add_done_callback(_queued_done)
+        # The agent's supervisor holds it and logs a failure to start.
+        agent.supervisor.spawn(agent.start_run(session_id, content, wait=True, owner=owner),
+                               name=f"queued-turn:{session_id}", group=QUEUED_TURNS)
     else:
         await agent.start_run(session_id, content, wait=True, owner=owner)
     return JSONResponse({"accepted": True, "sessionId": session_id}, status_code=202)

@@ -14,23 +14,24 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from switchyard.server.deps import agent_for
+from switchyard.tools.base import Tool
+from switchyard.tools.mcp_tool import MCPTool
 
 log = logging.getLogger("switchyard.server")
 
 router = APIRouter(tags=["tools"])
 
 
-def tool_entry(tool: Any) -> dict[str, Any]:
+def tool_entry(tool: Tool) -> dict[str, Any]:
     """One tool as the reference lists it. `name` is what the model sees (an MCP tool may be
     `<server>--<tool>` on a name collision)."""
-    source = "mcp" if getattr(tool, "source", "local") == "mcp" else "local"
+    source = "mcp" if tool.source == "mcp" else "local"
     entry: dict[str, Any] = {"id": tool.name, "name": tool.name,
                              "description": tool.description or "", "source": source}
     if source == "mcp":
-        entry["serverName"] = getattr(tool, "server_name", None)
-        original = getattr(tool, "original_name", tool.name)
-        if original != tool.name:
-            entry["_meta"] = {"originalName": original}
+        entry["serverName"] = tool.server_name
+        if isinstance(tool, MCPTool) and tool.original_name != tool.name:
+            entry["_meta"] = {"originalName": tool.original_name}
     if tool.input_schema:
         entry["inputSchema"] = tool.input_schema
     return entry
