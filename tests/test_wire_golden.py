@@ -102,7 +102,7 @@ def test_message_sync_body(c, fake_llm):
 
 
 def test_busy_session_answers_202(c, fake_llm):
-    fake_llm.script(Text("slow answer", delay=1.0))
+    fake_llm.script(Text("slow answer", delay=2.0))
     body = {"content": "first", "sessionId": "g-busy", "agentId": "golden"}
     first = threading.Thread(target=lambda: c.post("/api/message-sync", json=body))
     first.start()
@@ -116,7 +116,7 @@ def test_busy_session_answers_202(c, fake_llm):
 
 
 def test_reattach_replays_the_running_turn(live, c, fake_llm):
-    fake_llm.script(Text("one two three four", chunks=4, chunk_delay=0.3, usage=(5, 4)))
+    fake_llm.script(Text("one two three four", chunks=4, chunk_delay=0.5, usage=(5, 4)))
     body = {"content": "count", "sessionId": "g-attach", "agentId": "golden"}
     with c.stream("POST", "/api/message-stream", json=body) as r:
         lines = r.iter_lines()
@@ -155,3 +155,24 @@ def test_auto_routing_decision_frame(routed):
                                                  "agentId": "auto", "sessionId": "g-route-sync"})
     check("rest_stream_auto_routing.txt", section("POST /api/message-stream agentId=auto", text)
           + section("POST /api/message-sync agentId=auto", response_text(sync)))
+
+
+# --- the snapshot helper itself ------------------------------------------------------------
+
+def test_normaliser_numbers_ids_consistently_and_keeps_every_other_byte():
+    from tests.golden.snapshot import Normaliser
+    a, b = "0b7c7d1e-3f4a-4b5c-8d9e-0f1a2b3c4d5e", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    text = (f'event: x\ndata: {{"id":"{a}","other":"{b}", "again":"{a}","timestamp":1764583774123,'
+            f'"durationMs":12,"at":"2026-12-01T10:00:00.123456Z"}}\n\n: keepalive\n\n')
+    assert Normaliser()(text) == ('event: x\ndata: {"id":"<id:1>","other":"<id:2>", "again":"<id:1>",'
+                                  '"timestamp":<ms>,"durationMs":<duration>,"at":"<iso-time>"}\n\n')
+    unordered = Normaliser(("metadata",))('{"metadata":{"z":1,"a":{"y":2,"b":3}},"k":{"z":1,"a":2}}')
+    assert unordered == '{"metadata":{"a":{"b":3,"y":2},"z":1},"k":{"z":1,"a":2}}'
+
+
+def test_a_mismatch_fails_with_a_unified_diff(monkeypatch):
+    import tests.golden.snapshot as snapshot
+    monkeypatch.setattr(snapshot, "UPDATE", False)
+    with pytest.raises(AssertionError) as info:
+        check("rest_stream_busy_202.txt", "HTTP 202 application/json\n\n{}")
+    assert "--- golden/rest_stream_busy_202.txt" in str(info.value) and "+{}" in str(info.value)

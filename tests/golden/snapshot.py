@@ -14,6 +14,7 @@ order, separators, frame boundaries, blank lines - is kept as received.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from pathlib import Path
@@ -44,10 +45,15 @@ _KEEPALIVE = re.compile(r"(?m)^: ?keepalive\n\n")
 
 
 class Normaliser:
-    """One per snapshot: remembers which placeholder each id got."""
+    """One per snapshot: remembers which placeholder each id got.
 
-    def __init__(self) -> None:
+    `unordered`: names of JSON members whose object value has no stable key order (a protobuf
+    `Struct` such as A2A `metadata` is a map, and its JSON key order follows a per-process hash
+    seed): their keys are sorted, everything inside kept byte for byte otherwise."""
+
+    def __init__(self, unordered: tuple[str, ...] = ()) -> None:
         self.ids: dict[str, str] = {}
+        self.unordered = unordered
 
     def _id(self, match: re.Match[str]) -> str:
         value = match.group(0)
@@ -55,7 +61,27 @@ class Normaliser:
             self.ids[value] = f"<id:{len(self.ids) + 1}>"
         return self.ids[value]
 
+    def _sort_members(self, text: str) -> str:
+        decoder = json.JSONDecoder()
+        for name in self.unordered:
+            marker, pos = f'"{name}":', 0
+            while (start := text.find(marker, pos)) >= 0:
+                begin = start + len(marker)
+                try:
+                    value, end = decoder.raw_decode(text, begin)
+                except ValueError:
+                    pos = begin
+                    continue
+                original = text[begin:end]
+                compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+                if isinstance(value, dict) and compact == original:  # only where re-encoding is exact
+                    text = text[:begin] + json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                                                     sort_keys=True) + text[end:]
+                pos = end
+        return text
+
     def __call__(self, text: str) -> str:
+        text = self._sort_members(text)
         text = _KEEPALIVE.sub("", text)  # how many appear depends on timing only
         text = _PORT.sub("<port>", text)
         for pattern, replacement in _TIMES:
@@ -71,9 +97,10 @@ def response_text(response: httpx.Response, body: str | None = None) -> str:
     return f"HTTP {response.status_code} {response.headers.get('content-type', '')}\n\n{body}"
 
 
-def check(name: str, text: str) -> None:
-    """Compare the normalised `text` with tests/golden/<name> (or write it, when updating)."""
-    text = Normaliser()(text)
+def check(name: str, text: str, *, unordered: tuple[str, ...] = ()) -> None:
+    """Compare the normalised `text` with tests/golden/<name> (or write it, when updating);
+    `unordered` as for `Normaliser`."""
+    text = Normaliser(unordered)(text)
     path = GOLDEN_DIR / name
     if UPDATE:
         path.write_bytes(text.encode())
