@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 
 from switchyard.tools.base import FunctionTool
-from tests.fakellm import Text, ToolCalls
+from tests.fakellm import Error, Text, ToolCalls
 from tests.golden.snapshot import check, response_text, section
 from tests.toolsutil import agent_config, module_server
 
@@ -96,6 +96,18 @@ def test_a2a_v1_method_names(c, fake_llm):
           + section("SendStreamingMessage", stream) + section("GetTask", response_text(got)), unordered=STRUCTS)
 
 
+def test_a2a_stream_with_a_tool_call_and_a_failed_task(c, fake_llm):
+    fake_llm.script(ToolCalls([("call_g4", "add", {"a": 3, "b": 4})], usage=(12, 4)),
+                    Text("Seven.", chunks=2, usage=(20, 1)),
+                    Error(400, message="upstream refuses"))
+    body = rpc_body("message/stream", {"message": message03("add 3 and 4", "m-g-5", taskId="g-a2a-tool")}, "s-2")
+    tool = streamed(c, "POST", "/jsonrpc", body)
+    failed = c.post("/jsonrpc", json=rpc_body("message/send", {"message": message03("fail", "m-g-6",
+                                                                                    taskId="g-a2a-fail")}, 5))
+    check("a2a_tool_and_failure.txt", section("message/stream with a tool call", tool)
+          + section("message/send, upstream 400", response_text(failed)), unordered=STRUCTS)
+
+
 # --- OpenAI-compatible ---------------------------------------------------------------------
 
 def test_openai_models(c):
@@ -116,6 +128,14 @@ def test_openai_stream_chunks_with_tool_activity(c, fake_llm):
     body = {"model": "golden", "stream": True, "stream_options": {"include_usage": True},
             "messages": [{"role": "user", "content": "add 20 and 22"}]}
     check("openai_stream.txt", streamed(c, "POST", "/v1/chat/completions", body))
+
+
+def test_openai_upstream_failure(c, fake_llm):
+    fake_llm.script(Error(400, message="upstream refuses"), Error(400, message="upstream refuses"))
+    messages = [{"role": "user", "content": "fail"}]
+    plain = c.post("/v1/chat/completions", json={"model": "golden", "messages": messages})
+    stream = streamed(c, "POST", "/v1/chat/completions", {"model": "golden", "stream": True, "messages": messages})
+    check("openai_upstream_failure.txt", section("non-stream", response_text(plain)) + section("stream", stream))
 
 
 # --- MCP -----------------------------------------------------------------------------------
