@@ -18,7 +18,7 @@ from switchyard.tools.base import FunctionTool
 from tests.fakellm import Error, Text, ToolCalls
 from tests.golden.snapshot import check, response_text, section
 from tests.serverutil import serve_agents
-from tests.toolsutil import agent_config, module_server, wait_until
+from tests.toolsutil import agent_config, module_server, stdio_server, wait_until
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "agents"
 
@@ -28,12 +28,18 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+def refuse(reason: str) -> str:
+    """Always fails (a tool error with a fixed message)."""
+    raise ValueError(f"refused: {reason}")
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, fake_llm_server):
     base = fake_llm_server.base_url
     configs = [agent_config("golden", base),
-               agent_config("golden-manual", base, permissions={"mode": "manual"})]
-    with module_server(tmp_path_factory, *configs, tools=[FunctionTool(add)]) as server:
+               agent_config("golden-manual", base, permissions={"mode": "manual"}),
+               agent_config("golden-mcp", base, mcpServers={"demo": stdio_server()})]
+    with module_server(tmp_path_factory, *configs, tools=[FunctionTool(add), FunctionTool(refuse)]) as server:
         yield server
 
 
@@ -65,6 +71,17 @@ def test_stream_tool_call_and_result(c, fake_llm):
     fake_llm.script(ToolCalls([("call_g1", "add", {"a": 2, "b": 3})], usage=(12, 4)),
                     Text("It is 5.", chunks=2, usage=(20, 3)))
     check("rest_stream_tool.txt", stream(c, {"content": "add 2 and 3", "sessionId": "g-tool", "agentId": "golden"}))
+
+
+def test_stream_mcp_stdio_tool_and_a_failing_tool(c, fake_llm):
+    # get_weather comes from the demo MCP server over stdio, refuse is a local function tool.
+    # One call per step: calls of one step may run concurrently, which would make the order
+    # of their frames a matter of timing.
+    fake_llm.script(ToolCalls([("call_g5", "get_weather", {"city": "Paris"})], usage=(12, 4)),
+                    ToolCalls([("call_g6", "refuse", {"reason": "on purpose"})], usage=(20, 4)),
+                    Text("Sunny, and it refused.", chunks=2, usage=(30, 4)))
+    check("rest_stream_mcp_tool.txt",
+          stream(c, {"content": "weather, then refuse", "sessionId": "g-mcp-tool", "agentId": "golden-mcp"}))
 
 
 def test_stream_approval_answered_over_the_api(live, c, fake_llm):
