@@ -3,9 +3,10 @@ only what is random or time-based.
 
 `Normaliser` turns ids into numbered placeholders (`<id:1>`, `<id:2>`, ...: the same id gets
 the same placeholder everywhere in one snapshot, so id consistency across frames is still
-checked), times into `<ms>` / `<s>` / `<iso-time>` / `<duration>`, retry delays (jittered)
-into `<delay>` and loopback ports into `<port>`; keep-alive comments are dropped. Everything else - key
-order, separators, frame boundaries, blank lines - is kept as received.
+checked), times into `<ms>` / `<s>` / `<iso-time>` / `<duration>`, jittered retry delays into
+`<delay>` and loopback ports into `<port>`; keep-alive comments are dropped, and the keys of
+members named as `unordered` (protobuf maps) are sorted. Everything else - key order,
+separators, frame boundaries, blank lines - is kept as received.
 
 `check(name, text)` compares with tests/golden/<name>; with SWITCHYARD_UPDATE_GOLDEN=1 it
 (re)writes the file instead. A mismatch fails with a unified diff.
@@ -18,6 +19,7 @@ import json
 import os
 import re
 from pathlib import Path
+
 import httpx
 
 GOLDEN_DIR = Path(__file__).resolve().parent
