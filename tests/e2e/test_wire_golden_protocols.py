@@ -2,8 +2,8 @@
 1.0 names, card and endpoint info), the OpenAI-compatible API (completion body, stream chunks
 through `[DONE]`, models) and the MCP server's agent tool.
 
-A real server and the scripted fake LLM over real HTTP; snapshots in tests/golden/ (README
-there). Only random and time-based values are normalised (tests/golden/snapshot.py).
+A real server and the scripted fake LLM over real HTTP; snapshots in tests/e2e/golden/ (README
+there). Only random and time-based values are normalised (tests/e2e/golden/snapshot.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from mcp import Client
 
 from switchyard.tools.base import FunctionTool
-from tests.fakellm import Error, Text, ToolCalls
-from tests.golden.snapshot import check, response_text, section
-from tests.toolsutil import agent_config, module_server
+from tests.support.fake_llm import Error, Text, ToolCalls
+from tests.e2e.golden.snapshot import check, response_text, section
+from tests.support.tools import agent_config, module_server
 
 
 def add(a: int, b: int) -> int:

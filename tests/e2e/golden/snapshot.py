@@ -8,7 +8,7 @@ checked), times into `<ms>` / `<s>` / `<iso-time>` / `<duration>`, jittered retr
 members named as `unordered` (protobuf maps) are sorted. Everything else - key order,
 separators, frame boundaries, blank lines - is kept as received.
 
-`check(name, text)` compares with tests/golden/<name>; with SWITCHYARD_UPDATE_GOLDEN=1 it
+`check(name, text)` compares with tests/e2e/golden/<name>; with SWITCHYARD_UPDATE_GOLDEN=1 it
 (re)writes the file instead. A mismatch fails with a unified diff.
 """
 
@@ -100,7 +100,7 @@ def response_text(response: httpx.Response, body: str | None = None) -> str:
 
 
 def check(name: str, text: str, *, unordered: tuple[str, ...] = ()) -> None:
-    """Compare the normalised `text` with tests/golden/<name> (or write it, when updating);
+    """Compare the normalised `text` with tests/e2e/golden/<name> (or write it, when updating);
     `unordered` as for `Normaliser`."""
     text = Normaliser(unordered)(text)
     path = GOLDEN_DIR / name
@@ -113,7 +113,7 @@ def check(name: str, text: str, *, unordered: tuple[str, ...] = ()) -> None:
         diff = "".join(difflib.unified_diff(expected.splitlines(keepends=True), text.splitlines(keepends=True),
                                             f"golden/{name}", "received"))
         raise AssertionError(f"wire format differs from golden/{name}:\n{diff}\n"
-                             "(an intended wire-format change: SWITCHYARD_UPDATE_GOLDEN=1, see tests/golden/README.md)")
+                             "(an intended wire-format change: SWITCHYARD_UPDATE_GOLDEN=1, see tests/e2e/golden/README.md)")
 
 
 def section(title: str, text: str) -> str:

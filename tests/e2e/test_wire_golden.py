@@ -2,7 +2,7 @@
 (text, reasoning, tool call, approval, upstream failure, routing), the busy answer, the
 `message-sync` body and the re-attach frames of `GET /api/sessions/{id}/events`.
 
-A real server and the scripted fake LLM over real HTTP; snapshots in tests/golden/ (README
+A real server and the scripted fake LLM over real HTTP; snapshots in tests/e2e/golden/ (README
 there). Written before the wave-2 refactor so that it can prove the wire stays byte-compatible.
 """
 
@@ -15,12 +15,12 @@ import pytest
 import yaml
 
 from switchyard.tools.base import FunctionTool
-from tests.fakellm import Error, Text, ToolCalls
-from tests.golden.snapshot import check, response_text, section
-from tests.serverutil import serve_agents
-from tests.toolsutil import agent_config, module_server, stdio_server, wait_until
+from tests.support.fake_llm import Error, Text, ToolCalls
+from tests.e2e.golden.snapshot import check, response_text, section
+from tests.support.live_server import serve_agents
+from tests.support.tools import agent_config, module_server, stdio_server, wait_until
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "agents"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "agents"
 
 
 def add(a: int, b: int) -> int:
@@ -177,7 +177,7 @@ def test_auto_routing_decision_frame(routed):
 # --- the snapshot helper itself ------------------------------------------------------------
 
 def test_normaliser_numbers_ids_consistently_and_keeps_every_other_byte():
-    from tests.golden.snapshot import Normaliser
+    from tests.e2e.golden.snapshot import Normaliser
     a, b = "0b7c7d1e-3f4a-4b5c-8d9e-0f1a2b3c4d5e", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
     text = (f'event: x\ndata: {{"id":"{a}","other":"{b}", "again":"{a}","timestamp":1764583774123,'
             f'"durationMs":12,"at":"2026-12-01T10:00:00.123456Z"}}\n\n: keepalive\n\n')
@@ -188,7 +188,7 @@ def test_normaliser_numbers_ids_consistently_and_keeps_every_other_byte():
 
 
 def test_a_mismatch_fails_with_a_unified_diff(monkeypatch):
-    import tests.golden.snapshot as snapshot
+    import tests.e2e.golden.snapshot as snapshot
     monkeypatch.setattr(snapshot, "UPDATE", False)
     with pytest.raises(AssertionError) as info:
         check("rest_stream_busy_202.txt", "HTTP 202 application/json\n\n{}")
