@@ -237,6 +237,18 @@ def test_a_new_database_matches_the_tables(fresh_url):
         await (await Store(fresh_url).open()).close()
     asyncio.run(open_and_close())
     assert schema_differences(fresh_url) == []
+    versions: list = []
+    run_legacy(fresh_url, lambda conn: versions.extend(
+        conn.execute(text("SELECT version_num FROM alembic_version")).scalars()))
+    assert versions == [HEAD]
+
+
+def test_the_migrations_build_the_same_schema_as_the_tables(fresh_url):
+    """A new database is made from tables.py and stamped: the migrations, run from nothing,
+    must arrive at exactly that (so a migrated database and a new one never differ)."""
+    from switchyard.store.schema import run_migrations
+    run_legacy(fresh_url, run_migrations)
+    assert schema_differences(fresh_url) == []
 
 
 def test_head_names_the_newest_migration():
@@ -286,9 +298,9 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path):
     assert caught.value.code == "store_schema_unknown" and "'9999_later'" in caught.value.message
 
 
-def test_opening_a_current_database_does_not_import_alembic(tmp_path):
-    url = f"sqlite+aiosqlite:///{tmp_path / 'current.db'}"
-    script = f"""
+def test_only_a_database_to_migrate_imports_alembic(tmp_path):
+    def opening_imports_alembic(url: str) -> bool:
+        script = f"""
 import asyncio, sys
 from switchyard.store import Store
 async def main():
@@ -297,8 +309,14 @@ async def main():
 asyncio.run(main())
 print("alembic" in sys.modules)
 """
-    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert first.stdout.strip() == "True"     # a new database: migrated
-    assert second.stdout.strip() == "False"   # a current one: one query, no Alembic
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip() == "True"
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'current.db'}"
+    assert not opening_imports_alembic(url)                   # new: made from tables.py
+    assert not opening_imports_alembic(url)                   # current: one query
+    assert not opening_imports_alembic("sqlite+aiosqlite://")  # in memory: new at every open
+    legacy = f"sqlite+aiosqlite:///{tmp_path / 'legacy.db'}"
+    fill(legacy_metadata(), legacy)
+    assert opening_imports_alembic(legacy)                    # before migrations: migrated

@@ -2,10 +2,12 @@
 store/migrations/, when it is opened (no separate migration step for the user).
 
 Opening a database that is already current costs one small query (the `alembic_version`
-row compared with `migrations.HEAD`) and no Alembic import; Alembic is imported only when
-there is something to migrate. A database made before migrations existed (no
-`alembic_version` table) is adopted by the first migration, which creates only what is
-missing and keeps every row.
+row compared with `migrations.HEAD`) and no Alembic import. A new, empty database is made
+from store/tables.py and stamped with HEAD, as Alembic recommends (also without importing it:
+in-memory databases are new at every open); tests/test_store_migrations.py checks that the
+migrations build the very same schema. Alembic is imported only when there is something to
+migrate. A database made before migrations existed (tables, but no `alembic_version`) is
+adopted by the first migration, which creates only what is missing and keeps every row.
 
 Two processes may open one database at once (replicas on Postgres; the server and the
 `switchyard keys` command on SQLite), so the upgrade runs under a lock and re-reads the
@@ -18,16 +20,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Column, Connection, Engine, MetaData, PrimaryKeyConstraint, String, Table, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from switchyard.errors import StoreError
 from switchyard.store.migrations import HEAD
+from switchyard.store.tables import metadata
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 # pg_advisory_xact_lock's key for "migrating Switchyard's schema" ("SWYDMIGR" in ASCII).
 POSTGRES_LOCK_KEY = 0x535759444D494752
+# Every table a database made before migrations could hold: with none of them and no version
+# table, a database is new.
+PRE_MIGRATION_TABLES = frozenset({"sessions", "messages", "api_keys", "audit_log", "memories"})
+# Alembic's own version table, as it creates it.
+_version_table = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), nullable=False),
+                       PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"))
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -47,12 +56,12 @@ def upgrade_sqlite(engine: Engine, *, in_memory: bool) -> None:
             return
     if in_memory:  # nobody else can see it: no lock needed
         with engine.begin() as conn:
-            run_migrations(conn)
+            create_or_migrate(conn)
         return
     locking = _sqlite_locking_engine(engine)
     try:
         with locking.begin() as conn:
-            run_migrations(conn)
+            create_or_migrate(conn)
     finally:
         locking.dispose()
 
@@ -69,7 +78,7 @@ def _upgrade_postgres_locked(conn: Connection) -> None:
     # Held until this transaction ends: a replica that opens the database meanwhile waits
     # here, then finds it current and runs nothing.
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_LOCK_KEY})
-    run_migrations(conn)
+    create_or_migrate(conn)
 
 
 def _sqlite_locking_engine(engine: Engine) -> Engine:
@@ -90,6 +99,20 @@ def _sqlite_locking_engine(engine: Engine) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return locking
+
+
+def create_or_migrate(conn: Connection) -> None:
+    """Inside the caller's transaction (which holds the lock): make a new database at HEAD,
+    or migrate an existing one to it."""
+    current = current_revision(conn)
+    if current == HEAD:
+        return  # another process got there while we waited for the lock
+    if current is None and not PRE_MIGRATION_TABLES & set(conn.dialect.get_table_names(conn)):
+        metadata.create_all(conn)
+        _version_table.create(conn)
+        conn.execute(_version_table.insert().values(version_num=HEAD))
+        return
+    run_migrations(conn)
 
 
 def run_migrations(conn: Connection) -> None:
