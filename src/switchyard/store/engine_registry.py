@@ -48,8 +48,12 @@ _shared: dict[tuple[str, Any], SharedEngine] = {}
 
 
 def open_engines() -> dict[str, int]:
-    """URL (password hidden) -> users, for every shared engine open in this process."""
-    return {engines.describe(s.url): s.users for s in _shared.values()}
+    """URL (password hidden) -> users of its shared engines (all event loops), in this process."""
+    users: dict[str, int] = {}
+    for shared in _shared.values():
+        name = engines.describe(shared.url)
+        users[name] = users.get(name, 0) + shared.users
+    return users
 
 
 async def acquire(url: str) -> SharedEngine:

@@ -207,6 +207,7 @@ class ApiKeyStore:
             rate_limit = _valid_rate_limit(rate_limit)
         if expires_in is not None and expires_in <= 0:
             raise RequestError("expiry must be in the future", code="invalid_duration")
+
         def run(conn: Connection) -> tuple[str, KeyRecord]:
             if _live_rows(conn, name):
                 raise ConflictError(f"an API key named {name!r} already exists (revoke or rotate it)",
