@@ -320,3 +320,33 @@ print("alembic" in sys.modules)
     legacy = f"sqlite+aiosqlite:///{tmp_path / 'legacy.db'}"
     fill(legacy_metadata(), legacy)
     assert opening_imports_alembic(legacy)                    # before migrations: migrated
+
+
+def test_a_failed_migration_leaves_the_database_as_it_was(fresh_url, monkeypatch):
+    """The upgrade is one transaction, DDL included: if it fails, nothing of it stays."""
+    from sqlalchemy import inspect
+
+    from switchyard.store import schema
+
+    secret = fill(legacy_metadata(key_name_unique=True, with_created_by=False), fresh_url,
+                  tables=["api_keys", "audit_log"])
+    real = schema.run_migrations
+
+    def fail_at_the_end(conn) -> None:  # noqa: ANN001
+        real(conn)
+        raise RuntimeError("the disk is on fire")
+    monkeypatch.setattr(schema, "run_migrations", fail_at_the_end)
+
+    async def open_and_close() -> None:
+        await (await Database(fresh_url).open()).close()
+    with pytest.raises(StoreError) as caught:
+        asyncio.run(open_and_close())
+    assert caught.value.code == "store_unavailable" and "the disk is on fire" in caught.value.message
+
+    facts: list = []
+    run_legacy(fresh_url, lambda conn: facts.extend([
+        sorted(inspect(conn).get_table_names()),
+        "created_by" in {c["name"] for c in inspect(conn).get_columns("api_keys")}]))
+    assert facts == [["api_keys", "audit_log"], False]
+    monkeypatch.setattr(schema, "run_migrations", real)
+    asyncio.run(check_everything_is_there(fresh_url, secret, sessions=False))
