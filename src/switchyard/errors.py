@@ -126,4 +126,9 @@ class ToolError(RuntimeFailure):
 
 
 class StoreError(RuntimeFailure):
+    """The database failed us: it could not be opened or migrated (`store_unavailable`), was
+    used before `open()` (`store_not_open`), or carries a schema revision this version does not
+    know (`store_schema_unknown`). A missing row is not a StoreError: an unknown session is a
+    NotFoundError (`session_not_found`)."""
+
     code = "store_error"

@@ -324,7 +324,7 @@ def test_postgres_key_store_and_server(monkeypatch):
     from sqlalchemy import delete
 
     from switchyard.server.security.audit import AuditLog
-    from switchyard.server.security.db import ServerDatabase
+    from switchyard.store.database import Database
     from switchyard.store.engine import postgres_async_url
     from switchyard.store.tables import api_keys, audit_log
 
@@ -332,7 +332,7 @@ def test_postgres_key_store_and_server(monkeypatch):
     name = f"pg-{uuid.uuid4().hex[:10]}"
 
     async def store_roundtrip() -> str:
-        db = await ServerDatabase(postgres_async_url(url)).open()
+        db = await Database(postgres_async_url(url)).open()
         store = ApiKeyStore(db)
         try:
             secret, _ = await store.create(name, ["chat"], expires_in=3600)
@@ -352,11 +352,12 @@ def test_postgres_key_store_and_server(monkeypatch):
             await db.close()
 
     async def cleanup() -> None:
-        db = await ServerDatabase(postgres_async_url(url)).open()
+        db = await Database(postgres_async_url(url)).open()
         try:
-            async with db.engine.begin() as conn:
-                await conn.execute(delete(api_keys).where(api_keys.c.name.like(f"{name}%")))
-                await conn.execute(delete(audit_log).where(audit_log.c.key_name == "test"))
+            def run(conn) -> None:  # noqa: ANN001
+                conn.execute(delete(api_keys).where(api_keys.c.name.like(f"{name}%")))
+                conn.execute(delete(audit_log).where(audit_log.c.key_name == "test"))
+            await db.write(run)
         finally:
             await db.close()
 

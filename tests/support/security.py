@@ -79,11 +79,11 @@ def read_audit(**filters: Any) -> list[dict[str, Any]]:
     import os
 
     from switchyard.server.security.audit import AuditLog
-    from switchyard.server.security.db import ServerDatabase
     from switchyard.server.security.settings import SecuritySettings
+    from switchyard.store.database import Database
 
     async def go() -> list[dict[str, Any]]:
-        db = await ServerDatabase(SecuritySettings.from_env(os.environ).server_database_url()).open()
+        db = await Database(SecuritySettings.from_env(os.environ).server_database_url()).open()
         try:
             entries, _ = await AuditLog(db).query(limit=500, **filters)
             return entries

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from switchyard.errors import NotFoundError
 from switchyard.store import Store
 from switchyard.store.engine import postgres_async_url
 from tests.conftest import postgres_url
@@ -59,8 +60,9 @@ async def test_concurrent_appends_never_collide(store):
 
 async def test_append_to_a_missing_session_writes_nothing(store):
     agent = f"a-{uuid.uuid4().hex[:6]}"
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFoundError) as caught:
         await store.sessions.append(agent, "ghost", [msg("user", "x")])
+    assert caught.value.code == "session_not_found" and "'ghost'" in caught.value.message
     assert await store.sessions.history(agent, "ghost") == []
 
 

@@ -1,14 +1,26 @@
-"""Persistence behind one interface (SQLAlchemy Core): SQLite, in-memory, Postgres."""
+"""Persistence behind one interface (SQLAlchemy Core): SQLite, in-memory, Postgres.
+
+    tables.py           the one metadata: sessions, messages, api_keys, audit_log
+    engine.py           where a database is (URLs) and the engine that reaches it
+    engine_registry.py  one engine per URL in a process, ref-counted
+    database.py         Database: a handle on that engine; write/read run one transaction
+    schema.py           brings a database to the current schema when it is opened
+    migrations/         the Alembic migrations that do it
+    sessions.py         SessionStore: sessions and their history
+
+API keys and the audit log keep their logic in server/security/ (keys.py, audit.py) and run
+their SQL through a `Database` on these tables."""
 
 from __future__ import annotations
 
-from switchyard.store.engine import Database, create_engine, database_url
+from switchyard.store.database import Database
+from switchyard.store.engine import database_url
 from switchyard.store.sessions import SessionStore
 from switchyard.store.tables import metadata
 
 
 class Store:
-    """One database and the stores on it."""
+    """An agent's database and the stores on it."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -16,15 +28,15 @@ class Store:
         self.sessions = SessionStore(self.db)
 
     async def open(self) -> "Store":
-        await self.db.create_all(metadata)
+        await self.db.open()
         return self
 
     async def close(self) -> None:
-        await self.db.dispose()
+        await self.db.close()
 
     @property
     def backend(self) -> str:
-        return "sqlite" if self.db.is_sqlite else "postgres"
+        return self.db.backend
 
 
-__all__ = ["Store", "SessionStore", "Database", "create_engine", "database_url"]
+__all__ = ["Store", "SessionStore", "Database", "database_url", "metadata"]

@@ -1,5 +1,10 @@
-"""Open the database a Store runs on: SQLite (the default, a file under SWITCHYARD_HOME),
-SQLite in memory, or Postgres through asyncpg, all through one SQLAlchemy async engine."""
+"""Where a database is and the engine that reaches it: SQLite (the default, a file under
+SWITCHYARD_HOME), SQLite in memory, or Postgres through asyncpg.
+
+SQLite gets a synchronous engine (statements run in the calling thread: a local write in WAL
+mode takes microseconds, far less than a hop to a driver thread); Postgres an async one. The
+URL keeps the `sqlite+aiosqlite://` spelling agents' configs and SWITCHYARD_DATABASE_URL have
+always used. Engines are shared per URL by engine_registry.py; nothing else creates them."""
 
 from __future__ import annotations
 
@@ -7,12 +12,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy import Engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from switchyard.config.schema import (DatabaseConfig, InMemoryDatabase, PostgresDatabase,
                                       SqliteDatabase)
+
+_IN_MEMORY_URLS = ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:", "sqlite://",
+                   "sqlite:///:memory:", "sqlite+pysqlite://", "sqlite+pysqlite:///:memory:")
+
+# Postgres: one pool per URL for the whole process (every agent and the key store share it).
+POSTGRES_POOL_SIZE = 10
+POSTGRES_MAX_OVERFLOW = 10
 
 
 def switchyard_home() -> Path:
@@ -44,6 +55,30 @@ def postgres_async_url(dsn: str) -> str:
     return dsn
 
 
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def is_in_memory(url: str) -> bool:
+    return url in _IN_MEMORY_URLS
+
+
+def describe(url: str) -> str:
+    """The URL as it may appear in a message or a log: without its password."""
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL has no password to hide either way
+        return "<unparsable database URL>"
+
+
+def sync_sqlite_url(url: str) -> str:
+    """The same SQLite database, for the synchronous pysqlite driver."""
+    if url.startswith("sqlite+aiosqlite"):
+        return "sqlite+pysqlite" + url[len("sqlite+aiosqlite"):]
+    return url
+
+
 def set_sqlite_pragmas(sync_engine: Any, *, in_memory: bool, busy_timeout_ms: int) -> None:
     @event.listens_for(sync_engine, "connect")
     def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
@@ -57,67 +92,22 @@ def set_sqlite_pragmas(sync_engine: Any, *, in_memory: bool, busy_timeout_ms: in
         cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
-    if url.startswith("sqlite"):
-        in_memory = url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:")
-        # An in-memory database lives in one connection: keep exactly one, and let each
-        # transaction check it out alone (a shared StaticPool connection would interleave
-        # concurrent transactions and lose writes).
-        kwargs = {"poolclass": AsyncAdaptedQueuePool, "pool_size": 1, "max_overflow": 0,
-                  "pool_timeout": 60} if in_memory else {}
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        set_sqlite_pragmas(engine.sync_engine, in_memory=in_memory, busy_timeout_ms=30_000)
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+def create_sqlite_engine(url: str) -> Engine:
+    """A synchronous engine: its work runs to completion in the event loop thread, so even the
+    one shared connection of an in-memory database never interleaves two transactions."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+
+    in_memory = is_in_memory(url)
+    kwargs: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {"pool_size": 5, "max_overflow": 5}
+    engine = create_engine(sync_sqlite_url(url), connect_args={"check_same_thread": False, "timeout": 5},
+                           **kwargs)
+    # A short busy timeout: this connection waits in the event loop thread.
+    set_sqlite_pragmas(engine, in_memory=in_memory, busy_timeout_ms=5_000)
+    return engine
 
 
-def _sync_sqlite_url(url: str) -> str:
-    return url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1)
-
-
-class Database:
-    """Runs data-access functions written once, synchronously, against a SQLAlchemy
-    Connection: SQLite directly in the calling thread (a local write in WAL mode takes
-    microseconds, far less than a hop to a driver thread), Postgres through asyncpg with
-    `run_sync`. One code path of SQL for both."""
-
-    def __init__(self, url: str) -> None:
-        from sqlalchemy import create_engine as create_sync_engine
-        from sqlalchemy.pool import StaticPool
-
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        self.sync_engine = None
-        self.async_engine: AsyncEngine | None = None
-        if self.is_sqlite:
-            in_memory = url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:", "sqlite://")
-            kwargs: dict = {"poolclass": StaticPool} if in_memory else {"pool_size": 5, "max_overflow": 5}
-            # Work runs to completion synchronously in the event loop thread, so even the one
-            # shared connection of an in-memory database never interleaves two transactions.
-            self.sync_engine = create_sync_engine(_sync_sqlite_url(url) if url != "sqlite://" else url,
-                                                  connect_args={"check_same_thread": False, "timeout": 5},
-                                                  **kwargs)
-            # A short busy timeout: this connection waits in the event loop thread.
-            set_sqlite_pragmas(self.sync_engine, in_memory=in_memory, busy_timeout_ms=5_000)
-        else:
-            self.async_engine = create_engine(url)
-
-    async def write(self, fn, *args):  # noqa: ANN001, ANN201 - fn(conn, *args) -> T
-        """Run fn in one transaction."""
-        if self.sync_engine is not None:
-            with self.sync_engine.begin() as conn:
-                return fn(conn, *args)
-        assert self.async_engine is not None
-        async with self.async_engine.begin() as conn:
-            return await conn.run_sync(fn, *args)
-
-    read = write  # reads are transactions too: a consistent snapshot
-
-    async def create_all(self, metadata) -> None:  # noqa: ANN001
-        await self.write(lambda conn: metadata.create_all(conn))
-
-    async def dispose(self) -> None:
-        if self.sync_engine is not None:
-            self.sync_engine.dispose()
-        if self.async_engine is not None:
-            await self.async_engine.dispose()
+def create_postgres_engine(url: str) -> AsyncEngine:
+    from sqlalchemy.ext.asyncio import create_async_engine
+    return create_async_engine(url, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_MAX_OVERFLOW,
+                               pool_pre_ping=True)

@@ -6,12 +6,13 @@ for SQLite, through asyncpg for Postgres)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from switchyard.store.engine import Database
+from switchyard.errors import NotFoundError
+from switchyard.ids import now_ms
+from switchyard.store.database import Database
 from switchyard.store.tables import messages, sessions
 
 # API name -> column, for the running token totals.
@@ -22,10 +23,6 @@ _USAGE_COLUMNS = {
     "cacheReadTokens": "cache_read_tokens",
     "cacheWriteTokens": "cache_write_tokens",
 }
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _session_dict(row: Any) -> dict[str, Any]:
@@ -43,6 +40,11 @@ def _session_dict(row: Any) -> dict[str, Any]:
         "tokenUsage": usage,
         "llmOverride": row.llm_override,
     }
+
+
+def _not_found(session_id: str) -> NotFoundError:
+    # The same error (and code) the agent raises for an unknown session.
+    return NotFoundError(f"session {session_id!r} not found", code="session_not_found")
 
 
 def _where(agent_id: str, session_id: str) -> tuple[Any, Any]:
@@ -178,7 +180,7 @@ class SessionStore:
             # so two replicas appending to one session can never collide.
             row = conn.execute(_APPEND, params).first()
             if row is None:
-                raise KeyError(session_id)
+                raise _not_found(session_id)
             for i, message_row in enumerate(rows):
                 message_row["seq"] = row.next_seq - n + i
             conn.execute(_INSERT_MESSAGES, rows)
@@ -203,7 +205,7 @@ class SessionStore:
         def run(conn: Connection) -> dict[str, Any]:
             parent = conn.execute(select(sessions).where(*_where(agent_id, parent_id))).first()
             if parent is None:
-                raise KeyError(parent_id)
+                raise _not_found(parent_id)
             rows = conn.execute(select(messages).where(
                 messages.c.agent_id == agent_id, messages.c.session_id == parent_id)
                 .order_by(messages.c.seq)).all()

@@ -1,9 +1,12 @@
-"""The schema, in SQLAlchemy Core, shared by SQLite and Postgres."""
+"""The schema, in SQLAlchemy Core, shared by SQLite and Postgres: one metadata for every
+table Switchyard keeps (an agent's sessions and messages, the server's API keys and audit
+log). This is the schema the code reads and writes; a database on disk is brought to it by the
+migrations in store/migrations/ (a change here needs a migration there)."""
 
 from __future__ import annotations
 
 from sqlalchemy import (JSON, BigInteger, Column, Float, Index, Integer, MetaData, String, Table,
-                        Text, UniqueConstraint)
+                        UniqueConstraint)
 
 metadata = MetaData()
 
@@ -72,15 +75,4 @@ audit_log = Table(
     Index("ix_audit_ts", "ts"),
     Index("ix_audit_action", "action"),
     Index("ix_audit_key", "key_name"),
-)
-
-memories = Table(
-    "memories", metadata,
-    Column("agent_id", String(100), primary_key=True),
-    Column("id", String(64), primary_key=True),
-    Column("content", Text, nullable=False),
-    Column("tags", JSON),
-    Column("metadata", JSON),
-    Column("created_at", BigInteger, nullable=False),
-    Column("updated_at", BigInteger, nullable=False),
 )

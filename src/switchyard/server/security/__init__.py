@@ -18,7 +18,6 @@ from switchyard.logs import register_secret
 from switchyard.server.security.audit import AuditLog
 from switchyard.server.security.auth import AuthMiddleware
 from switchyard.server.security.body_limit import BodyLimitMiddleware
-from switchyard.server.security.db import ServerDatabase
 from switchyard.server.security.headers import SecurityHeadersMiddleware
 from switchyard.server.security.hosts import HostOriginMiddleware
 from switchyard.server.security.keys import ApiKeyStore
@@ -31,6 +30,7 @@ from switchyard.server.security.redact import RedactErrorsMiddleware
 from switchyard.server.security.scopes import ScopeMiddleware
 from switchyard.server.security.settings import DEFAULT_MAX_BODY_BYTES, SecuritySettings
 from switchyard.server.routes import include_flat
+from switchyard.store.database import Database
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SecuritySettings", "SecurityState", "install_security"]
 
@@ -42,7 +42,7 @@ WEAK_KEY_LENGTH = 16
 @dataclass
 class SecurityState:
     settings: SecuritySettings
-    db: ServerDatabase
+    db: Database          # the server database: keys and audit rows (store/, shared engine)
     keys: ApiKeyStore
     audit: AuditLog
     limiter: Limiter
@@ -56,7 +56,7 @@ class SecurityState:
 def install_security(app: FastAPI, env: dict[str, str]) -> None:
     settings = SecuritySettings.from_env(env)
     register_secret(settings.root_key)
-    db = ServerDatabase(settings.server_database_url())
+    db = Database(settings.server_database_url())
     state = SecurityState(settings=settings, db=db, keys=ApiKeyStore(db), audit=AuditLog(db),
                           limiter=Limiter(settings))
     app.state.security = state

@@ -2,6 +2,8 @@
 
 Rows carry time, action, the acting key's *name* (never a secret), client address, route,
 outcome and small details. Details pass through the log redactor before they are stored.
+The rows live in the `audit_log` table of the store's one metadata and are written and read
+through a store `Database`, like every other table.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Connection, and_, func, select
 
 from switchyard.logs import redact
 from switchyard.server.deps import PRINCIPAL_SCOPE_KEY
-from switchyard.server.security.db import ServerDatabase
+from switchyard.store.database import Database
 from switchyard.store.tables import audit_log
 
 log = logging.getLogger("switchyard.audit")
@@ -46,7 +48,7 @@ def _clean(details: Any) -> Any:
 
 
 class AuditLog:
-    def __init__(self, db: ServerDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     async def record(self, request: Any, action: str, *, outcome: str = "ok",
@@ -67,8 +69,7 @@ class AuditLog:
             log.warning("audit log not open; dropped %s", action)
             return
         try:
-            async with self.db.engine.begin() as conn:
-                await conn.execute(audit_log.insert().values(**row))
+            await self.db.write(lambda conn: conn.execute(audit_log.insert().values(**row)))
         except Exception as exc:  # noqa: BLE001 - auditing must not break the request
             log.error("audit write failed for %s: %s", action, type(exc).__name__)
 
@@ -96,12 +97,13 @@ class AuditLog:
         if until is not None:
             conditions.append(audit_log.c.ts < until)
         where = and_(True, *conditions)
-        async with self.db.engine.connect() as conn:
-            total = (await conn.execute(select(func.count()).select_from(audit_log).where(where))).scalar_one()
-            rows = (await conn.execute(select(audit_log).where(where)
-                                       .order_by(audit_log.c.ts.desc(), audit_log.c.id.desc())
-                                       .limit(limit).offset(offset))).all()
-        return [_entry(r) for r in rows], int(total)
+        page = (select(audit_log).where(where).order_by(audit_log.c.ts.desc(), audit_log.c.id.desc())
+                .limit(limit).offset(offset))
+
+        def run(conn: Connection) -> tuple[list[dict[str, Any]], int]:
+            total = conn.execute(select(func.count()).select_from(audit_log).where(where)).scalar_one()
+            return [_entry(r) for r in conn.execute(page).all()], int(total)
+        return await self.db.read(run)
 
 
 def _entry(row: Any) -> dict[str, Any]:

@@ -7,6 +7,10 @@ malformed keys without a query. The secret itself is shown once, at creation.
 
 Verification results are cached for at most KEY_CACHE_SECONDS (< 1 s), so a key revoked in
 another process (the CLI, another worker) stops working within a second.
+
+The keys live in the `api_keys` table of the store's one metadata (store/tables.py) and every
+query runs through a store `Database` (one transaction per call), as sessions do: the key
+format, scopes and rotation rules stay here, with the rest of the security code.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from switchyard.errors import ConflictError, NotFoundError, RequestError
-from switchyard.server.security.db import ServerDatabase
+from switchyard.ids import now_ms
 from switchyard.server.security.settings import KEY_CACHE_SECONDS
+from switchyard.store.database import Database
 from switchyard.store.tables import api_keys
 
 KEY_PREFIX = "sy_"
@@ -125,10 +130,6 @@ def validate_name(name: str) -> str:
     return name
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 # --- records ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ class Verification:
 # --- the store -------------------------------------------------------------------------
 
 class ApiKeyStore:
-    def __init__(self, db: ServerDatabase, *, cache_seconds: float = KEY_CACHE_SECONDS) -> None:
+    def __init__(self, db: Database, *, cache_seconds: float = KEY_CACHE_SECONDS) -> None:
         self.db = db
         self.cache_seconds = min(cache_seconds, KEY_CACHE_SECONDS)
         self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
@@ -206,19 +207,20 @@ class ApiKeyStore:
             rate_limit = _valid_rate_limit(rate_limit)
         if expires_in is not None and expires_in <= 0:
             raise RequestError("expiry must be in the future", code="invalid_duration")
-        async with self.db.engine.begin() as conn:
-            if await self._live_rows(conn, name):
+
+        def run(conn: Connection) -> tuple[str, KeyRecord]:
+            if _live_rows(conn, name):
                 raise ConflictError(f"an API key named {name!r} already exists (revoke or rotate it)",
                                     code="key_exists", details={"name": name})
-            secret, record = await self._insert(conn, name, scope_list, expires_in=expires_in,
-                                                rate_limit=rate_limit, created_by=created_by)
+            return _insert(conn, name, scope_list, expires_in=expires_in, rate_limit=rate_limit,
+                           created_by=created_by)
+        secret, record = await self.db.write(run)
         self.invalidate()
         return secret, record
 
     async def list(self, *, include_inactive: bool = True) -> list[KeyRecord]:
-        async with self.db.engine.connect() as conn:
-            rows = (await conn.execute(select(api_keys).order_by(api_keys.c.name, api_keys.c.created_at))).all()
-        records = [KeyRecord.from_row(r) for r in rows]
+        query = select(api_keys).order_by(api_keys.c.name, api_keys.c.created_at)
+        records = await self.db.read(lambda conn: [KeyRecord.from_row(r) for r in conn.execute(query).all()])
         if not include_inactive:
             records = [r for r in records if r.status() in ("active", "rotating")]
         return records
@@ -226,16 +228,18 @@ class ApiKeyStore:
     async def revoke(self, name: str) -> list[KeyRecord]:
         """Revoke every still-usable key of that name (a rotated key in grace too)."""
         at = now_ms()
-        async with self.db.engine.begin() as conn:
-            rows = await self._live_rows(conn, name)
+
+        def run(conn: Connection) -> list[KeyRecord]:
+            rows = _live_rows(conn, name)
             if not rows:
                 raise NotFoundError(f"no active API key named {name!r}", code="key_not_found",
                                     details={"name": name})
             ids = [r.id for r in rows]
-            await conn.execute(update(api_keys).where(api_keys.c.id.in_(ids)).values(revoked_at=at))
-            revoked = (await conn.execute(select(api_keys).where(api_keys.c.id.in_(ids)))).all()
+            conn.execute(update(api_keys).where(api_keys.c.id.in_(ids)).values(revoked_at=at))
+            return [KeyRecord.from_row(r) for r in conn.execute(select(api_keys).where(api_keys.c.id.in_(ids))).all()]
+        revoked = await self.db.write(run)
         self.invalidate()
-        return [KeyRecord.from_row(r) for r in revoked]
+        return revoked
 
     async def rotate(self, name: str, *, grace_seconds: float = 0.0,
                      expires_in: float | None = None) -> tuple[str, KeyRecord, KeyRecord]:
@@ -244,23 +248,27 @@ class ApiKeyStore:
         if grace_seconds < 0:
             raise RequestError("grace must not be negative", code="invalid_duration")
         at = now_ms()
-        async with self.db.engine.begin() as conn:
-            rows = [r for r in await self._live_rows(conn, name) if r.replaced_by is None]
+
+        def run(conn: Connection) -> tuple[str, KeyRecord, KeyRecord]:
+            rows = [r for r in _live_rows(conn, name) if r.replaced_by is None]
             if not rows:
                 raise NotFoundError(f"no active API key named {name!r}", code="key_not_found",
                                     details={"name": name})
             old = rows[-1]
-            if expires_in is None and old.expires_at is not None:
-                expires_in = max(1.0, (old.expires_at - old.created_at) / 1000)
-            secret, record = await self._insert(conn, name, list(old.scopes), expires_in=expires_in,
-                                                rate_limit=old.rate_limit, created_by=old.created_by)
+            lifetime = expires_in
+            if lifetime is None and old.expires_at is not None:
+                lifetime = max(1.0, (old.expires_at - old.created_at) / 1000)
+            secret, record = _insert(conn, name, list(old.scopes), expires_in=lifetime,
+                                     rate_limit=old.rate_limit, created_by=old.created_by)
             until = at + int(grace_seconds * 1000)
             new_expiry = until if old.expires_at is None else min(old.expires_at, until)
-            await conn.execute(update(api_keys).where(api_keys.c.id == old.id)
-                               .values(expires_at=new_expiry, replaced_by=record.id))
-            old_row = (await conn.execute(select(api_keys).where(api_keys.c.id == old.id))).one()
+            conn.execute(update(api_keys).where(api_keys.c.id == old.id)
+                         .values(expires_at=new_expiry, replaced_by=record.id))
+            old_row = conn.execute(select(api_keys).where(api_keys.c.id == old.id)).one()
+            return secret, record, KeyRecord.from_row(old_row)
+        result = await self.db.write(run)
         self.invalidate()
-        return secret, record, KeyRecord.from_row(old_row)
+        return result
 
     async def verify(self, secret: str) -> Verification:
         """Is this a usable key? Never raises for a bad key; the reason says why not."""
@@ -272,9 +280,7 @@ class ApiKeyStore:
         if cached is not None and cached[0] > clock:
             record = cached[1]
         else:
-            async with self.db.engine.connect() as conn:
-                row = (await conn.execute(select(api_keys).where(api_keys.c.key_hash == digest))).first()
-            record = KeyRecord.from_row(row) if row is not None else None
+            record = await self.db.read(_by_hash, digest)
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
             self._cache[digest] = (clock + self.cache_seconds, record)
@@ -289,26 +295,6 @@ class ApiKeyStore:
 
     # --- internals ---------------------------------------------------------------------
 
-    async def _live_rows(self, conn: Any, name: str) -> list[KeyRecord]:
-        at = now_ms()
-        rows = (await conn.execute(
-            select(api_keys).where(and_(api_keys.c.name == name, api_keys.c.revoked_at.is_(None)))
-            .order_by(api_keys.c.created_at))).all()
-        return [KeyRecord.from_row(r) for r in rows if r.expires_at is None or r.expires_at > at]
-
-    async def _insert(self, conn: Any, name: str, scopes: list[str], *, expires_in: float | None,
-                      rate_limit: str | None, created_by: str | None) -> tuple[str, KeyRecord]:
-        secret = generate_key()
-        at = now_ms()
-        values = {"id": uuid.uuid4().hex, "name": name, "prefix": key_prefix(secret),
-                  "key_hash": key_hash(secret), "scopes": scopes, "created_at": at,
-                  "expires_at": at + int(expires_in * 1000) if expires_in else None,
-                  "revoked_at": None, "last_used_at": None, "rate_limit": rate_limit,
-                  "replaced_by": None, "created_by": created_by}
-        await conn.execute(api_keys.insert().values(**values))
-        return secret, KeyRecord(**{k: v for k, v in values.items() if k != "key_hash"}
-                                 | {"scopes": tuple(scopes)})
-
     def _touch_later(self, record: KeyRecord) -> None:
         """Record last use at most once a minute per key, off the request path."""
         at = now_ms()
@@ -320,9 +306,8 @@ class ApiKeyStore:
 
         async def touch() -> None:
             try:
-                async with self.db.engine.begin() as conn:
-                    await conn.execute(update(api_keys).where(api_keys.c.id == record.id)
-                                       .values(last_used_at=at))
+                await self.db.write(lambda conn: conn.execute(
+                    update(api_keys).where(api_keys.c.id == record.id).values(last_used_at=at)))
             except Exception:  # noqa: BLE001, S110 - bookkeeping only
                 pass
             finally:
@@ -336,6 +321,35 @@ class ApiKeyStore:
 
 
 _background: set[asyncio.Task[None]] = set()
+
+
+# --- queries (each runs inside a transaction of `Database.write`/`read`) -----------------
+
+def _by_hash(conn: Connection, digest: str) -> KeyRecord | None:
+    row = conn.execute(select(api_keys).where(api_keys.c.key_hash == digest)).first()
+    return KeyRecord.from_row(row) if row is not None else None
+
+
+def _live_rows(conn: Connection, name: str) -> list[KeyRecord]:
+    at = now_ms()
+    rows = conn.execute(
+        select(api_keys).where(and_(api_keys.c.name == name, api_keys.c.revoked_at.is_(None)))
+        .order_by(api_keys.c.created_at)).all()
+    return [KeyRecord.from_row(r) for r in rows if r.expires_at is None or r.expires_at > at]
+
+
+def _insert(conn: Connection, name: str, scopes: list[str], *, expires_in: float | None,
+            rate_limit: str | None, created_by: str | None) -> tuple[str, KeyRecord]:
+    secret = generate_key()
+    at = now_ms()
+    values = {"id": uuid.uuid4().hex, "name": name, "prefix": key_prefix(secret),
+              "key_hash": key_hash(secret), "scopes": scopes, "created_at": at,
+              "expires_at": at + int(expires_in * 1000) if expires_in else None,
+              "revoked_at": None, "last_used_at": None, "rate_limit": rate_limit,
+              "replaced_by": None, "created_by": created_by}
+    conn.execute(api_keys.insert().values(**values))
+    return secret, KeyRecord(**{k: v for k, v in values.items() if k != "key_hash"}
+                             | {"scopes": tuple(scopes)})
 
 
 def _valid_rate_limit(value: str) -> str:
