@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError, LimitError
+from switchyard.events import Event
+from switchyard.ids import new_id
 from switchyard.llm.base import content_to_text
 from switchyard.server.deps import (agent_for, ensure_session_access, message_agent, owner_of,
                                     visible_session)
 from switchyard.server.schemas import MessageBody, ResetBody, content_dump
 from switchyard.server.sse import event_stream
+from switchyard.server.wire import routing_payload
 
 log = logging.getLogger("switchyard.server")
 router = APIRouter(tags=["messages"])
@@ -48,6 +50,13 @@ async def _prepare(request: Request, body: MessageBody):  # noqa: ANN202
     return agent, content
 
 
+def _first_events(request: Request, session_id: str) -> list[Event]:
+    """What the run begins with: the routing decision, when the router chose the agent."""
+    from switchyard.server.routing_glue import routing_event
+    event = routing_event(request, session_id)
+    return [event] if event is not None else []
+
+
 # Turns queued behind a running one (POST /api/message on a busy session): held here so that
 # they are not garbage-collected, and their failures are logged rather than lost.
 _background: set[asyncio.Task[Any]] = set()
@@ -62,24 +71,27 @@ def _queued_done(task: asyncio.Task[Any]) -> None:
 @router.post("/api/message", status_code=202, summary="Send a message; the run goes on in the background")
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content = await _prepare(request, body)
-    session_id = body.sessionId or str(uuid.uuid4())
+    session_id = body.sessionId or new_id()
+    first = _first_events(request, session_id)
     if agent.is_busy(session_id):
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
-        task = asyncio.create_task(agent.start_run(session_id, content, wait=True, owner=owner_of(request)))
+        task = asyncio.create_task(agent.start_run(session_id, content, wait=True, owner=owner_of(request),
+                                                   first=first))
         _background.add(task)
         task.add_done_callback(_queued_done)
     else:
-        await agent.start_run(session_id, content, wait=True, owner=owner_of(request))
+        await agent.start_run(session_id, content, wait=True, owner=owner_of(request), first=first)
     return JSONResponse({"accepted": True, "sessionId": session_id}, status_code=202)
 
 
 @router.post("/api/message-sync", summary="Send a message and wait for the answer")
 async def send_message_sync(request: Request, body: MessageBody) -> dict[str, Any]:
     agent, content = await _prepare(request, body)
-    result = await agent.generate(body.sessionId, content, wait=False, owner=owner_of(request))
-    routing = request.scope.get("switchyard.routing")
-    if routing is not None:
-        result["routing"] = routing
+    session_id = body.sessionId or new_id()
+    first = _first_events(request, session_id)
+    result = await agent.generate(session_id, content, wait=False, owner=owner_of(request), first=first)
+    if first:
+        result["routing"] = routing_payload(first[0])
     result["agentId"] = agent.id
     return result
 
@@ -88,13 +100,14 @@ async def send_message_sync(request: Request, body: MessageBody) -> dict[str, An
              responses={200: {"content": {"text/event-stream": {}}}, 202: {"description": "session busy"}})
 async def send_message_stream(request: Request, body: MessageBody) -> Response:
     agent, content = await _prepare(request, body)
+    session_id = body.sessionId or new_id()
     try:
-        run = await agent.start_run(body.sessionId, content, wait=False, owner=owner_of(request))
+        run = await agent.start_run(session_id, content, wait=False, owner=owner_of(request),
+                                    first=_first_events(request, session_id))
     except ConflictError:
         return JSONResponse({"busy": True, "sessionId": body.sessionId, "queueLength": 1,
                              "hint": BUSY_HINT}, status_code=202)
-    first = request.scope.get("switchyard.routing_frame")
-    return event_stream(run.follow(), first=[first] if first else None)
+    return event_stream(run.follow())
 
 
 @router.post("/api/reset", summary="Clear a session's conversation")

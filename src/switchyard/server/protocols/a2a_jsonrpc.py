@@ -36,10 +36,12 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from switchyard.errors import LimitError, NotFoundError, RequestError, SwitchyardError
-from switchyard.runtime import events as ev
+from switchyard.events import (ApprovalRequestEvent, ApprovalResponseEvent, ResponseEvent, ToolCallEvent,
+                               ToolRunningEvent)
+from switchyard.ids import new_id
+from switchyard.runtime.activity import Finished, Quiet, TextPiece, run_activity
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
-from switchyard.runtime.run import with_quiet_ticks
 from switchyard.runtime.run import Run
 from switchyard.server.deps import check_owner, owner_filter, owner_of
 from switchyard.server.protocols.a2a_model import (
@@ -53,12 +55,12 @@ from switchyard.server.protocols.a2a_model import (
     INVALID_PARAMS,
     invalid_params,
     INVALID_REQUEST,
-    KEEPALIVE_SECONDS,
     MAX_PAGE_SIZE,
     message_content,
     METHOD_NOT_FOUND,
     Outcome,
     outcome_message,
+    outcome_of_result,
     PARSE_ERROR,
     parse_message,
     RpcError,
@@ -74,6 +76,7 @@ from switchyard.server.protocols.a2a_model import (
     V03,
     V10,
 )
+from switchyard.server.wire import KEEPALIVE_FRAME, data_frame, keepalive_due
 
 log = logging.getLogger("switchyard.a2a")
 
@@ -200,7 +203,7 @@ class A2AService:
 
     def _send_params(self, call: Call) -> tuple[pb.Message, str, Any, dict[str, Any]]:
         message = parse_message(call.params.get("message"))
-        sid = message.task_id or message.context_id or str(uuid.uuid4())
+        sid = message.task_id or message.context_id or new_id()
         if not SESSION_ID.match(sid):
             raise invalid_params("a task or context id must be 1-200 characters of letters, digits and ._:@-")
         message.task_id = message.context_id = sid
@@ -346,10 +349,9 @@ class A2AService:
             try:
                 async for item in items:
                     if item is None:
-                        yield b": keepalive\n\n"
+                        yield KEEPALIVE_FRAME
                         continue
-                    payload = stream_json(item, call.flavor, call.request_id)
-                    yield f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+                    yield data_frame(stream_json(item, call.flavor, call.request_id))
             except RpcError as exc:
                 yield f"data: {json.dumps(_error(call.request_id, exc.code, exc.message, exc.data))}\n\n".encode()
             except Exception:
@@ -371,7 +373,6 @@ class A2AService:
         held: str | None = None
         chunks_sent = 0
         waiting = False
-        quiet = 0.0
 
         def approval_change() -> pb.StreamResponse | None:
             """input-required when an approval starts waiting, working when none is left."""
@@ -391,50 +392,45 @@ class A2AService:
             chunks_sent += 1
             return pb.StreamResponse(artifact_update=update)
 
-        async with aclosing(with_quiet_ticks(run.follow(), APPROVAL_POLL_SECONDS)) as ticks:
-            async for event in ticks:
-                if event is None:
+        async with aclosing(run_activity(run, quiet_every=APPROVAL_POLL_SECONDS)) as activity:
+            async for item in activity:
+                if isinstance(item, Quiet):
                     change = approval_change()
                     if change is not None:
                         yield change
-                    quiet += APPROVAL_POLL_SECONDS
-                    if quiet >= KEEPALIVE_SECONDS:
-                        quiet = 0.0
+                    if keepalive_due(item):
                         yield None
-                    continue
-                quiet = 0.0
-                name = event.name
-                if name == ev.LLM_CHUNK and event.data.get("chunkType", "text") == "text":
+                elif isinstance(item, TextPiece):
                     if held is not None:
                         yield chunk(held, False)
-                    held = event.data.get("content") or ""
-                elif name == ev.LLM_TOOL_CALL:
+                    held = item.text
+                elif isinstance(item, ToolCallEvent):
                     if held is not None:
                         yield chunk(held, True)
                         held = None
                     if chunks_sent:
                         artifact_id, chunks_sent = f"{sid}-{uuid.uuid4().hex[:8]}", 0
-                    meta = {"switchyard": {"event": name, "toolName": event.data.get("toolName"),
-                                           "callId": event.data.get("callId")}}
+                    meta = {"switchyard": {"event": item.name, "toolName": item.tool_name,
+                                           "callId": item.call_id}}
                     yield _status_event(sid, S.TASK_STATE_WORKING, metadata=meta)
-                elif name in (ev.APPROVAL_REQUEST, ev.APPROVAL_RESPONSE):
+                elif isinstance(item, (ApprovalRequestEvent, ApprovalResponseEvent)):
                     change = approval_change()
                     if change is not None:
                         yield change
-                elif name == ev.TOOL_RUNNING and waiting:
+                elif isinstance(item, ToolRunningEvent) and waiting:
                     waiting = False
                     yield _status_event(sid, S.TASK_STATE_WORKING)
-                elif name == ev.LLM_RESPONSE:
+                elif isinstance(item, ResponseEvent):
                     if held is not None:
                         yield chunk(held, True)
                         held = None
-                    elif not chunks_sent and event.data.get("content"):
-                        yield chunk(event.data["content"], True)
-                elif name == ev.RUN_COMPLETE:
+                    elif not chunks_sent and item.content:
+                        yield chunk(item.content, True)
+                elif isinstance(item, Finished):
                     if held is not None:
                         yield chunk(held, True)
                         held = None
-                    outcome = self.tracker.outcome_of_run(run)
+                    outcome = outcome_of_result(item.result)
                     self.tracker.remember(agent, sid, outcome)
                     yield _status_event(sid, outcome.state, outcome_message(sid, outcome))
                     return

@@ -1,0 +1,38 @@
+"""Where an agent's events go: into the session's running turn (its streams replay them)
+and onto the bus (other replicas, re-attaching clients elsewhere)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from switchyard.bus import Bus
+from switchyard.events import Event
+from switchyard.runtime.run import Run
+from switchyard.runtime.sessions import LiveSessions
+
+
+class EventPublisher:
+    def __init__(self, live: LiveSessions, bus: Bus) -> None:
+        self.live = live
+        self.bus = bus
+
+    async def publish(self, event: Event) -> None:
+        """An event from outside a turn (an approval request, a new title): into the
+        session's running turn, if any, and onto the bus."""
+        live = self.live.peek(event.session_id)
+        if live is not None and live.run is not None and not live.run.done:
+            live.run.publish(event)
+        await self.bus.publish(event)
+
+    def for_run(self, run: Run):  # noqa: ANN201 - a Callable[[Event], None]
+        """The publisher of a turn's own events: into its run, and onto the bus only when
+        someone listens there (publishing every chunk to nobody costs a task each)."""
+        def publish(event: Event) -> None:
+            run.publish(event)
+            if self._bus_has_listeners(event.session_id):
+                asyncio.ensure_future(self.bus.publish(event))
+        return publish
+
+    def _bus_has_listeners(self, session_id: str) -> bool:
+        count = getattr(self.bus, "subscriber_count", None)
+        return True if count is None else count(session_id) > 0
