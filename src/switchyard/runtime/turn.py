@@ -198,20 +198,20 @@ class TurnRunner:
         return result
 
     async def _call_tool_checked(self, call: ToolCall, state: "_TurnState", emit: Any) -> ToolResult:
-        tool = self.agent.tools.get(call.name)
+        tool = self.ctx.tools.get(call.name)
         if tool is None:
-            known = ", ".join(sorted(self.agent.tools.names())) or "none"
+            known = ", ".join(sorted(self.ctx.tools.names())) or "none"
             return ToolResult.text(f"Unknown tool {call.name!r}. Available tools: {known}", is_error=True)
         try:
             arguments = call.parsed_arguments()
         except ValueError as exc:
             return ToolResult.text(f"Invalid arguments for {call.name}: {exc}", is_error=True)
-        if self.agent.approvals is not None:
-            outcome = await self.agent.approvals.authorize(state.session_id, call.name, call.id, arguments)
+        if self.ctx.approvals is not None:
+            outcome = await self.ctx.approvals.authorize(state.session_id, call.name, call.id, arguments)
             if outcome.status != "approved":
                 why = outcome.message or outcome.reason or outcome.status
                 return ToolResult.text(f"Tool call {call.name} was {outcome.status}: {why}", is_error=True)
-        emit(ev.TOOL_RUNNING, {"toolName": call.name, "toolCallId": call.id})
+        emit(ToolRunningEvent(state.session_id, call.name, call.id))
         try:
             return await tool.call(arguments)
         except asyncio.CancelledError:
