@@ -21,7 +21,7 @@ from switchyard.events import ApprovalRequestEvent, ApprovalResponseEvent, RunRe
 from switchyard.ids import SESSION_ID, new_id
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.run import Run
-from switchyard.server.wire import KEEPALIVE_SECONDS, approval_payload
+from switchyard.server.wire import approval_payload
 
 log = logging.getLogger("switchyard.a2a")
 
