@@ -126,8 +126,8 @@ async def route_for_request(request: Request, host: AgentHost, content: Any, ses
     return host.get(decision.agent_id)
 
 
-def routing_event(request: Request, session_id: str) -> RoutingDecisionEvent | None:
-    """The routing decision of this request as an event of the run in `session_id`
-    (None when the request was not routed)."""
+def routing_events(request: Request, session_id: str) -> list[RoutingDecisionEvent]:
+    """What a routed run begins with: this request's routing decision as an event of the run
+    in `session_id` (nothing when the request was not routed)."""
     decision = request.scope.get(DECISION_SCOPE_KEY)
-    return None if decision is None else RoutingDecisionEvent.of(session_id, decision)
+    return [] if decision is None else [RoutingDecisionEvent.of(session_id, decision)]

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError, LimitError
-from switchyard.events import Event
 from switchyard.ids import new_id
 from switchyard.llm.base import content_to_text
 from switchyard.server.deps import (agent_for, ensure_session_access, message_agent, owner_of,
                                     visible_session)
 from switchyard.server.schemas import MessageBody, ResetBody, content_dump
+from switchyard.server.routing_glue import routing_events
 from switchyard.server.sse import event_stream
 from switchyard.server.wire import routing_payload
 
@@ -50,13 +50,6 @@ async def _prepare(request: Request, body: MessageBody):  # noqa: ANN202
     return agent, content
 
 
-def _first_events(request: Request, session_id: str) -> list[Event]:
-    """What the run begins with: the routing decision, when the router chose the agent."""
-    from switchyard.server.routing_glue import routing_event
-    event = routing_event(request, session_id)
-    return [event] if event is not None else []
-
-
 # Turns queued behind a running one (POST /api/message on a busy session): held here so that
 # they are not garbage-collected, and their failures are logged rather than lost.
 _background: set[asyncio.Task[Any]] = set()
@@ -72,7 +65,7 @@ def _queued_done(task: asyncio.Task[Any]) -> None:
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content = await _prepare(request, body)
     session_id = body.sessionId or new_id()
-    first = _first_events(request, session_id)
+    first = routing_events(request, session_id)
     if agent.is_busy(session_id):
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
         task = asyncio.create_task(agent.start_run(session_id, content, wait=True, owner=owner_of(request),
@@ -88,7 +81,7 @@ async def send_message(request: Request, body: MessageBody) -> JSONResponse:
 async def send_message_sync(request: Request, body: MessageBody) -> dict[str, Any]:
     agent, content = await _prepare(request, body)
     session_id = body.sessionId or new_id()
-    first = _first_events(request, session_id)
+    first = routing_events(request, session_id)
     result = await agent.generate(session_id, content, wait=False, owner=owner_of(request), first=first)
     if first:
         result["routing"] = routing_payload(first[0])
@@ -103,7 +96,7 @@ async def send_message_stream(request: Request, body: MessageBody) -> Response:
     session_id = body.sessionId or new_id()
     try:
         run = await agent.start_run(session_id, content, wait=False, owner=owner_of(request),
-                                    first=_first_events(request, session_id))
+                                    first=routing_events(request, session_id))
     except ConflictError:
         return JSONResponse({"busy": True, "sessionId": body.sessionId, "queueLength": 1,
                              "hint": BUSY_HINT}, status_code=202)

@@ -225,15 +225,9 @@ class ChatRequest:
 
 def routing_offered(host: AgentHost) -> bool:
     """Whether `auto` (the router) is listed as a model: when there is a choice to make
-    (several agents) and the router is available (the import resolve_agent makes). A chat
-    completion may name `auto` on a one-agent server too; it then goes to that agent."""
-    if len(host.agents) < 2:
-        return False
-    try:
-        import switchyard.server.routing_glue  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    (several agents). A chat completion may name `auto` on a one-agent server too; it then
+    goes to that agent."""
+    return len(host.agents) > 1
 
 
 async def resolve_agent(request: Request, host: AgentHost, chat: ChatRequest) -> Agent:
