@@ -1,0 +1,1 @@
+"""Golden snapshots of Switchyard's wire format (see README.md); `snapshot` holds the helpers."""
