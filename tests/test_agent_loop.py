@@ -300,3 +300,31 @@ def test_kept_history_is_sized_incrementally_and_bounded(monkeypatch):
     monkeypatch.setattr(live_sessions, "HISTORY_CACHE_MAX_CHARS", 12)
     live.keep_history([{"role": "user", "content": "z" * 13}], ("t", 4, 1))
     assert live.history is None
+
+
+async def test_cli_printer_reads_the_run_activity(tmp_path, fake_llm, capsys):
+    """`switchyard run`/`chat` print the answer to stdout and tool activity to stderr."""
+    from switchyard.cli import _print_turn
+
+    fake_llm.script(ToolCalls([("c1", "weather", {"city": "Oslo"})]), Text("Oslo is sunny.", chunks=3))
+    agent = await make_agent(tmp_path, fake_llm, tools=[WEATHER]).start()
+    try:
+        status = await _print_turn(agent, "cli", "weather in Oslo?")
+    finally:
+        await agent.stop()
+    out, err = capsys.readouterr()
+    assert status == 0 and out == "Oslo is sunny.\n"
+    assert err == '\n[tool] weather({"city": "Oslo"})\n[tool] weather -> ok: sunny in Oslo\n'
+
+
+async def test_cli_printer_reports_a_failed_run(tmp_path, fake_llm, capsys):
+    from switchyard.cli import _print_turn
+
+    fake_llm.script(Error(401, message="invalid api key provided"))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    try:
+        status = await _print_turn(agent, "cli", "hi")
+    finally:
+        await agent.stop()
+    out, err = capsys.readouterr()
+    assert status == 1 and out == "\n" and err.startswith("\nerror: ") and "401" in err
