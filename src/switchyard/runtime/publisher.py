@@ -4,6 +4,7 @@ and onto the bus (other replicas, re-attaching clients elsewhere)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 from switchyard.bus import Bus
 from switchyard.events import Event
@@ -24,7 +25,7 @@ class EventPublisher:
             live.run.publish(event)
         await self.bus.publish(event)
 
-    def for_run(self, run: Run):  # noqa: ANN201 - a Callable[[Event], None]
+    def for_run(self, run: Run) -> Callable[[Event], None]:
         """The publisher of a turn's own events: into its run, and onto the bus only when
         someone listens there (publishing every chunk to nobody costs a task each)."""
         def publish(event: Event) -> None:

@@ -22,10 +22,8 @@ JSON, image and file parts become content parts.
 from __future__ import annotations
 
 import asyncio
-from contextlib import aclosing
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +34,7 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from switchyard.errors import LimitError, NotFoundError, RequestError, SwitchyardError
-from switchyard.events import (ApprovalRequestEvent, ApprovalResponseEvent, ResponseEvent, ToolCallEvent,
-                               ToolRunningEvent)
 from switchyard.ids import new_id
-from switchyard.runtime.activity import Finished, Quiet, TextPiece, run_activity
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.runtime.run import Run
@@ -48,7 +43,6 @@ from switchyard.server.protocols.a2a_model import (
     _STATE_NAMES_03,
     agent_message,
     approval_message,
-    APPROVAL_POLL_SECONDS,
     DEFAULT_PAGE_SIZE,
     history_messages,
     INTERNAL_ERROR,
@@ -60,7 +54,6 @@ from switchyard.server.protocols.a2a_model import (
     METHOD_NOT_FOUND,
     Outcome,
     outcome_message,
-    outcome_of_result,
     PARSE_ERROR,
     parse_message,
     RpcError,
@@ -76,7 +69,8 @@ from switchyard.server.protocols.a2a_model import (
     V03,
     V10,
 )
-from switchyard.server.wire import KEEPALIVE_FRAME, data_frame, keepalive_due
+from switchyard.server.protocols.a2a_stream import follow_run, status_event as _status_event
+from switchyard.server.wire import KEEPALIVE_FRAME, data_frame
 
 log = logging.getLogger("switchyard.a2a")
 
@@ -361,87 +355,9 @@ class A2AService:
         return StreamingResponse(frames(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    async def follow_run(self, agent: Agent, run: Run, sid: str, *,
-                         announce_working: bool = True) -> AsyncIterator[pb.StreamResponse | None]:
-        """A run's events as A2A status and artifact updates, ending with the final status.
-
-        Text chunks stream into one artifact per model step; the last chunk of a step is held
-        back one event so that it can carry `lastChunk`. None items are keep-alives."""
-        if announce_working:
-            yield _status_event(sid, S.TASK_STATE_WORKING)
-        artifact_id = f"{sid}-{uuid.uuid4().hex[:8]}"
-        held: str | None = None
-        chunks_sent = 0
-        waiting = False
-
-        def approval_change() -> pb.StreamResponse | None:
-            """input-required when an approval starts waiting, working when none is left."""
-            nonlocal waiting
-            approvals = self.tracker.pending_approvals(agent, sid, run)
-            if bool(approvals) == waiting:
-                return None
-            waiting = bool(approvals)
-            return (_status_event(sid, S.TASK_STATE_INPUT_REQUIRED, approval_message(sid, approvals))
-                    if waiting else _status_event(sid, S.TASK_STATE_WORKING))
-
-        def chunk(text: str, last: bool) -> pb.StreamResponse:
-            nonlocal chunks_sent
-            update = pb.TaskArtifactUpdateEvent(
-                task_id=sid, context_id=sid, append=chunks_sent > 0, last_chunk=last,
-                artifact=pb.Artifact(artifact_id=artifact_id, name="response", parts=[pb.Part(text=text)]))
-            chunks_sent += 1
-            return pb.StreamResponse(artifact_update=update)
-
-        async with aclosing(run_activity(run, quiet_every=APPROVAL_POLL_SECONDS)) as activity:
-            async for item in activity:
-                if isinstance(item, Quiet):
-                    change = approval_change()
-                    if change is not None:
-                        yield change
-                    if keepalive_due(item):
-                        yield None
-                elif isinstance(item, TextPiece):
-                    if held is not None:
-                        yield chunk(held, False)
-                    held = item.text
-                elif isinstance(item, ToolCallEvent):
-                    if held is not None:
-                        yield chunk(held, True)
-                        held = None
-                    if chunks_sent:
-                        artifact_id, chunks_sent = f"{sid}-{uuid.uuid4().hex[:8]}", 0
-                    meta = {"switchyard": {"event": item.name, "toolName": item.tool_name,
-                                           "callId": item.call_id}}
-                    yield _status_event(sid, S.TASK_STATE_WORKING, metadata=meta)
-                elif isinstance(item, (ApprovalRequestEvent, ApprovalResponseEvent)):
-                    change = approval_change()
-                    if change is not None:
-                        yield change
-                elif isinstance(item, ToolRunningEvent) and waiting:
-                    waiting = False
-                    yield _status_event(sid, S.TASK_STATE_WORKING)
-                elif isinstance(item, ResponseEvent):
-                    if held is not None:
-                        yield chunk(held, True)
-                        held = None
-                    elif not chunks_sent and item.content:
-                        yield chunk(item.content, True)
-                elif isinstance(item, Finished):
-                    if held is not None:
-                        yield chunk(held, True)
-                        held = None
-                    outcome = outcome_of_result(item.result)
-                    self.tracker.remember(agent, sid, outcome)
-                    yield _status_event(sid, outcome.state, outcome_message(sid, outcome))
-                    return
-
-
-def _status_event(sid: str, state: int, message: pb.Message | None = None,
-                  metadata: dict[str, Any] | None = None) -> pb.StreamResponse:
-    update = pb.TaskStatusUpdateEvent(task_id=sid, context_id=sid, status=status_of(state, message))
-    if metadata:
-        ParseDict(metadata, update.metadata)
-    return pb.StreamResponse(status_update=update)
+    def follow_run(self, agent: Agent, run: Run, sid: str, *,
+                   announce_working: bool = True) -> AsyncIterator[pb.StreamResponse | None]:
+        return follow_run(self.tracker, agent, run, sid, announce_working=announce_working)
 
 
 def _live_run(agent: Agent, sid: str) -> Run | None:
