@@ -328,3 +328,35 @@ async def test_cli_printer_reports_a_failed_run(tmp_path, fake_llm, capsys):
         await agent.stop()
     out, err = capsys.readouterr()
     assert status == 1 and out == "\n" and err.startswith("\nerror: ") and "401" in err
+
+
+async def test_the_bus_carries_a_runs_events_and_outside_events(tmp_path, fake_llm):
+    """A subscriber on the agent's bus sees the run's own events (the same typed values the
+    run holds) and events from outside a turn, like a new title."""
+    from switchyard.events import TitleUpdatedEvent
+
+    fake_llm.script(Text("hello there", chunks=2))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    seen = []
+    completed = asyncio.Event()
+
+    async def listen() -> None:
+        async for event in agent.bus.subscribe("bus"):
+            seen.append(event)
+            if isinstance(event, RunCompleteEvent):
+                completed.set()
+            if isinstance(event, TitleUpdatedEvent):
+                return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0)  # subscribed
+    try:
+        run = await agent.start_run("bus", "hi")
+        await asyncio.wait_for(completed.wait(), 5)
+        await agent.set_title("bus", "Greetings")
+        await asyncio.wait_for(listener, 5)
+    finally:
+        await agent.stop()
+    assert seen[:-1] == run.events
+    assert seen[-1] == TitleUpdatedEvent("bus", "Greetings", timestamp=seen[-1].timestamp)
+    assert run.result.content == "hello there" and run.result.steps == 1

@@ -4,6 +4,7 @@ and onto the bus (other replicas, re-attaching clients elsewhere)."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Callable
 
 from switchyard.bus import Bus
@@ -26,12 +27,23 @@ class EventPublisher:
         await self.bus.publish(event)
 
     def for_run(self, run: Run) -> Callable[[Event], None]:
-        """The publisher of a turn's own events: into its run, and onto the bus only when
-        someone listens there (publishing every chunk to nobody costs a task each)."""
+        """The publisher of a turn's own events: into its run at once, and onto the bus (only
+        when someone listens there: publishing every chunk to nobody costs a task each) by
+        one sender task at a time, so that they reach the bus in the order they happened."""
+        waiting: deque[Event] = deque()
+        sender: asyncio.Future[None] | None = None
+
+        async def send() -> None:
+            while waiting:
+                await self.bus.publish(waiting.popleft())
+
         def publish(event: Event) -> None:
+            nonlocal sender
             run.publish(event)
             if self._bus_has_listeners(event.session_id):
-                asyncio.ensure_future(self.bus.publish(event))
+                waiting.append(event)
+                if sender is None or sender.done():
+                    sender = asyncio.ensure_future(send())
         return publish
 
     def _bus_has_listeners(self, session_id: str) -> bool:
