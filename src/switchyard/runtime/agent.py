@@ -148,6 +148,7 @@ class Agent:
 
     async def switch_llm(self, updates: dict[str, Any], session_id: str | None = None) -> LLMConfig:
         """Change the model globally or for one session. Validates before anything changes."""
+        self.models.check_updates(updates)
         base = await self.llm_config(session_id) if session_id else self.config.llm
         cfg = self.models.updated(base, updates)
         if session_id and self.is_busy(session_id):

@@ -85,11 +85,16 @@ class ModelClients:
         return client
 
     @staticmethod
-    def updated(base: LLMConfig, updates: dict[str, Any]) -> LLMConfig:
-        """`base` with `updates` applied, validated (RequestError naming the field if not)."""
+    def check_updates(updates: dict[str, Any]) -> None:
+        """A switch names a model or a provider (RequestError if neither)."""
         if not updates.get("model") and not updates.get("provider"):
             raise RequestError("at least one of `model` or `provider` is required",
                                details={"fields": ["model", "provider"]})
+
+    @classmethod
+    def updated(cls, base: LLMConfig, updates: dict[str, Any]) -> LLMConfig:
+        """`base` with `updates` applied, validated (RequestError naming the field if not)."""
+        cls.check_updates(updates)
         merged = {**base.model_dump(exclude_none=True), **{k: v for k, v in updates.items() if v is not None}}
         if updates.get("provider") and updates.get("provider") != base.provider and "model" not in updates:
             merged.pop("model", None)  # the old model belongs to the old provider
