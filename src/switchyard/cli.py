@@ -9,10 +9,10 @@ import json
 import logging
 import os
 import sys
-import uuid
 from typing import Any
 
 from switchyard import __version__
+from switchyard.ids import new_id
 
 
 def _non_negative_float(value: str) -> float:
@@ -121,24 +121,27 @@ def _startup_notice(agent: Any) -> None:
 
 
 async def _print_turn(agent: Any, session_id: str, prompt: str) -> int:
-    from switchyard.runtime import events as ev
+    from contextlib import aclosing
+
+    from switchyard.events import ErrorEvent, ToolCallEvent, ToolResultEvent
+    from switchyard.runtime.activity import Finished, TextPiece, run_activity
     status = 0
-    async for event in agent.run(session_id, prompt):
-        data = event.data
-        if event.name == ev.LLM_CHUNK and data.get("chunkType") == "text":
-            sys.stdout.write(data["content"])
-            sys.stdout.flush()
-        elif event.name == ev.LLM_TOOL_CALL:
-            print(f"\n[tool] {data['toolName']}({json.dumps(data['args'])})", file=sys.stderr)
-        elif event.name == ev.LLM_TOOL_RESULT:
-            mark = "ok" if data["success"] else "error"
-            text = " ".join(p.get("text", "") for p in data["sanitized"]["content"] if p.get("type") == "text")
-            print(f"[tool] {data['toolName']} -> {mark}: {text[:300]}", file=sys.stderr)
-        elif event.name == ev.LLM_ERROR:
-            print(f"\nerror: {data['error']['message']}", file=sys.stderr)
-            status = 1
-        elif event.name == ev.RUN_COMPLETE and data["finishReason"] == "max-steps":
-            print("\n(stopped: llm.maxIterations reached)", file=sys.stderr)
+    run = await agent.start_run(session_id, prompt)
+    async with aclosing(run_activity(run)) as activity:
+        async for item in activity:
+            if isinstance(item, TextPiece):
+                sys.stdout.write(item.text)
+                sys.stdout.flush()
+            elif isinstance(item, ToolCallEvent):
+                print(f"\n[tool] {item.tool_name}({json.dumps(item.args)})", file=sys.stderr)
+            elif isinstance(item, ToolResultEvent):
+                mark = "ok" if item.success else "error"
+                print(f"[tool] {item.tool_name} -> {mark}: {item.text()[:300]}", file=sys.stderr)
+            elif isinstance(item, ErrorEvent):
+                print(f"\nerror: {item.message}", file=sys.stderr)
+                status = 1
+            elif isinstance(item, Finished) and item.result.finish_reason == "max-steps":
+                print("\n(stopped: llm.maxIterations reached)", file=sys.stderr)
     print()
     return status
 
@@ -156,7 +159,7 @@ async def _with_agent(path: str | None, body: Any) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    session_id = args.session or str(uuid.uuid4())
+    session_id = args.session or new_id()
 
     async def body(agent: Any) -> int:
         status = await _print_turn(agent, session_id, args.prompt)
@@ -166,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    session_id = args.session or str(uuid.uuid4())
+    session_id = args.session or new_id()
 
     async def body(agent: Any) -> int:
         print(f"Chatting with {agent.config.name} (session {session_id}). Ctrl-D or /exit to quit.", file=sys.stderr)

@@ -70,9 +70,11 @@ def session_ids(live) -> list[str]:
 
 def test_models_list_the_hosted_agents(client):
     models = client.models.list()
-    assert [m.id for m in models.data] == ["main-agent", "other-agent"]
+    # `auto` (the router) is a model too: chat completions accept it, so the list names it.
+    assert [m.id for m in models.data] == ["main-agent", "other-agent", "auto"]
     assert all(m.object == "model" and m.owned_by == "switchyard" for m in models.data)
     assert client.models.retrieve("other-agent").id == "other-agent"
+    assert client.models.retrieve("auto").id == "auto"
     with pytest.raises(openai.NotFoundError) as info:
         client.models.retrieve("nobody")
     assert info.value.code == "model_not_found"

@@ -10,7 +10,7 @@ import pytest
 from switchyard.bus.redis_bus import RedisBus
 from switchyard.config import parse_agent
 from switchyard.runtime.agent import Agent
-from switchyard.runtime.events import Event
+from switchyard.events import ChunkEvent, Event, RunCompleteEvent
 from tests.conftest import postgres_url, redis_url
 
 
@@ -52,10 +52,10 @@ async def test_redis_bus_carries_events_between_replicas():
 
     task = asyncio.create_task(listen())
     await asyncio.sleep(0.2)  # let the subscription reach Redis
-    await sender.publish(Event("llm:chunk", session, {"chunkType": "text", "content": "hi"}))
-    await sender.publish(Event("run:complete", session, {"finishReason": "stop"}))
+    sent = [ChunkEvent(session, "text", "hi"), RunCompleteEvent(session, "stop", 1, 12)]
+    for event in sent:
+        await sender.publish(event)
     await asyncio.wait_for(task, 5)
-    assert [(e.name, e.data) for e in received] == [("llm:chunk", {"chunkType": "text", "content": "hi"}),
-                                                    ("run:complete", {"finishReason": "stop"})]
+    assert received == sent  # the same typed events, timestamps included
     await sender.close()
     await receiver.close()

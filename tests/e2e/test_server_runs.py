@@ -174,3 +174,33 @@ def test_run_and_chat_commands(tmp_path):
     contents = [row[0] for row in db.execute("select json_extract(body, '$.content') from messages "
                                              "where session_id = 'cli-s' order by seq")]
     assert contents[:4] == ["hello there", "Echo: hello there", "second line", "Echo: second line"]
+
+
+def test_a_routed_run_begins_with_its_routing_decision_also_on_reattach(tmp_path, fake_llm, monkeypatch):
+    monkeypatch.setenv("SWITCHYARD_ROUTER_SEMANTIC", "off")
+    fake_llm.script(Text("routed and slow", chunks=4, chunk_delay=0.25), Text("again"))
+    configs = []
+    for agent_id, keywords in (("billing", ["invoice", "refund"]), ("ops", ["kubernetes", "deployment"])):
+        config = agent_config(tmp_path, fake_llm, agent_id)
+        config["storage"]["database"]["path"] = str(tmp_path / f"{agent_id}.db")
+        config["routing"] = {"keywords": keywords}
+        configs.append(config)
+    with serve_agents(*configs) as live, live.client() as c:
+        with c.stream("POST", "/api/message-stream",
+                      json={"content": "refund my invoice", "agentId": "auto", "sessionId": "rt"}) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: llm:chunk"):
+                    break  # leave mid-run
+        with live.client() as other, other.stream("GET", "/api/sessions/rt/events",
+                                                  params={"agentId": "billing"}) as r:
+            assert r.status_code == 200
+            events = sse_events(r)
+        assert [n for n, _ in events][:2] == ["routing:decision", "llm:thinking"]
+        assert events[0][1]["agentId"] == "billing" and events[0][1]["sessionId"] == "rt"
+        assert events[0][1]["ranked"][0]["agentId"] == "billing" and events[-1][0] == "run:complete"
+
+        # Without a session id the run's new id is the decision's too (every frame names it).
+        with c.stream("POST", "/api/message-stream", json={"content": "refund please", "agentId": "auto"}) as r:
+            events = sse_events(r)
+        assert events[0][0] == "routing:decision"
+        assert len({data["sessionId"] for _, data in events}) == 1 and events[0][1]["sessionId"]

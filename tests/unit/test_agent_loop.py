@@ -7,6 +7,8 @@ import pytest
 
 from switchyard.config import parse_agent
 from switchyard.errors import ConflictError, LimitError
+from switchyard.events import (ErrorEvent, ResponseEvent, RunCompleteEvent, ToolCallEvent,
+                               ToolResultEvent, UpstreamFailure)
 from switchyard.llm.openai_provider import to_openai_messages
 from switchyard.runtime.agent import Agent
 from switchyard.tools.base import FunctionTool
@@ -64,16 +66,17 @@ async def test_tool_loop_runs_calls_of_one_step_concurrently(tmp_path, fake_llm)
     finally:
         await agent.stop()
     assert names(events)[0] == "llm:thinking" and names(events)[-1] == "run:complete"
-    calls = [e.data for e in events if e.name == "llm:tool-call"]
-    assert [(c["toolName"], c["args"], c["callId"]) for c in calls] == [
+    calls = [e for e in events if isinstance(e, ToolCallEvent)]
+    assert [(c.tool_name, c.args, c.call_id) for c in calls] == [
         ("weather", {"city": "Paris"}, "c1"), ("weather", {"city": "Oslo"}, "c2")]
-    results = {e.data["callId"]: e.data for e in events if e.name == "llm:tool-result"}
-    assert results["c1"]["success"] and results["c1"]["sanitized"]["content"][0]["text"] == "sunny in Paris"
+    results = {e.call_id: e for e in events if isinstance(e, ToolResultEvent)}
+    assert results["c1"].success and results["c1"].content == [{"type": "text", "text": "sunny in Paris"}]
     assert RUNNING["peak"] == 2  # both calls of the step were running at once
-    response = next(e for e in events if e.name == "llm:response").data
-    assert response["content"] == "Paris and Oslo are sunny."
-    assert response["provider"] == "openai-compatible" and response["model"] == "fake-model"
-    assert events[-1].data["stepCount"] == 2 and events[-1].data["finishReason"] == "stop"
+    response = next(e for e in events if isinstance(e, ResponseEvent))
+    assert response.content == "Paris and Oslo are sunny."
+    assert response.provider == "openai-compatible" and response.model == "fake-model"
+    assert events[-1] == RunCompleteEvent("s", "stop", 2, events[-1].duration_ms,
+                                          timestamp=events[-1].timestamp)
 
     # The second request carried the tool results back, with their ids.
     second = fake_llm.requests[1]["json"]["messages"]
@@ -92,11 +95,11 @@ async def test_tool_failures_and_bad_arguments_go_back_to_the_model(tmp_path, fa
         history = await agent.history("s")
     finally:
         await agent.stop()
-    results = {e.data["callId"]: e.data for e in events if e.name == "llm:tool-result"}
-    assert not results["a"]["success"] and "boom: x" in results["a"]["error"]
-    assert not results["b"]["success"] and "not valid JSON" in results["b"]["error"]
-    assert not results["c"]["success"] and "Unknown tool 'missing_tool'" in results["c"]["error"]
-    assert events[-1].data["finishReason"] == "stop"
+    results = {e.call_id: e for e in events if isinstance(e, ToolResultEvent)}
+    assert not results["a"].success and "boom: x" in results["a"].error
+    assert not results["b"].success and "not valid JSON" in results["b"].error
+    assert not results["c"].success and "Unknown tool 'missing_tool'" in results["c"].error
+    assert events[-1].finish_reason == "stop"
     roles = [m["role"] for m in history]
     assert roles == ["user", "assistant", "tool", "tool", "tool", "assistant"]
     assert [m["toolCallId"] for m in history if m["role"] == "tool"] == ["a", "b", "c"]
@@ -111,7 +114,7 @@ async def test_max_iterations_bounds_the_loop(tmp_path, fake_llm):
     finally:
         await agent.stop()
     assert len(fake_llm.requests) == 3
-    assert events[-1].data["finishReason"] == "max-steps" and events[-1].data["stepCount"] == 3
+    assert events[-1].finish_reason == "max-steps" and events[-1].step_count == 3
 
 
 async def test_provider_error_ends_the_run_with_llm_error(tmp_path, fake_llm):
@@ -122,10 +125,10 @@ async def test_provider_error_ends_the_run_with_llm_error(tmp_path, fake_llm):
         history = await agent.history("s")
     finally:
         await agent.stop()
-    error = next(e for e in events if e.name == "llm:error").data
-    assert error["recoverable"] is False and error["context"]["status"] == 401
-    assert "sk-test-key" not in str(error)
-    assert events[-1].data["finishReason"] == "error"
+    error = next(e for e in events if isinstance(e, ErrorEvent))
+    assert error.recoverable is False and error.upstream == UpstreamFailure("openai-compatible", 401)
+    assert "sk-test-key" not in error.message
+    assert events[-1].finish_reason == "error" and events[-1].error == error.message
     assert [m["role"] for m in history] == ["user"]  # nothing half-written
 
 
@@ -137,7 +140,7 @@ async def test_retries_emit_llm_retrying(tmp_path, fake_llm):
     finally:
         await agent.stop()
     assert "llm:retrying" in names(events)
-    assert next(e for e in events if e.name == "llm:response").data["content"] == "after retry"
+    assert next(e for e in events if isinstance(e, ResponseEvent)).content == "after retry"
 
 
 async def test_cancel_records_what_was_said(tmp_path, fake_llm):
@@ -150,7 +153,8 @@ async def test_cancel_records_what_was_said(tmp_path, fake_llm):
                 break
         assert agent.is_busy("s")
         assert await agent.cancel("s") is True
-        assert run.events[-1].name == "run:complete" and run.events[-1].data["finishReason"] == "cancelled"
+        assert isinstance(run.events[-1], RunCompleteEvent) and run.events[-1].finish_reason == "cancelled"
+        assert run.result.finish_reason == "cancelled" and not run.result.answered
         assert not agent.is_busy("s")
         history = await agent.history("s")
     finally:
@@ -308,6 +312,66 @@ async def test_stop_drops_turns_queued_behind_a_running_one_and_leaves_no_backgr
     queued = agent.supervisor.spawn(agent.start_run("s", "second"), name="queued-turn:s", group=QUEUED_TURNS)
     await asyncio.sleep(0.05)
     await agent.stop(grace=5)
-    assert run.done and run.events[-1].data["finishReason"] == "stop"
+    assert run.done and run.result.finish_reason == "stop"
     assert queued.cancelled() and len(agent.supervisor) == 0
     assert len(fake_llm.requests) == 1   # the queued turn never started
+
+
+async def test_cli_printer_reads_the_run_activity(tmp_path, fake_llm, capsys):
+    """`switchyard run`/`chat` print the answer to stdout and tool activity to stderr."""
+    from switchyard.cli import _print_turn
+
+    fake_llm.script(ToolCalls([("c1", "weather", {"city": "Oslo"})]), Text("Oslo is sunny.", chunks=3))
+    agent = await make_agent(tmp_path, fake_llm, tools=[WEATHER]).start()
+    try:
+        status = await _print_turn(agent, "cli", "weather in Oslo?")
+    finally:
+        await agent.stop()
+    out, err = capsys.readouterr()
+    assert status == 0 and out == "Oslo is sunny.\n"
+    assert err == '\n[tool] weather({"city": "Oslo"})\n[tool] weather -> ok: sunny in Oslo\n'
+
+
+async def test_cli_printer_reports_a_failed_run(tmp_path, fake_llm, capsys):
+    from switchyard.cli import _print_turn
+
+    fake_llm.script(Error(401, message="invalid api key provided"))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    try:
+        status = await _print_turn(agent, "cli", "hi")
+    finally:
+        await agent.stop()
+    out, err = capsys.readouterr()
+    assert status == 1 and out == "\n" and err.startswith("\nerror: ") and "401" in err
+
+
+async def test_the_bus_carries_a_runs_events_and_outside_events(tmp_path, fake_llm):
+    """A subscriber on the agent's bus sees the run's own events (the same typed values the
+    run holds) and events from outside a turn, like a new title."""
+    from switchyard.events import TitleUpdatedEvent
+
+    fake_llm.script(Text("hello there", chunks=2))
+    agent = await make_agent(tmp_path, fake_llm).start()
+    seen = []
+    completed = asyncio.Event()
+
+    async def listen() -> None:
+        async for event in agent.bus.subscribe("bus"):
+            seen.append(event)
+            if isinstance(event, RunCompleteEvent):
+                completed.set()
+            if isinstance(event, TitleUpdatedEvent):
+                return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0)  # subscribed
+    try:
+        run = await agent.start_run("bus", "hi")
+        await asyncio.wait_for(completed.wait(), 5)
+        await agent.set_title("bus", "Greetings")
+        await asyncio.wait_for(listener, 5)
+    finally:
+        await agent.stop()
+    assert seen[:-1] == run.events
+    assert seen[-1] == TitleUpdatedEvent("bus", "Greetings", timestamp=seen[-1].timestamp)
+    assert run.result.content == "hello there" and run.result.steps == 1

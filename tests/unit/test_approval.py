@@ -11,7 +11,9 @@ import pytest
 
 from switchyard.config.schema import PermissionsConfig
 from switchyard.errors import NotFoundError, RequestError
+from switchyard.events import Event
 from switchyard.runtime.events import APPROVAL_REQUEST, APPROVAL_RESPONSE
+from switchyard.server.wire import encode
 from switchyard.tools.approval import ApprovalCoordinator, validate_approval_body
 
 
@@ -20,8 +22,10 @@ class Events:
         self.items: list[tuple[str, str, dict]] = []
         self.arrived = asyncio.Event()
 
-    async def __call__(self, session_id: str, name: str, data: dict) -> None:
-        self.items.append((session_id, name, data))
+    async def __call__(self, event: Event) -> None:
+        # As a client reads it (the wire form), without the event's name.
+        data = {k: v for k, v in encode(event).items() if k != "name"}
+        self.items.append((event.session_id, event.name, data))
         self.arrived.set()
 
     def named(self, name: str) -> list[dict]:

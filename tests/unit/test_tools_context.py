@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from switchyard.events import ToolResultEvent, ToolRunningEvent
 from switchyard.config import parse_agent
 from switchyard.errors import ToolError
 from switchyard.runtime.agent import Agent
@@ -30,8 +31,8 @@ def make_agent(tmp_path, fake_llm, tools, permissions=None) -> Agent:
     return Agent(loaded, tools=list(tools))
 
 
-def results(events) -> dict[str, dict[str, Any]]:
-    return {e.data["callId"]: e.data for e in events if e.name == "llm:tool-result"}
+def results(events) -> dict[str, ToolResultEvent]:
+    return {e.call_id: e for e in events if isinstance(e, ToolResultEvent)}
 
 
 async def test_a_tool_receives_the_turns_context(tmp_path, fake_llm):
@@ -47,7 +48,7 @@ async def test_a_tool_receives_the_turns_context(tmp_path, fake_llm):
         events = [e async for e in agent.run("s-ctx", "where am I?", owner="alice")]
     finally:
         await agent.stop()
-    assert results(events)["c1"]["success"]
+    assert results(events)["c1"].success
     context = seen[0]
     assert (context.call_id, context.session_id, context.owner, context.agent_id) == ("c1", "s-ctx", "alice", "ctx")
     assert context.working_dir == tmp_path and not context.cancelled
@@ -109,7 +110,7 @@ async def test_cancelling_the_turn_reaches_a_sync_tools_thread(tmp_path, fake_ll
         assert await asyncio.to_thread(stopped.wait, 2)   # the thread saw the turn's cancel
     finally:
         await agent.stop()
-    assert run.events[-1].data["finishReason"] == "cancelled"
+    assert run.result.finish_reason == "cancelled"
 
 
 async def test_a_timed_out_sync_tool_is_told_through_its_context():
@@ -149,7 +150,7 @@ async def test_a_tool_error_goes_back_to_the_model_with_its_message(tmp_path, fa
         events = [e async for e in agent.run("s-e", "fetch it")]
     finally:
         await agent.stop()
-    assert results(events)["c1"]["error"] == "Tool fetch failed: http://example.invalid is not reachable"
+    assert results(events)["c1"].error == "Tool fetch failed: http://example.invalid is not reachable"
     assert tool_messages(fake_llm.requests[1])["c1"] == "Tool fetch failed: http://example.invalid is not reachable"
 
 
@@ -187,11 +188,11 @@ async def test_a_policy_sees_arguments_and_context_and_its_deny_reaches_the_mode
     finally:
         await agent.stop()
     assert written == ["notes.txt"]
-    assert results(events)["c1"]["success"] and not results(events)["c2"]["success"]
+    assert results(events)["c1"].success and not results(events)["c2"].success
     denied = "Tool call write was denied: '../../etc/passwd' is outside the working folder"
     assert tool_messages(fake_llm.requests[1])["c2"] == denied
     name, arguments, context = next(a for a in policy.asked if a[2].call_id == "c2")
     assert (name, arguments, context.owner, context.session_id) == (
         "write", {"path": "../../etc/passwd", "text": "x"}, "bob", "s-p")
     # A denied call never ran, so it never announced itself as running.
-    assert [e.data["toolCallId"] for e in events if e.name == "tool:running"] == ["c1"]
+    assert [e.call_id for e in events if isinstance(e, ToolRunningEvent)] == ["c1"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator, Protocol
 
-from switchyard.runtime.events import Event
+from switchyard.events import Event
 
 
 class Bus(Protocol):

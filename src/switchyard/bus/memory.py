@@ -6,7 +6,7 @@ import asyncio
 from collections import defaultdict
 from typing import AsyncIterator
 
-from switchyard.runtime.events import Event
+from switchyard.events import Event
 
 # A subscriber that falls this far behind is dropped rather than let memory grow.
 MAX_BACKLOG = 10_000

@@ -1,13 +1,16 @@
-"""The Redis bus: events cross replicas on one channel per session."""
+"""The Redis bus: events cross replicas on one channel per session (bus/codec.py)."""
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import AsyncIterator
 
-from switchyard.runtime.events import Event
+from switchyard.bus import codec
+from switchyard.events import Event
 
 CHANNEL_PREFIX = "switchyard:events:"
+
+log = logging.getLogger("switchyard.bus")
 
 
 class RedisBus:
@@ -17,9 +20,7 @@ class RedisBus:
         self._redis = redis.from_url(url, decode_responses=True)
 
     async def publish(self, event: Event) -> None:
-        payload = json.dumps({"name": event.name, "sessionId": event.session_id,
-                              "data": event.data, "ts": event.timestamp})
-        await self._redis.publish(CHANNEL_PREFIX + event.session_id, payload)
+        await self._redis.publish(CHANNEL_PREFIX + event.session_id, codec.dumps(event))
 
     async def subscribe(self, session_id: str) -> AsyncIterator[Event]:
         pubsub = self._redis.pubsub()
@@ -28,8 +29,13 @@ class RedisBus:
             async for message in pubsub.listen():
                 if message.get("type") != "message":
                     continue
-                raw = json.loads(message["data"])
-                yield Event(raw["name"], raw["sessionId"], raw["data"], raw["ts"])
+                try:
+                    event = codec.loads(message["data"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    # e.g. an event type a newer replica knows and this one does not
+                    log.warning("skipped an event this replica cannot read: %r", exc)
+                    continue
+                yield event
         finally:
             await pubsub.unsubscribe()
             await pubsub.aclose()

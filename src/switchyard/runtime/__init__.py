@@ -1,1 +1,2 @@
-"""The agent runtime: the tool loop, sessions and typed events (no HTTP here)."""
+"""The agent runtime (no HTTP here): the Agent and its parts, runs and the tool loop, live
+sessions. The events a run emits are switchyard/events.py."""

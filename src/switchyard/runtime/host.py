@@ -20,7 +20,8 @@ class AgentHost:
         self.default_id = default_id or agents[0].id
         if self.default_id not in self.agents:
             raise ValueError(f"default agent {self.default_id!r} is not among the hosted agents")
-        self.router: Any = None  # routing.Router, when several agents are hosted
+        # The server's routing state (server/routing_glue.RoutingState), made on first use of `auto`.
+        self.routing: Any = None
 
     @property
     def default(self) -> Agent:

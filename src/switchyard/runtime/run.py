@@ -1,8 +1,10 @@
-"""One running turn: a background task and the events it has produced so far.
+"""One running turn: a background task, the events it has produced so far, and its result.
 
 The task runs to the end whoever is listening: a client that disconnects stops reading,
 not the run. Readers iterate from the first event of the run (so a reader that re-attaches
-mid-run sees the whole turn), then wait for more until `run:complete`.
+mid-run sees the whole turn), then wait for more until `run:complete`. The turn sets
+`result` (a RunResult) before it publishes run:complete, so a reader that sees the end
+also sees how the run ended.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import contextvars
 from typing import AsyncIterator
 
-from switchyard.runtime.events import Event
+from switchyard.events import Event, RunResult
 
 # The run whose task is executing: lets the LLM client's retry callback emit llm:retrying
 # into the right stream without threading the run through every provider.
@@ -22,6 +24,7 @@ class Run:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
         self.events: list[Event] = []
+        self.result: RunResult | None = None
         self.done = False
         self.task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()

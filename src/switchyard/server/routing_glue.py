@@ -1,11 +1,10 @@
 """`agentId: "auto"`: the router picks the agent, sticky per session, and the decision
-travels with the answer (a `routing` field in sync bodies, a `routing:decision` event first
-on streams)."""
+travels with the answer: the run begins with a `routing:decision` event (so streams, and a
+client re-attaching to the run, see it first) and sync bodies carry it as `routing`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections import OrderedDict
@@ -14,12 +13,14 @@ from typing import Any
 from starlette.requests import Request
 
 from switchyard.errors import NotFoundError
+from switchyard.events import RoutingDecisionEvent
 from switchyard.llm.base import content_to_text
 from switchyard.runtime.agent import Agent
-from switchyard.runtime.events import ROUTING_DECISION
 from switchyard.runtime.host import AgentHost
 
 MAX_REMEMBERED_SESSIONS = 10_000
+# Where route_for_request leaves the decision for the route that runs the message.
+DECISION_SCOPE_KEY = "switchyard.routing"
 
 log = logging.getLogger("switchyard.routing")
 
@@ -87,12 +88,12 @@ def _router_llm(agent: Agent) -> Any:
 
 
 def routing_state(host: AgentHost) -> RoutingState:
-    state = getattr(host, "routing", None)
+    state = host.routing
     if state is None:
         state = RoutingState(host, fallback=os.environ.get("SWITCHYARD_ROUTER_FALLBACK") or None,
                              semantic=os.environ.get("SWITCHYARD_ROUTER_SEMANTIC", "auto"),
                              llm_margin=llm_margin_from_env(os.environ))
-        host.routing = state  # type: ignore[attr-defined]
+        host.routing = state
     return state
 
 
@@ -120,12 +121,17 @@ async def decide(host: AgentHost, content: Any, session_id: str | None) -> Any:
 
 
 async def route_for_request(request: Request, host: AgentHost, content: Any, session_id: str | None) -> Agent:
+    """The agent the router picks; the decision is left in the request's scope, for
+    `routing_event` to turn into the run's first event."""
     decision = await decide(host, content, session_id)
-    data = decision.to_dict()
     if session_id:
         routing_state(host).remember(session_id, decision.agent_id)
-    request.scope["switchyard.routing"] = data
-    frame = {"name": ROUTING_DECISION, "sessionId": session_id, **data}
-    request.scope["switchyard.routing_frame"] = (
-        f"event: {ROUTING_DECISION}\ndata: {json.dumps(frame, separators=(',', ':'))}\n\n".encode())
+    request.scope[DECISION_SCOPE_KEY] = decision
     return host.get(decision.agent_id)
+
+
+def routing_events(request: Request, session_id: str) -> list[RoutingDecisionEvent]:
+    """What a routed run begins with: this request's routing decision as an event of the run
+    in `session_id` (nothing when the request was not routed)."""
+    decision = request.scope.get(DECISION_SCOPE_KEY)
+    return [] if decision is None else [RoutingDecisionEvent.of(session_id, decision)]

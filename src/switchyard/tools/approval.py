@@ -21,8 +21,8 @@ from typing import Any, Awaitable, Callable, Literal, Sequence
 
 from switchyard.config.schema import PermissionsConfig
 from switchyard.errors import NotFoundError, RequestError
+from switchyard.events import ApprovalRequestEvent, ApprovalResponseEvent, Event
 from switchyard.ids import new_id
-from switchyard.runtime.events import APPROVAL_REQUEST, APPROVAL_RESPONSE
 from switchyard.tools.context import ToolCallContext
 from switchyard.tools.policy import PermissionsPolicy, ToolPolicy, decide
 
@@ -34,7 +34,7 @@ DENY_REASONS = ("user_denied", "system_denied", "validation_failed", "elicitatio
 CANCEL_REASONS = ("user_cancelled", "system_cancelled", "timeout")
 REASONS = DENY_REASONS + CANCEL_REASONS
 
-Emit = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+Emit = Callable[[Event], Awaitable[None]]
 
 
 @dataclass
@@ -98,7 +98,7 @@ class ApprovalCoordinator:
         self._pending[approval_id] = pending
         try:
             try:
-                await self.emit(session_id, APPROVAL_REQUEST, payload)
+                await self.emit(ApprovalRequestEvent(session_id, approval_id, tool_name, tool_call_id, args, timeout_ms, payload["timestamp"]))
             except Exception as exc:
                 # Nobody can answer a request that was never published: do not wait forever.
                 log.exception("publishing approval %s failed", approval_id)
@@ -119,14 +119,8 @@ class ApprovalCoordinator:
         finally:
             # Also when the waiting task itself is cancelled: no orphaned pending entry.
             self._pending.pop(approval_id, None)
-        response = {"approvalId": approval_id, "status": outcome.status, "sessionId": session_id}
-        if outcome.reason is not None:
-            response["reason"] = outcome.reason
-        if outcome.message is not None:
-            response["message"] = outcome.message
-        response.update(pending.extra)
         try:
-            await self.emit(session_id, APPROVAL_RESPONSE, response)
+            await self.emit(ApprovalResponseEvent(session_id, approval_id, outcome.status, outcome.reason, outcome.message, pending.extra.get("timeoutMs")))
         except Exception:
             log.exception("publishing approval response %s failed", approval_id)
         return outcome

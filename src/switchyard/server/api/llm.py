@@ -34,7 +34,7 @@ async def current(request: Request) -> dict[str, Any]:
     if sessionId:
         await sessions_for(request, agent).get(sessionId)
         cfg = await agent.llm_config(sessionId)
-        client = agent.llm if cfg is agent.config.llm else agent._client_for(cfg)
+        client = agent.client_for(cfg)
     else:
         cfg, client = agent.config.llm, agent.llm
     return {"config": public_config(cfg, client), "routing": {"viaDexto": False}}
@@ -47,7 +47,7 @@ async def switch(request: Request, body: LLMSwitchBody) -> dict[str, Any]:
     if body.sessionId:
         await sessions_for(request, agent).get(body.sessionId)
     cfg = await agent.switch_llm(updates, body.sessionId)
-    client = agent._client_for(cfg)
+    client = agent.client_for(cfg)
     audit = getattr(request.app.state, "audit", None)
     if audit is not None:
         await audit.record(request, "llm.switch", details={"provider": cfg.provider, "model": cfg.model,

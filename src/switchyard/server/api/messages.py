@@ -15,7 +15,9 @@ from switchyard.llm.base import content_to_text
 from switchyard.runtime.agent import QUEUED_TURNS, Agent
 from switchyard.server.deps import message_agent, sessions_for
 from switchyard.server.schemas import MessageBody, ResetBody, content_dump
+from switchyard.server.routing_glue import routing_events
 from switchyard.server.sse import event_stream
+from switchyard.server.wire import routing_payload
 
 log = logging.getLogger("switchyard.server")
 router = APIRouter(tags=["messages"])
@@ -54,23 +56,25 @@ async def _prepare(request: Request, body: MessageBody) -> tuple[Agent, Any, str
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content, owner = await _prepare(request, body)
     session_id = body.sessionId or new_id()
+    first = routing_events(request, session_id)
     if agent.is_busy(session_id):
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
         # The agent's supervisor holds it and logs a failure to start.
-        agent.supervisor.spawn(agent.start_run(session_id, content, wait=True, owner=owner),
+        agent.supervisor.spawn(agent.start_run(session_id, content, wait=True, owner=owner, first=first),
                                name=f"queued-turn:{session_id}", group=QUEUED_TURNS)
     else:
-        await agent.start_run(session_id, content, wait=True, owner=owner)
+        await agent.start_run(session_id, content, wait=True, owner=owner, first=first)
     return JSONResponse({"accepted": True, "sessionId": session_id}, status_code=202)
 
 
 @router.post("/api/message-sync", summary="Send a message and wait for the answer")
 async def send_message_sync(request: Request, body: MessageBody) -> dict[str, Any]:
     agent, content, owner = await _prepare(request, body)
-    result = await agent.generate(body.sessionId, content, wait=False, owner=owner)
-    routing = request.scope.get("switchyard.routing")
-    if routing is not None:
-        result["routing"] = routing
+    session_id = body.sessionId or new_id()
+    first = routing_events(request, session_id)
+    result = await agent.generate(session_id, content, wait=False, owner=owner, first=first)
+    if first:
+        result["routing"] = routing_payload(first[0])
     result["agentId"] = agent.id
     return result
 
@@ -79,13 +83,14 @@ async def send_message_sync(request: Request, body: MessageBody) -> dict[str, An
              responses={200: {"content": {"text/event-stream": {}}}, 202: {"description": "session busy"}})
 async def send_message_stream(request: Request, body: MessageBody) -> Response:
     agent, content, owner = await _prepare(request, body)
+    session_id = body.sessionId or new_id()
     try:
-        run = await agent.start_run(body.sessionId, content, wait=False, owner=owner)
+        run = await agent.start_run(session_id, content, wait=False, owner=owner,
+                                    first=routing_events(request, session_id))
     except ConflictError:
         return JSONResponse({"busy": True, "sessionId": body.sessionId, "queueLength": 1,
                              "hint": BUSY_HINT}, status_code=202)
-    first = request.scope.get("switchyard.routing_frame")
-    return event_stream(run.follow(), first=[first] if first else None)
+    return event_stream(run.follow())
 
 
 @router.post("/api/reset", summary="Clear a session's conversation")

@@ -22,10 +22,8 @@ JSON, image and file parts become content parts.
 from __future__ import annotations
 
 import asyncio
-from contextlib import aclosing
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +34,9 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from switchyard.errors import LimitError, NotFoundError, RequestError, SwitchyardError
-from switchyard.runtime import events as ev
+from switchyard.ids import new_id
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
-from switchyard.runtime.run import with_quiet_ticks
 from switchyard.runtime.run import Run
 from switchyard.runtime.session_access import SessionAccess
 from switchyard.server.deps import sessions_for
@@ -47,14 +44,12 @@ from switchyard.server.protocols.a2a_model import (
     _STATE_NAMES_03,
     agent_message,
     approval_message,
-    APPROVAL_POLL_SECONDS,
     DEFAULT_PAGE_SIZE,
     history_messages,
     INTERNAL_ERROR,
     INVALID_PARAMS,
     invalid_params,
     INVALID_REQUEST,
-    KEEPALIVE_SECONDS,
     MAX_PAGE_SIZE,
     message_content,
     METHOD_NOT_FOUND,
@@ -75,6 +70,8 @@ from switchyard.server.protocols.a2a_model import (
     V03,
     V10,
 )
+from switchyard.server.protocols.a2a_stream import follow_run, status_event as _status_event
+from switchyard.server.wire import KEEPALIVE_FRAME, data_frame
 
 log = logging.getLogger("switchyard.a2a")
 
@@ -203,7 +200,7 @@ class A2AService:
 
     def _send_params(self, call: Call) -> tuple[pb.Message, str, Any, dict[str, Any]]:
         message = parse_message(call.params.get("message"))
-        sid = message.task_id or message.context_id or str(uuid.uuid4())
+        sid = message.task_id or message.context_id or new_id()
         if not SESSION_ID.match(sid):
             raise invalid_params("a task or context id must be 1-200 characters of letters, digits and ._:@-")
         message.task_id = message.context_id = sid
@@ -348,10 +345,9 @@ class A2AService:
             try:
                 async for item in items:
                     if item is None:
-                        yield b": keepalive\n\n"
+                        yield KEEPALIVE_FRAME
                         continue
-                    payload = stream_json(item, call.flavor, call.request_id)
-                    yield f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+                    yield data_frame(stream_json(item, call.flavor, call.request_id))
             except RpcError as exc:
                 yield f"data: {json.dumps(_error(call.request_id, exc.code, exc.message, exc.data))}\n\n".encode()
             except Exception:
@@ -361,93 +357,9 @@ class A2AService:
         return StreamingResponse(frames(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    async def follow_run(self, agent: Agent, run: Run, sid: str, *,
-                         announce_working: bool = True) -> AsyncIterator[pb.StreamResponse | None]:
-        """A run's events as A2A status and artifact updates, ending with the final status.
-
-        Text chunks stream into one artifact per model step; the last chunk of a step is held
-        back one event so that it can carry `lastChunk`. None items are keep-alives."""
-        if announce_working:
-            yield _status_event(sid, S.TASK_STATE_WORKING)
-        artifact_id = f"{sid}-{uuid.uuid4().hex[:8]}"
-        held: str | None = None
-        chunks_sent = 0
-        waiting = False
-        quiet = 0.0
-
-        def approval_change() -> pb.StreamResponse | None:
-            """input-required when an approval starts waiting, working when none is left."""
-            nonlocal waiting
-            approvals = self.tracker.pending_approvals(agent, sid, run)
-            if bool(approvals) == waiting:
-                return None
-            waiting = bool(approvals)
-            return (_status_event(sid, S.TASK_STATE_INPUT_REQUIRED, approval_message(sid, approvals))
-                    if waiting else _status_event(sid, S.TASK_STATE_WORKING))
-
-        def chunk(text: str, last: bool) -> pb.StreamResponse:
-            nonlocal chunks_sent
-            update = pb.TaskArtifactUpdateEvent(
-                task_id=sid, context_id=sid, append=chunks_sent > 0, last_chunk=last,
-                artifact=pb.Artifact(artifact_id=artifact_id, name="response", parts=[pb.Part(text=text)]))
-            chunks_sent += 1
-            return pb.StreamResponse(artifact_update=update)
-
-        async with aclosing(with_quiet_ticks(run.follow(), APPROVAL_POLL_SECONDS)) as ticks:
-            async for event in ticks:
-                if event is None:
-                    change = approval_change()
-                    if change is not None:
-                        yield change
-                    quiet += APPROVAL_POLL_SECONDS
-                    if quiet >= KEEPALIVE_SECONDS:
-                        quiet = 0.0
-                        yield None
-                    continue
-                quiet = 0.0
-                name = event.name
-                if name == ev.LLM_CHUNK and event.data.get("chunkType", "text") == "text":
-                    if held is not None:
-                        yield chunk(held, False)
-                    held = event.data.get("content") or ""
-                elif name == ev.LLM_TOOL_CALL:
-                    if held is not None:
-                        yield chunk(held, True)
-                        held = None
-                    if chunks_sent:
-                        artifact_id, chunks_sent = f"{sid}-{uuid.uuid4().hex[:8]}", 0
-                    meta = {"switchyard": {"event": name, "toolName": event.data.get("toolName"),
-                                           "callId": event.data.get("callId")}}
-                    yield _status_event(sid, S.TASK_STATE_WORKING, metadata=meta)
-                elif name in (ev.APPROVAL_REQUEST, ev.APPROVAL_RESPONSE):
-                    change = approval_change()
-                    if change is not None:
-                        yield change
-                elif name == ev.TOOL_RUNNING and waiting:
-                    waiting = False
-                    yield _status_event(sid, S.TASK_STATE_WORKING)
-                elif name == ev.LLM_RESPONSE:
-                    if held is not None:
-                        yield chunk(held, True)
-                        held = None
-                    elif not chunks_sent and event.data.get("content"):
-                        yield chunk(event.data["content"], True)
-                elif name == ev.RUN_COMPLETE:
-                    if held is not None:
-                        yield chunk(held, True)
-                        held = None
-                    outcome = self.tracker.outcome_of_run(run)
-                    self.tracker.remember(agent, sid, outcome)
-                    yield _status_event(sid, outcome.state, outcome_message(sid, outcome))
-                    return
-
-
-def _status_event(sid: str, state: int, message: pb.Message | None = None,
-                  metadata: dict[str, Any] | None = None) -> pb.StreamResponse:
-    update = pb.TaskStatusUpdateEvent(task_id=sid, context_id=sid, status=status_of(state, message))
-    if metadata:
-        ParseDict(metadata, update.metadata)
-    return pb.StreamResponse(status_update=update)
+    def follow_run(self, agent: Agent, run: Run, sid: str, *,
+                   announce_working: bool = True) -> AsyncIterator[pb.StreamResponse | None]:
+        return follow_run(self.tracker, agent, run, sid, announce_working=announce_working)
 
 
 async def _history(agent: Agent, sid: str) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +17,11 @@ from a2a.types import a2a_pb2 as pb
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from pydantic import ValidationError
 
-from switchyard.ids import SESSION_ID  # noqa: F401 - a2a_jsonrpc.py imports it from here
-from switchyard.runtime import events as ev
+from switchyard.events import ApprovalRequestEvent, ApprovalResponseEvent, RunResult
+from switchyard.ids import SESSION_ID, new_id  # noqa: F401 - a2a_jsonrpc.py imports SESSION_ID from here
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.run import Run
+from switchyard.server.wire import approval_payload
 
 log = logging.getLogger("switchyard.a2a")
 
@@ -34,7 +34,6 @@ INTERNAL_ERROR = -32603
 TASK_NOT_FOUND = -32001
 TASK_NOT_CANCELABLE = -32002
 
-KEEPALIVE_SECONDS = 15.0
 APPROVAL_POLL_SECONDS = 0.25
 MAX_OUTCOMES = 10_000
 DEFAULT_PAGE_SIZE = 50
@@ -91,7 +90,7 @@ def _now() -> Any:
 
 
 def agent_message(sid: str, text: str, message_id: str | None = None, data: Any = None) -> pb.Message:
-    message = pb.Message(message_id=message_id or str(uuid.uuid4()), role=pb.Role.ROLE_AGENT,
+    message = pb.Message(message_id=message_id or new_id(), role=pb.Role.ROLE_AGENT,
                          context_id=sid, task_id=sid)
     if text:
         message.parts.append(pb.Part(text=text))
@@ -130,7 +129,7 @@ def parse_message(raw: Any) -> pb.Message:
               or any(isinstance(p, dict) and ("kind" in p or "file" in p) for p in parts))
     if legacy:
         data = {**raw, "parts": [_legacy_part(p) for p in parts]}
-        data.setdefault("messageId", str(uuid.uuid4()))
+        data.setdefault("messageId", new_id())
         data.setdefault("role", "user")
         try:
             return conversions.to_core_message(t03.Message.model_validate(data))
@@ -141,7 +140,7 @@ def parse_message(raw: Any) -> pb.Message:
     except (ParseError, TypeError, ValueError) as exc:
         raise invalid_params(f"`message`: {exc}") from None
     if not message.message_id:
-        message.message_id = str(uuid.uuid4())
+        message.message_id = new_id()
     return message
 
 
@@ -218,7 +217,7 @@ def history_messages(sid: str, history: list[dict[str, Any]]) -> list[pb.Message
         parts = _parts_of(message.get("content"))
         if not parts:
             continue
-        out.append(pb.Message(message_id=str(message.get("id") or uuid.uuid4()),
+        out.append(pb.Message(message_id=str(message.get("id") or new_id()),
                               role=pb.Role.ROLE_USER if role == "user" else pb.Role.ROLE_AGENT,
                               context_id=sid, task_id=sid, parts=parts))
     return out
@@ -250,18 +249,7 @@ class TaskTracker:
 
     @staticmethod
     def outcome_of_run(run: Run) -> Outcome:
-        complete = next((e for e in reversed(run.events) if e.name == ev.RUN_COMPLETE), None)
-        reason = complete.data.get("finishReason") if complete else "unknown"
-        if reason == "cancelled":
-            return Outcome(S.TASK_STATE_CANCELED)
-        if reason == "error":
-            error = (complete.data.get("error") or {}).get("message") if complete else None
-            return Outcome(S.TASK_STATE_FAILED, error or "the run failed")
-        response = next((e for e in reversed(run.events) if e.name == ev.LLM_RESPONSE), None)
-        if response is None:
-            return Outcome(S.TASK_STATE_FAILED, f"the run ended without an answer ({reason})")
-        return Outcome(S.TASK_STATE_COMPLETED, response.data.get("content") or "",
-                       response.data.get("messageId"))
+        return outcome_of_result(run.result)
 
     @staticmethod
     def pending_approvals(agent: Agent, sid: str, run: Run | None) -> list[dict[str, Any]]:
@@ -274,10 +262,10 @@ class TaskTracker:
         # Approval events that reached the run's own stream, unanswered.
         asked: dict[str, dict[str, Any]] = {}
         for event in run.events:
-            if event.name == ev.APPROVAL_REQUEST:
-                asked[str(event.data.get("approvalId"))] = event.data
-            elif event.name == ev.APPROVAL_RESPONSE:
-                asked.pop(str(event.data.get("approvalId")), None)
+            if isinstance(event, ApprovalRequestEvent):
+                asked[event.approval_id] = approval_payload(event)
+            elif isinstance(event, ApprovalResponseEvent):
+                asked.pop(event.approval_id, None)
         return list(asked.values())
 
     def current(self, agent: Agent, sid: str, history: list[dict[str, Any]]) -> Outcome:
@@ -304,6 +292,19 @@ class TaskTracker:
             text = last.get("content") if isinstance(last.get("content"), str) else ""
             return Outcome(S.TASK_STATE_COMPLETED, text or "", last.get("id"))
         return Outcome(S.TASK_STATE_FAILED, "the last run ended without an answer")
+
+
+def outcome_of_result(result: RunResult | None) -> Outcome:
+    """A finished run's task outcome: canceled, failed (with why) or completed (the answer)."""
+    reason = result.finish_reason if result is not None else "unknown"
+    if reason == "cancelled":
+        return Outcome(S.TASK_STATE_CANCELED)
+    if reason == "error":
+        error = result.error.message if result is not None and result.error is not None else None
+        return Outcome(S.TASK_STATE_FAILED, error or "the run failed")
+    if result is None or not result.answered:
+        return Outcome(S.TASK_STATE_FAILED, f"the run ended without an answer ({reason})")
+    return Outcome(S.TASK_STATE_COMPLETED, result.content or "", result.message_id)
 
 
 def approval_text(pending: list[dict[str, Any]]) -> str:

@@ -33,20 +33,20 @@ from switchyard.errors import (
     SwitchyardError,
     UserError,
 )
-from switchyard.runtime import events as ev
-from switchyard.runtime.agent import Agent
-from switchyard.runtime.turn import result_of
-from switchyard.runtime.host import AgentHost
-from switchyard.runtime.run import with_quiet_ticks
+from switchyard.events import RunResult
 from switchyard.ids import SESSION_ID, new_id, now_ms
+from switchyard.runtime.activity import Finished, Quiet, TextPiece, run_activity
+from switchyard.runtime.agent import Agent
+from switchyard.runtime.host import AgentHost
 from switchyard.principal import Principal
+from switchyard.runtime.results import answer_of
 from switchyard.runtime.session_access import SessionAccess
 from switchyard.server.deps import principal_of
 from switchyard.server.routes import include_flat
+from switchyard.server.wire import KEEPALIVE_FRAME, KEEPALIVE_SECONDS, data_frame, keepalive_due
 
 log = logging.getLogger("switchyard.openai")
 
-KEEPALIVE_SECONDS = 15.0
 FINISH_REASONS = {"stop": "stop", "length": "length", "content-filter": "content_filter",
                   "max-steps": "length", "tool-calls": "stop"}
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+/-]+);base64,(?P<data>.*)$", re.DOTALL)
@@ -150,7 +150,7 @@ def prior_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for i, msg in enumerate(messages):
         param = f"messages[{i}].content"
         role = msg.get("role")
-        base = {"id": str(uuid.uuid4()), "timestamp": now_ms()}
+        base = {"id": new_id(), "timestamp": now_ms()}
         if role in ("system", "developer"):
             out.append({**base, "role": "system", "content": _text_of(msg.get("content"), param)})
         elif role == "user":
@@ -225,6 +225,13 @@ class ChatRequest:
             raise invalid("the last user message is empty", f"messages[{len(messages) - 1}].content")
 
 
+def routing_offered(host: AgentHost) -> bool:
+    """Whether `auto` (the router) is listed as a model: when there is a choice to make
+    (several agents). A chat completion may name `auto` on a one-agent server too; it then
+    goes to that agent."""
+    return len(host.agents) > 1
+
+
 async def resolve_agent(request: Request, host: AgentHost, chat: ChatRequest) -> Agent:
     if chat.model == "auto":
         try:
@@ -280,35 +287,35 @@ class Completion:
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
 
-def _frame(data: Any) -> bytes:
-    return f"data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+def _finish_reason(result: RunResult) -> str:
+    return FINISH_REASONS.get(result.finish_reason or "stop", "stop")
 
 
 async def _stream(completion: Completion, run: Any) -> AsyncIterator[bytes]:
     try:
-        yield _frame(completion.chunk({"role": "assistant", "content": ""}))
-        async with aclosing(with_quiet_ticks(run.follow(), KEEPALIVE_SECONDS)) as ticks:
-            async for event in ticks:
-                if event is None:
-                    yield b": keepalive\n\n"
-                elif event.name == ev.LLM_CHUNK and event.data.get("chunkType", "text") == "text":
-                    if event.data.get("content"):
-                        yield _frame(completion.chunk({"content": event.data["content"]}))
-                elif event.name == ev.RUN_COMPLETE:
-                    break
+        yield data_frame(completion.chunk({"role": "assistant", "content": ""}))
+        result: RunResult | None = None
+        async with aclosing(run_activity(run, quiet_every=KEEPALIVE_SECONDS)) as activity:
+            async for item in activity:
+                if isinstance(item, Quiet):
+                    if keepalive_due(item):
+                        yield KEEPALIVE_FRAME
+                elif isinstance(item, TextPiece):
+                    yield data_frame(completion.chunk({"content": item.text}))
+                elif isinstance(item, Finished):
+                    result = item.result
         try:
-            result = result_of(run)
+            result = answer_of(result)
         except SwitchyardError as exc:
-            yield _frame(from_switchyard(exc).body())
+            yield data_frame(from_switchyard(exc).body())
             yield b"data: [DONE]\n\n"
             return
-        finish = FINISH_REASONS.get(result.get("finishReason") or "stop", "stop")
-        yield _frame(completion.chunk({}, finish))
+        yield data_frame(completion.chunk({}, _finish_reason(result)))
         if completion.chat.include_usage:
             final = completion.chunk({})
             final["choices"] = []
-            final["usage"] = usage_of(result.get("tokenUsage"))
-            yield _frame(final)
+            final["usage"] = usage_of(result.usage.to_dict())
+            yield data_frame(final)
         yield b"data: [DONE]\n\n"
     finally:
         # Stateless: nobody can fetch the answer later, so a client that leaves ends the run.
@@ -341,19 +348,18 @@ def build_router(host: AgentHost) -> APIRouter:
                                               **completion.headers()})
         try:
             await asyncio.shield(run.wait())
-            result = result_of(run)
+            result = answer_of(run.result)
         except SwitchyardError as exc:
             return from_switchyard(exc).response()
         finally:
             await completion.finish()
-        finish = FINISH_REASONS.get(result.get("finishReason") or "stop", "stop")
         return JSONResponse({
             "id": completion.id, "object": "chat.completion", "created": completion.created,
             "model": agent.id, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result["response"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.content,
                                                  "refusal": None},
-                         "logprobs": None, "finish_reason": finish}],
-            "usage": usage_of(result.get("tokenUsage")),
+                         "logprobs": None, "finish_reason": _finish_reason(result)}],
+            "usage": usage_of(result.usage.to_dict()),
         }, headers=completion.headers())
 
     created = int(time.time())
@@ -362,18 +368,22 @@ def build_router(host: AgentHost) -> APIRouter:
         return {"id": agent.id, "object": "model", "created": created, "owned_by": "switchyard",
                 "name": agent.config.name, "description": agent.config.description}
 
+    auto_entry = {"id": "auto", "object": "model", "created": created, "owned_by": "switchyard",
+                  "description": "Routes each message to the best-suited hosted agent"}
+
     @router.get("/v1/models", summary="The hosted agents, as OpenAI models")
     async def list_models() -> JSONResponse:
         data = [model_entry(agent) for agent in host.agents.values()]
-        if host.router is not None:
-            data.append({"id": "auto", "object": "model", "created": created, "owned_by": "switchyard",
-                         "description": "Routes each message to the best-suited hosted agent"})
+        if routing_offered(host) and "auto" not in host.agents:
+            data.append(auto_entry)
         return JSONResponse({"object": "list", "data": data})
 
     @router.get("/v1/models/{model}", summary="One hosted agent, as an OpenAI model")
     async def get_model(model: str) -> JSONResponse:
         agent = host.agents.get(model)
         if agent is None:
+            if model == "auto" and routing_offered(host):
+                return JSONResponse(auto_entry)
             return OpenAIError(404, f"The model `{model}` does not exist", "invalid_request_error", "model",
                                "model_not_found").response()
         return JSONResponse(model_entry(agent))

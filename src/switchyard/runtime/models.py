@@ -1,0 +1,122 @@
+"""An agent's model clients: the default one, the per-session overrides, and switching.
+
+Clients are made on first use (the provider SDK import is the largest part of a cold start)
+and cached by their configuration; a session's override may carry an API key, which lives in
+memory only (on its LiveSession), never in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import OrderedDict
+from typing import Any, Callable, Mapping
+
+from pydantic import ValidationError
+
+from switchyard.config.schema import AgentConfig, LLMConfig
+from switchyard.errors import RequestError
+from switchyard.llm.base import LLMClient
+
+MAX_CACHED_CLIENTS = 32
+
+# Called by a client before it retries a failed request: (attempt, delay in seconds, error).
+OnRetry = Callable[[int, float, Exception], None]
+
+
+class ModelClients:
+    def __init__(self, config: AgentConfig, *, env: Mapping[str, str] | None = None,
+                 client: LLMClient | None = None, on_retry: OnRetry | None = None) -> None:
+        self.config = config
+        self.env = env
+        self._default = client
+        self._given = client is not None
+        self._on_retry = on_retry
+        self._cached: OrderedDict[str, LLMClient] = OrderedDict()
+
+    def _environ(self) -> Mapping[str, str]:
+        return os.environ if self.env is None else self.env
+
+    def check(self) -> None:
+        """Fail fast on an unusable model config, without importing the provider SDK."""
+        if not self._given:
+            from switchyard.llm.factory import resolve_llm
+            resolve_llm(self.config.llm, self._environ())
+
+    def create(self, cfg: LLMConfig) -> LLMClient:
+        """A new client for `cfg` (raises ConfigError for an unusable provider)."""
+        from switchyard.llm.factory import create_llm_client
+        return create_llm_client(cfg, env=self._environ(), on_retry=self._on_retry)
+
+    @property
+    def default(self) -> LLMClient:
+        """The agent's own model."""
+        if self._default is None:
+            self._default = self.create(self.config.llm)
+        return self._default
+
+    def config_for(self, session: dict[str, Any], api_key: str | None = None) -> LLMConfig:
+        """The model a session uses: the agent's, or its own override (with `api_key`, the
+        override's key held in memory)."""
+        override = session.get("llmOverride")
+        if not override:
+            return self.config.llm
+        merged = {**self.config.llm.model_dump(exclude_none=True), **override}
+        if api_key:
+            merged["apiKey"] = api_key
+        return LLMConfig.model_validate(merged)
+
+    def client_for(self, cfg: LLMConfig) -> LLMClient:
+        """The client for `cfg`: the default one for the agent's config, else a cached one."""
+        if cfg is self.config.llm:
+            return self.default
+        key = cfg.model_dump_json()
+        client = self._cached.get(key)
+        if client is None:
+            client = self.create(cfg)
+            self._cached[key] = client
+            while len(self._cached) > MAX_CACHED_CLIENTS:
+                _, evicted = self._cached.popitem(last=False)
+                # Its HTTP session holds sockets: close it (a turn still using it has finished
+                # its request by the time the close runs, or fails cleanly as a provider error).
+                task = asyncio.ensure_future(evicted.aclose())
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._cached.move_to_end(key)
+        return client
+
+    @staticmethod
+    def check_updates(updates: dict[str, Any]) -> None:
+        """A switch names a model or a provider (RequestError if neither)."""
+        if not updates.get("model") and not updates.get("provider"):
+            raise RequestError("at least one of `model` or `provider` is required",
+                               details={"fields": ["model", "provider"]})
+
+    @classmethod
+    def updated(cls, base: LLMConfig, updates: dict[str, Any]) -> LLMConfig:
+        """`base` with `updates` applied, validated (RequestError naming the field if not)."""
+        cls.check_updates(updates)
+        merged = {**base.model_dump(exclude_none=True), **{k: v for k, v in updates.items() if v is not None}}
+        if updates.get("provider") and updates.get("provider") != base.provider and "model" not in updates:
+            merged.pop("model", None)  # the old model belongs to the old provider
+        try:
+            return LLMConfig.model_validate(merged)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise RequestError(f"{field}: {first['msg']}", details={"field": field}) from None
+
+    async def replace_default(self, cfg: LLMConfig, client: LLMClient) -> None:
+        """Make `cfg` (served by `client`) the agent's model."""
+        old = self._default
+        self.config.llm = cfg
+        self._default = client
+        if old is not None:
+            await old.aclose()
+
+    async def close(self) -> None:
+        for client in [self._default, *self._cached.values()]:
+            if client is not None:
+                try:
+                    await client.aclose()
+                except Exception:  # noqa: BLE001 - closing is best effort
+                    pass

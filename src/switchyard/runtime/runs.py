@@ -1,0 +1,122 @@
+"""An agent's runs: start one (or queue it behind the session's running one), attach to it,
+cancel it, and let the running ones finish at shutdown. One turn at a time per session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, AsyncIterator, Callable, Iterable
+
+from switchyard.errors import ConflictError, RequestError
+from switchyard.events import Event
+from switchyard.ids import new_id, now_ms
+from switchyard.llm.base import content_to_text
+from switchyard.runtime.run import Run
+from switchyard.runtime.sessions import LiveSessions
+from switchyard.runtime.turn import TurnContext, TurnRunner
+from switchyard.store import Store
+
+log = logging.getLogger("switchyard.agent")
+
+TITLE_LENGTH = 60
+
+
+def title_from(content: Any) -> str | None:
+    """A new session's title: the first line of its first message, shortened."""
+    text = content_to_text(content).strip().splitlines()
+    if not text:
+        return None
+    first = text[0].strip()
+    return first if len(first) <= TITLE_LENGTH else first[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+class Runs:
+    def __init__(self, agent_id: str, store: Store, live: LiveSessions,
+                 context_for: Callable[[Run], TurnContext]) -> None:
+        self.agent_id = agent_id
+        self.store = store
+        self.live = live
+        self._context_for = context_for
+
+    async def start(self, session_id: str | None, content: Any, *, wait: bool = True,
+                    owner: str | None = None, first: Iterable[Event] = ()) -> Run:
+        """Start a turn in the background. With wait=False a busy session raises
+        ConflictError; with wait=True the turn queues behind the running one. `first` are
+        events the run begins with (e.g. the routing decision that chose this agent)."""
+        session_id = session_id or new_id()
+        if not content_to_text(content).strip() and not (isinstance(content, list) and content):
+            raise RequestError("`content` must not be empty", details={"field": "content"})
+        live = self.live.get(session_id)
+        if not wait and (live.busy or live.lock.locked()):
+            raise ConflictError(f"session {session_id} is busy with another run", code="session_busy")
+        live.waiters += 1
+        try:
+            await live.lock.acquire()
+        finally:
+            live.waiters -= 1
+        user_msg = {"id": new_id(), "role": "user", "content": content, "timestamp": now_ms()}
+        try:
+            # The session (if new) and the user's message, in one transaction, before the run.
+            session, created, next_seq = await self.store.sessions.begin_turn(
+                self.agent_id, session_id, user_msg, owner=owner, title=title_from(content))
+        except BaseException:
+            live.lock.release()
+            raise
+        run = Run(session_id)
+        ctx = self._context_for(run)
+        for event in first:
+            ctx.publish(event)
+        live.run = run
+        run.task = asyncio.create_task(TurnRunner(ctx).execute(run, live, session, user_msg, new=created,
+                                                               next_seq=next_seq),
+                                       name=f"run:{session_id}")
+        return run
+
+    def is_busy(self, session_id: str) -> bool:
+        live = self.live.peek(session_id)
+        return bool(live and live.busy)
+
+    def current(self, session_id: str) -> Run | None:
+        live = self.live.peek(session_id)
+        return live.run if live and live.busy else None
+
+    def latest(self, session_id: str) -> Run | None:
+        """The session's running or last finished run, while the session is in memory."""
+        live = self.live.peek(session_id)
+        return live.run if live is not None else None
+
+    def attach(self, session_id: str) -> AsyncIterator[Event]:
+        """The running turn's events, from its start. ConflictError when nothing runs."""
+        run = self.current(session_id)
+        if run is None:
+            raise ConflictError(f"session {session_id} has no running turn", code="session_not_busy")
+        return run.follow()
+
+    async def cancel(self, session_id: str) -> bool:
+        run = self.current(session_id)
+        if run is None or run.task is None:
+            return False
+        run.task.cancel()
+        try:
+            await asyncio.wait_for(run.wait(), timeout=10)
+        except asyncio.TimeoutError:
+            log.error("run of session %s did not stop within 10 s of cancel", session_id)
+        return True
+
+    async def drain(self, grace: float) -> None:
+        """Let running turns finish within `grace` seconds, then cancel the rest."""
+        runs = self.live.runs()
+        if not runs:
+            return
+        done, pending = await asyncio.wait([asyncio.ensure_future(r.wait()) for r in runs], timeout=grace)
+        for pending_wait in pending:
+            pending_wait.cancel()
+        for run in runs:
+            if not run.done and run.task:
+                run.task.cancel()
+        for run in runs:
+            if run.task:
+                try:
+                    await asyncio.wait_for(asyncio.shield(run.task), timeout=5)
+                except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001
+                    pass
