@@ -1,12 +1,30 @@
-"""Request bodies, as the reference accepts them (strict where it is strict)."""
+"""Request bodies, as the reference accepts them (strict where it is strict), and the error
+envelope every error answer carries. Response bodies: response_models.py."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from http import HTTPStatus
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SessionId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:@-]+$")]
+from switchyard.ids import SESSION_ID_PATTERN
+
+SessionId = Annotated[str, Field(min_length=1, max_length=200, pattern=SESSION_ID_PATTERN)]
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer: `{code, message, details?}` (server/errors.py). Security refusals
+    (401, 403, 429) also carry `error` and, for 403, `requiredScope`."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+def error_response_doc(status: int) -> dict[str, Any]:
+    """An OpenAPI `responses` entry for an error status answered with the envelope."""
+    return {"model": ErrorEnvelope, "description": HTTPStatus(status).phrase}
 
 
 class TextPart(BaseModel):

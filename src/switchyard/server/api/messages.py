@@ -4,36 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError, LimitError
 from switchyard.llm.base import content_to_text
 from switchyard.server.deps import (agent_for, ensure_session_access, message_agent, owner_of,
                                     visible_session)
+from switchyard.server.response_models import MessageAccepted, MessageSyncResult, ResetResult, SessionBusy
+from switchyard.server.routes import RouteGroup
 from switchyard.server.schemas import MessageBody, ResetBody, content_dump
+from switchyard.server.settings import settings_of
 from switchyard.server.sse import event_stream
 
 log = logging.getLogger("switchyard.server")
-router = APIRouter(tags=["messages"])
+routes = RouteGroup(tags=["messages"], order=30)
 
-DEFAULT_MAX_MESSAGE_CHARS = 200_000
 BUSY_HINT = ("Wait for the current run to complete, or re-attach to it with "
              "GET /api/sessions/{sessionId}/events.")
 
 
-def max_message_chars() -> int:
-    return int(os.environ.get("SWITCHYARD_MAX_MESSAGE_CHARS", DEFAULT_MAX_MESSAGE_CHARS))
-
-
-def _checked_content(body: MessageBody) -> Any:
+def _checked_content(body: MessageBody, limit: int) -> Any:
     content = content_dump(body.content)
     size = len(content_to_text(content))
-    limit = max_message_chars()
     if size > limit:
         raise LimitError(f"content: {size} characters is over the limit of {limit} "
                          "(SWITCHYARD_MAX_MESSAGE_CHARS)", code="content_too_long",
@@ -42,7 +38,8 @@ def _checked_content(body: MessageBody) -> Any:
 
 
 async def _prepare(request: Request, body: MessageBody):  # noqa: ANN202
-    content = _checked_content(body)  # before routing: an oversized message is refused unrouted
+    # Before routing: an oversized message is refused unrouted.
+    content = _checked_content(body, settings_of(request).max_message_chars)
     agent = await message_agent(request, body.agentId, content, body.sessionId)
     await ensure_session_access(request, agent, body.sessionId)
     return agent, content
@@ -59,7 +56,8 @@ def _queued_done(task: asyncio.Task[Any]) -> None:
         log.warning("a queued turn could not start: %s", task.exception())
 
 
-@router.post("/api/message", status_code=202, summary="Send a message; the run goes on in the background")
+@routes.post("/api/message", scope="chat", runs=True, status_code=202, response_model=MessageAccepted,
+             errors=(404,), summary="Send a message; the run goes on in the background")
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content = await _prepare(request, body)
     session_id = body.sessionId or str(uuid.uuid4())
@@ -73,7 +71,8 @@ async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     return JSONResponse({"accepted": True, "sessionId": session_id}, status_code=202)
 
 
-@router.post("/api/message-sync", summary="Send a message and wait for the answer")
+@routes.post("/api/message-sync", scope="chat", runs=True, response_model=MessageSyncResult,
+             errors=(404, 409, 502), summary="Send a message and wait for the answer")
 async def send_message_sync(request: Request, body: MessageBody) -> dict[str, Any]:
     agent, content = await _prepare(request, body)
     result = await agent.generate(body.sessionId, content, wait=False, owner=owner_of(request))
@@ -84,8 +83,10 @@ async def send_message_sync(request: Request, body: MessageBody) -> dict[str, An
     return result
 
 
-@router.post("/api/message-stream", summary="Send a message and stream the run over SSE",
-             responses={200: {"content": {"text/event-stream": {}}}, 202: {"description": "session busy"}})
+@routes.post("/api/message-stream", scope="chat", runs=True, errors=(404,),
+             summary="Send a message and stream the run over SSE",
+             responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events (SSE)"},
+                        202: {"model": SessionBusy, "description": "The session is busy"}})
 async def send_message_stream(request: Request, body: MessageBody) -> Response:
     agent, content = await _prepare(request, body)
     try:
@@ -97,7 +98,8 @@ async def send_message_stream(request: Request, body: MessageBody) -> Response:
     return event_stream(run.follow(), first=[first] if first else None)
 
 
-@router.post("/api/reset", summary="Clear a session's conversation")
+@routes.post("/api/reset", scope="chat", response_model=ResetResult, errors=(404, 409),
+             summary="Clear a session's conversation")
 async def reset(request: Request, body: ResetBody) -> dict[str, Any]:
     agent = agent_for(request, body.agentId)
     await visible_session(request, agent, body.sessionId)

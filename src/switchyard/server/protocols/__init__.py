@@ -14,7 +14,9 @@ from switchyard.runtime.host import AgentHost
 
 
 def install_protocols(app: FastAPI, host: AgentHost) -> None:
-    # The routes modules import no protocol SDK: a2a-sdk and mcp load on first use.
+    """Each adapter registers its routes through a RouteGroup (server/routes.py), scopes beside
+    them. They are named here rather than found by importing every module of the package: the
+    route modules import no protocol SDK (a2a-sdk and mcp load on first use), the others do."""
     from switchyard.server.protocols import a2a_routes, mcp_routes, openai_compat
 
     a2a_routes.install(app, host)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ APPROVAL_POLL_SECONDS = 0.25
 MAX_OUTCOMES = 10_000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-SESSION_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
+from switchyard.ids import SESSION_ID  # noqa: E402,F401 - one definition (ids.py); re-exported
 
 S = pb.TaskState
 _STATE_NAMES_03 = {

@@ -15,8 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,18 +24,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from switchyard import __version__
 from switchyard.errors import NotFoundError, SwitchyardError
+from switchyard.ids import SESSION_ID
 from switchyard.runtime.agent import Agent
 from switchyard.server.deps import PRINCIPAL_SCOPE_KEY, check_owner
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 CARD_URIS = ("switchyard://agent/card", "dexto://agent/card")
-
-
-def env_base_url() -> str:
-    configured = os.environ.get("SWITCHYARD_BASE_URL") or os.environ.get("DEXTO_BASE_URL")
-    if configured:
-        return configured.rstrip("/")
-    return f"http://localhost:{os.environ.get('PORT', '3001')}"
 
 
 class _RequestView:

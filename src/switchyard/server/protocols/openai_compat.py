@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from switchyard.errors import (
@@ -40,11 +40,11 @@ from switchyard.runtime.host import AgentHost
 from switchyard.runtime.run import with_quiet_ticks
 from switchyard.server.deps import check_owner, owner_of
 from switchyard.store.sessions import now_ms
-from switchyard.server.routes import include_flat
+from switchyard.server.routes import RouteGroup
+from switchyard.ids import SESSION_ID
 
 log = logging.getLogger("switchyard.openai")
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 KEEPALIVE_SECONDS = 15.0
 FINISH_REASONS = {"stop": "stop", "length": "length", "content-filter": "content_filter",
                   "max-steps": "length", "tool-calls": "stop"}
@@ -318,10 +318,10 @@ async def _stream(completion: Completion, run: Any) -> AsyncIterator[bytes]:
         await completion.finish()
 
 
-def build_router(host: AgentHost) -> APIRouter:
-    router = APIRouter(tags=["openai"])
+def build_router(host: AgentHost) -> RouteGroup:
+    router = RouteGroup(tags=["openai"])
 
-    @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion (model = agent id)")
+    @router.post("/v1/chat/completions", scope="chat", runs=True, summary="OpenAI-compatible chat completion (model = agent id)")
     async def chat_completions(request: Request) -> Response:
         try:
             raw = await request.body()
@@ -365,7 +365,7 @@ def build_router(host: AgentHost) -> APIRouter:
         return {"id": agent.id, "object": "model", "created": created, "owned_by": "switchyard",
                 "name": agent.config.name, "description": agent.config.description}
 
-    @router.get("/v1/models", summary="The hosted agents, as OpenAI models")
+    @router.get("/v1/models", scope="read", summary="The hosted agents, as OpenAI models")
     async def list_models() -> JSONResponse:
         data = [model_entry(agent) for agent in host.agents.values()]
         if host.router is not None:
@@ -373,7 +373,7 @@ def build_router(host: AgentHost) -> APIRouter:
                          "description": "Routes each message to the best-suited hosted agent"})
         return JSONResponse({"object": "list", "data": data})
 
-    @router.get("/v1/models/{model}", summary="One hosted agent, as an OpenAI model")
+    @router.get("/v1/models/{model}", scope="read", summary="One hosted agent, as an OpenAI model")
     async def get_model(model: str) -> JSONResponse:
         agent = host.agents.get(model)
         if agent is None:
@@ -385,4 +385,4 @@ def build_router(host: AgentHost) -> APIRouter:
 
 
 def install(app: FastAPI, host: AgentHost) -> None:
-    include_flat(app, build_router(host))
+    build_router(host).install(app)
