@@ -14,14 +14,14 @@
 `scope` is one of `public`, `read`, `chat`, `admin`. The scope middleware decides by its table
 (security/scopes.py), before routing; `install` checks every declaration against that table
 and refuses to build an app where they disagree, so the table and the routes cannot drift.
-`runs=True` marks a route that starts an agent run (the per-key concurrent-run cap counts it),
-checked the same way.
+`runs=True` marks a route whose POST starts an agent run (the per-key concurrent-run cap counts
+it, security/scopes.py `RUN_ROUTES`), checked the same way.
 
 The kinds of route, and why each exists:
 - FastAPI routes (the default): validation of bodies and parameters, OpenAPI.
 - `fast=True` GETs (plain_routes.py): polled reads, matched first and called directly.
-- `edge=` answers (`/health`): a constant body served before the middleware stack and
-  routing when no Host check applies (see SwitchyardApp in app.py).
+- `edge=` answers (`/health`): a fast public GET whose constant body is also served before
+  the middleware stack and routing when no Host check applies (SwitchyardApp in app.py).
 - `mount`: a raw ASGI endpoint (the MCP SDK's session manager).
 
 Each is registered directly on the app: FastAPI keeps an included APIRouter as a nested router
