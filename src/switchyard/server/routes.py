@@ -28,8 +28,8 @@ Each is registered directly on the app: FastAPI keeps an included APIRouter as a
 matched level by level, several passes per request; one flat list was measurably cheaper
 (bench/http_bench.py). Groups install in `order` (smaller first), so the most used come first.
 
-`response_model` documents the success body in /openapi.json; it is not re-validated on each
-request (tests check real bodies against the models). `errors` lists the error statuses the
+`response_model` documents the success body in /openapi.json; it is not applied to each
+response (no re-validation or reordering; tests check real bodies against the models). `errors` lists the error statuses the
 route answers besides 400 (documented with the error envelope instead of FastAPI's 422).
 """
 
@@ -165,7 +165,7 @@ class RouteGroup:
         specs = route_specs(app)
         for d in self.declarations:
             if d.kind == "api":
-                app.add_api_route(d.path, d.endpoint, methods=list(d.methods), response_model=None, **d.options)
+                app.add_api_route(d.path, d.endpoint, methods=list(d.methods), **d.options)
                 route = app.router.routes[-1]
             elif d.kind == "mount":
                 app.router.add_route(d.path, d.endpoint, methods=list(d.methods), include_in_schema=False)

@@ -14,12 +14,21 @@ SessionId = Annotated[str, Field(min_length=1, max_length=200, pattern=SESSION_I
 
 
 class ErrorEnvelope(BaseModel):
-    """Every error answer: `{code, message, details?}` (server/errors.py). Security refusals
-    (401, 403, 429) also carry `error` and, for 403, `requiredScope`."""
+    """Every error answer of a route: `{code, message, details?}` (server/errors.py)."""
 
     code: str
     message: str
     details: Any = None
+
+
+class SecurityRefusal(BaseModel):
+    """A refusal of the security middleware, before any route: 401 (no or a bad key), 403 (a
+    missing scope, with `requiredScope`; a Host or Origin not allowed), 429 (a limit)."""
+
+    error: str
+    message: str
+    code: str | None = None
+    requiredScope: str | None = None
 
 
 def error_response_doc(status: int) -> dict[str, Any]:

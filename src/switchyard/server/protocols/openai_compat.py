@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from switchyard.errors import (
@@ -382,7 +382,3 @@ def build_router(host: AgentHost) -> RouteGroup:
         return JSONResponse(model_entry(agent))
 
     return router
-
-
-def install(app: FastAPI, host: AgentHost) -> None:
-    build_router(host).install(app)
