@@ -2,7 +2,7 @@
 
     routes = RouteGroup(tags=["llm"], order=10)
 
-    @routes.get("/api/llm/current", scope="read", response_model=CurrentLLM, fast=True,
+    @routes.get("/api/llm/current", scope="read", response_model=LLMCurrent, fast=True,
                 query=(QueryParam("sessionId", "..."),))
     async def current(request: Request) -> dict[str, Any]: ...
 
@@ -12,8 +12,9 @@
     routes.mount("/mcp", endpoint, methods=["GET", "POST", "DELETE"], scope="chat")
 
 `scope` is one of `public`, `read`, `chat`, `admin`. The scope middleware decides by its table
-(security/scopes.py), before routing; `install` checks every declaration against that table
-and refuses to build an app where they disagree, so the table and the routes cannot drift.
+(security/scopes.py), before routing; when the app is built, `finish_routes` checks every
+declaration against that table and refuses an app where they disagree, so the table and the
+routes cannot drift apart.
 `runs=True` marks a route whose POST starts an agent run (the per-key concurrent-run cap counts
 it, security/scopes.py `RUN_ROUTES`), checked the same way.
 
@@ -29,8 +30,9 @@ matched level by level, several passes per request; one flat list was measurably
 (bench/http_bench.py). Groups install in `order` (smaller first), so the most used come first.
 
 `response_model` documents the success body in /openapi.json; it is not applied to each
-response (no re-validation or reordering; tests check real bodies against the models). `errors` lists the error statuses the
-route answers besides 400 (documented with the error envelope instead of FastAPI's 422).
+response (no re-validation or reordering; tests check real bodies against the models).
+`errors` lists the error statuses the route answers besides 400 (documented with the error
+envelope instead of FastAPI's 422).
 """
 
 from __future__ import annotations
@@ -99,7 +101,6 @@ class RouteGroup:
         self.tags = list(tags)
         self.order = order
         self.declarations: list[_Declaration] = []
-        self._on_install: list[Callable[[FastAPI], None]] = []
 
     # --- declaring ----------------------------------------------------------------------
 
@@ -152,16 +153,10 @@ class RouteGroup:
         self.declarations.append(_Declaration("mount", path, tuple(sorted({m.upper() for m in methods})),
                                               _check_scope(scope), endpoint, runs=runs))
 
-    def on_install(self, hook: Callable[[FastAPI], None]) -> Callable[[FastAPI], None]:
-        """Run `hook(app)` when the group is installed (per-app state such as a lazy service)."""
-        self._on_install.append(hook)
-        return hook
-
     # --- installing ---------------------------------------------------------------------
 
     def install(self, app: FastAPI) -> None:
-        for hook in self._on_install:
-            hook(app)
+        """Register every declared route on `app` (after `prepare(app)`)."""
         specs = route_specs(app)
         for d in self.declarations:
             if d.kind == "api":

@@ -321,7 +321,8 @@ async def _stream(completion: Completion, run: Any) -> AsyncIterator[bytes]:
 def build_router(host: AgentHost) -> RouteGroup:
     router = RouteGroup(tags=["openai"])
 
-    @router.post("/v1/chat/completions", scope="chat", runs=True, summary="OpenAI-compatible chat completion (model = agent id)")
+    @router.post("/v1/chat/completions", scope="chat", runs=True,
+                 summary="OpenAI-compatible chat completion (model = agent id)")
     async def chat_completions(request: Request) -> Response:
         try:
             raw = await request.body()

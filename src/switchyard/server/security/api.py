@@ -49,7 +49,8 @@ async def list_keys(request: Request, active: bool = False) -> dict[str, Any]:
     return {"keys": [r.public() for r in records]}
 
 
-@routes.post("/api/keys", scope="admin", status_code=201, errors=(409,), summary="Create an API key; the secret is shown only now")
+@routes.post("/api/keys", scope="admin", status_code=201, errors=(409,),
+             summary="Create an API key; the secret is shown only now")
 async def create_key(request: Request, body: CreateKeyBody) -> JSONResponse:
     security = _security(request)
     expires = parse_duration(body.expiresIn) if body.expiresIn else None
