@@ -220,15 +220,22 @@ def test_health_is_answered_before_the_middleware_only_without_a_host_check(tmp_
 
 
 REQUEST_PATH_MODULES = [*sorted((SRC / "server" / "api").glob("*.py")),
-                        SRC / "server" / "routing_glue.py", SRC / "server" / "protocols" / "mcp_server.py",
-                        SRC / "server" / "protocols" / "mcp_http.py", SRC / "server" / "protocols" / "a2a_routes.py",
-                        SRC / "server" / "protocols" / "openai_compat.py", SRC / "server" / "runner.py"]
+                        *sorted((SRC / "server" / "protocols").glob("*.py")),
+                        SRC / "server" / "routing_glue.py", SRC / "server" / "deps.py"]
 
 
 @pytest.mark.parametrize("path", REQUEST_PATH_MODULES, ids=lambda p: p.name)
-def test_no_environment_reads_or_writes_in_request_paths(path):
+def test_no_environment_reads_in_request_paths(path):
     text = path.read_text()
-    assert not re.search(r"os\.environ|os\.getenv", text.replace("os.environ if env is None", "")), path
+    if path.name == "mcp_stdio.py":   # a command's entry point, like the runner
+        text = text.replace("ServerSettings.from_env(os.environ)", "")
+    assert not re.search(r"os\.environ|os\.getenv", text), path
+
+
+def test_the_runner_hands_flags_down_instead_of_writing_the_environment():
+    text = (SRC / "server" / "runner.py").read_text()
+    assert not re.search(r"environ\[[^]]+\]\s*=|environ\.(update|setdefault)|putenv", text)
+    assert "create_app(host, settings=settings" in text and "serve_stdio(host, settings)" in text
 
 
 def test_one_session_id_pattern():
@@ -260,3 +267,17 @@ def test_security_refusals_match_their_documented_model(tmp_path):
         assert r.status_code == 401
         SecurityRefusal.model_validate(r.json())
         assert c.get("/health").text == "OK"   # public, answered before the middleware here
+
+
+def test_a_route_registered_around_the_registry_is_refused():
+    from switchyard.server import routes as registry
+    app = FastAPI()
+    registry.prepare(app)
+
+    async def sneaky() -> dict[str, Any]:
+        return {}
+
+    app.add_api_route("/api/sneaky", sneaky, methods=["GET"])
+    registry.declare_framework_routes(app, public=("/openapi.json", "/docs"))
+    with pytest.raises(RuntimeError, match="without a RouteGroup"):
+        registry.finish_routes(app)

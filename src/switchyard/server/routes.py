@@ -190,14 +190,16 @@ def route_specs(app: FastAPI) -> list[RouteSpec]:
 
 
 def declare_framework_routes(app: FastAPI, public: Iterable[str]) -> None:
-    """FastAPI's own routes (the OpenAPI document and the docs UI): public where listed,
-    else `admin`, which is what the scope table gives a path it does not know."""
+    """FastAPI's own routes (the OpenAPI document, the docs UI and its OAuth2 redirect):
+    public where listed, else `admin`, which is what the scope table gives a path it does
+    not know."""
+    framework = {app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url} - {None}
     known = {id(s.route) for s in route_specs(app)}
     public = set(public)
     for route in app.router.routes:
-        if id(route) in known:
-            continue
         path = getattr(route, "path", "")
+        if id(route) in known or path not in framework:
+            continue
         methods = tuple(sorted(getattr(route, "methods", None) or ()))
         route_specs(app).append(RouteSpec(path, methods, "public" if path in public else "admin",
                                           "framework", name=getattr(route, "name", ""), route=route))
@@ -205,8 +207,12 @@ def declare_framework_routes(app: FastAPI, public: Iterable[str]) -> None:
 
 def finish_routes(app: FastAPI) -> None:
     """Put the fast routes first (the edge answers are served by the app itself), then check
-    every declaration against the scope table."""
+    that every route was declared, and every declaration against the scope table."""
     from switchyard.server.security.scopes import verify_routes
+    known = {id(s.route) for s in route_specs(app)}
+    undeclared = [r for r in app.router.routes if id(r) not in known]
+    if undeclared:
+        raise RuntimeError(f"routes registered without a RouteGroup (no declared scope): {undeclared!r}")
     put_first(app, app.state.fast_routes)
     problems = verify_routes(route_specs(app))
     if problems:
