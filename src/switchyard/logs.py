@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 
-# Authorization headers, our API keys (sy_...), provider keys (sk-..., sk-ant-...), and
-# `apiKey: ...` / `"apiKey": "..."` fields. A placeholder such as `Bearer <api-key>` is kept.
+# The one redactor (logs, error bodies, the audit log's details, LLM error messages).
+# Authorization headers, our API keys (sy_...), provider keys (sk-..., sk-ant-..., gsk_...,
+# xai-..., or-...), and `apiKey: ...` / `"x-api-key": "..."` fields. A placeholder such as
+# `Bearer <api-key>` is kept.
 _SECRET_PATTERNS = [
     (re.compile(r"(?i)(authorization\s*[:=]\s*)(?:(?:bearer|basic|token)\s+)?(?!<|bearer\b|basic\b|token\b)[^\s,'\"}]+"),
      r"\1[REDACTED]"),
     (re.compile(r"(?i)\bbearer\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}"), "Bearer [REDACTED]"),
     (re.compile(r"\bsy_[A-Za-z0-9_]{16,}"), "sy_[REDACTED]"),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), "sk-[REDACTED]"),
-    (re.compile(r"(?i)(api[_-]?key[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])[^\s,'\"}]{8,}"), r"\1[REDACTED]"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), "sk-[REDACTED]"),
+    (re.compile(r"\b(?:gsk|xai|or)[-_][A-Za-z0-9_-]{12,}"), "[REDACTED]"),
+    (re.compile(r"(?i)(api[_-]?key[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])[^\s,'\"}]{6,}"), r"\1[REDACTED]"),
 ]
 
 # Literal secrets registered at run time (the server's own API key from the environment),
@@ -28,8 +32,10 @@ def register_secret(value: str | None) -> None:
         _LITERALS.add(value)
 
 
-def redact(text: str) -> str:
-    for literal in _LITERALS:
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without any registered secret, any of `secrets` (the caller knows them, e.g. the
+    provider key of a failed call; 4 characters or more) or anything shaped like a key."""
+    for literal in (*_LITERALS, *(s for s in secrets if s and len(s) >= 4)):
         if literal in text:
             text = text.replace(literal, "[REDACTED]")
     for pattern, replacement in _SECRET_PATTERNS:

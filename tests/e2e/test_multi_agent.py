@@ -123,7 +123,7 @@ def test_close_call_asks_the_default_agents_model_over_http(tmp_path, monkeypatc
 
 
 def test_router_llm_margin_from_env(caplog):
-    from switchyard.server.routing_glue import llm_margin_from_env
+    from switchyard.server.settings import llm_margin_from_env
     assert llm_margin_from_env({}) is None and llm_margin_from_env({"SWITCHYARD_ROUTER_LLM_MARGIN": " "}) is None
     assert llm_margin_from_env({"SWITCHYARD_ROUTER_LLM_MARGIN": "0"}) == 0.0
     assert llm_margin_from_env({"SWITCHYARD_ROUTER_LLM_MARGIN": "0.25"}) == 0.25

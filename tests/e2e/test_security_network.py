@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from switchyard.server.runner import check_bind, serve
+from switchyard.server.runner import check_bind, serve, server_settings
 from tests.support.security import ROOT, ROOT_KEY, live, production
 
 
@@ -132,7 +132,9 @@ def test_insecure_no_auth_warns_loudly(caplog):
     caplog.set_level(logging.WARNING)
     env: dict[str, str] = {}
     assert check_bind(_args("0.0.0.0", insecure=True), env) is None
-    assert env["SWITCHYARD_INSECURE_NO_AUTH"] == "1"
+    # The flag reaches the Host check through the server's settings, not the environment.
+    assert server_settings(_args("0.0.0.0", insecure=True), env).security.insecure_no_auth
+    assert env == {}
     assert any("WITHOUT AUTHENTICATION" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
 

@@ -17,12 +17,12 @@ import email.utils
 import inspect
 import logging
 import random
-import re
 import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Union
 
 from switchyard.errors import LLMError
+from switchyard.logs import redact
 
 from .base import Delta
 
@@ -36,26 +36,10 @@ OnRetry = Callable[[int, float, LLMError], Union[None, Awaitable[None]]]
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 MAX_RETRY_AFTER = 30.0  # never let an upstream make us sleep longer than this per retry
 
-# Tokens that look like API keys even when we were not told the exact string.
-_KEY_PATTERNS = [
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),            # OpenAI / Anthropic style (sk-..., sk-ant-...)
-    re.compile(r"\b(?:gsk|xai|or)-[A-Za-z0-9_\-]{12,}"),  # groq, xAI, OpenRouter style
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-\.=]{8,}"),
-    re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]{6,}"),
-]
-
-
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove every known secret and anything shaped like an API key from `text`."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    for pattern in _KEY_PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
-        else:
-            text = pattern.sub("[redacted]", text)
-    return text
+    """Remove every known secret and anything shaped like an API key from `text` (the one
+    redactor, switchyard.logs.redact)."""
+    return redact(text, secrets)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Polled reads served as plain Starlette routes, ahead of FastAPI's route list.
+"""Fast routes: polled reads served as plain Starlette routes, ahead of FastAPI's route list.
 
 Why: clients poll a few small GETs (the current model, the agents, the greeting). Through
 FastAPI such a GET paid for a linear regex scan over every route before it and for FastAPI's
@@ -8,83 +8,67 @@ first it is matched by one regex and its endpoint is called directly. Nothing el
 the security middleware wraps the router whatever the route type, and errors raised here reach
 the app's exception handlers like any other route's.
 
-FastAPI's OpenAPI generator documents only its own routes, so each plain route carries its
-operation and `openapi_operations` hands them to the app's OpenAPI hook.
+Declare one with `RouteGroup.get(..., fast=True)` (server/routes.py), which also documents it:
+FastAPI's OpenAPI generator is handed a documentation-only twin (`doc_twin`) that is never
+routed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+import inspect
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Optional
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Match, Route
+from starlette.routing import BaseRoute, Match, Route
 
 Endpoint = Callable[[Request], Awaitable[dict[str, Any] | Response]]
 
 
 @dataclass(frozen=True)
 class QueryParam:
+    """A query parameter a fast route reads from `request.query_params` (for its docs)."""
+
     name: str
     description: str
 
 
 class PlainRoute(Route):
-    """A GET route answered by `endpoint(request)`, which returns a JSON-able dict."""
+    """A GET route answered by `endpoint(request)`, which returns a JSON-able dict or a Response."""
 
-    def __init__(self, path: str, endpoint: Endpoint, *, summary: str, tags: list[str],
-                 query: tuple[QueryParam, ...]) -> None:
+    def __init__(self, path: str, endpoint: Endpoint) -> None:
         async def handle(request: Request) -> Response:
             result = await endpoint(request)
             return result if isinstance(result, Response) else JSONResponse(result)
 
         super().__init__(path, handle, methods=["GET"], name=endpoint.__name__)
-        self.summary = summary
-        self.tags = tags
-        self.query = query
-
-    def operation(self) -> dict[str, Any]:
-        return {
-            "tags": self.tags, "summary": self.summary,
-            "operationId": f"{self.name}{self.path.replace('/', '_').replace('-', '_')}_get",
-            "parameters": [{"name": q.name, "in": "query", "required": False,
-                            "description": q.description, "schema": {"type": "string"}}
-                           for q in self.query],
-            "responses": {"200": {"description": "Successful Response", "content": {
-                "application/json": {"schema": {"type": "object", "additionalProperties": True}}}}},
-        }
 
 
-@dataclass
-class PlainRouter:
-    """Collects a module's plain GET routes (the counterpart of its FastAPI APIRouter)."""
+def doc_twin(path: str, endpoint: Endpoint, *, query: tuple[QueryParam, ...],
+             **options: Any) -> APIRoute:
+    """An APIRoute with the fast route's path, name, query parameters and responses, for
+    FastAPI's OpenAPI generator only (it is never added to the router)."""
+    async def documented(**_: Any) -> None:  # never called
+        raise NotImplementedError
 
-    tags: list[str]
-    routes: list[PlainRoute] = field(default_factory=list)
-
-    def get(self, path: str, *, summary: str,
-            query: tuple[QueryParam, ...] = ()) -> Callable[[Endpoint], Endpoint]:
-        def register(endpoint: Endpoint) -> Endpoint:
-            self.routes.append(PlainRoute(path, endpoint, summary=summary, tags=self.tags, query=query))
-            return endpoint
-        return register
+    documented.__name__ = endpoint.__name__
+    documented.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter(q.name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
+                          default=Query(None, description=q.description))
+        for q in query])
+    return APIRoute(path, documented, methods=["GET"], name=endpoint.__name__, **options)
 
 
-def install_plain_routes(app: FastAPI, router: PlainRouter) -> None:
+def put_first(app: FastAPI, routes: list[BaseRoute]) -> None:
     """Put the routes first. A path another route already serves is a programming error:
     moving ahead of it would silently change which one answers."""
-    for route in router.routes:
-        probe = {"type": "http", "method": "GET", "path": route.path, "root_path": ""}
+    for route in routes:
+        probe = {"type": "http", "method": "GET", "path": getattr(route, "path", ""), "root_path": ""}
         for existing in app.router.routes:
             match, _ = existing.matches(probe)
             if match == Match.FULL:
-                raise RuntimeError(f"GET {route.path} is already served by {existing!r}")
-    app.router.routes[:0] = router.routes
-
-
-def openapi_operations(app: FastAPI) -> dict[str, dict[str, Any]]:
-    """{path: {"get": operation}} for every plain route of the app."""
-    return {route.path: {"get": route.operation()}
-            for route in app.router.routes if isinstance(route, PlainRoute)}
+                raise RuntimeError(f"GET {probe['path']} is already served by {existing!r}")
+    app.router.routes[:0] = routes

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import OrderedDict
 from typing import Any
 
@@ -17,6 +16,7 @@ from switchyard.events import RoutingDecisionEvent
 from switchyard.llm.base import content_to_text
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
+from switchyard.server.settings import RouterSettings
 
 MAX_REMEMBERED_SESSIONS = 10_000
 # Where route_for_request leaves the decision for the route that runs the message.
@@ -87,30 +87,16 @@ def _router_llm(agent: Agent) -> Any:
     return None if client.provider == "echo" else client
 
 
-def routing_state(host: AgentHost) -> RoutingState:
+def routing_state(host: AgentHost, settings: RouterSettings | None = None) -> RoutingState:
+    """The host's routing state; made on first use with `settings` (create_app passes the
+    server's router settings; without them, the router's defaults)."""
     state = host.routing
     if state is None:
-        state = RoutingState(host, fallback=os.environ.get("SWITCHYARD_ROUTER_FALLBACK") or None,
-                             semantic=os.environ.get("SWITCHYARD_ROUTER_SEMANTIC", "auto"),
-                             llm_margin=llm_margin_from_env(os.environ))
+        settings = settings or RouterSettings()
+        state = RoutingState(host, fallback=settings.fallback, semantic=settings.semantic,
+                             llm_margin=settings.llm_margin)
         host.routing = state
     return state
-
-
-def llm_margin_from_env(env: Any) -> float | None:
-    """SWITCHYARD_ROUTER_LLM_MARGIN: a number >= 0, or unset for the router's default. A bad
-    value is named in a warning and ignored (the server still routes)."""
-    raw = env.get("SWITCHYARD_ROUTER_LLM_MARGIN")
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # also rejects nan
-        log.warning("SWITCHYARD_ROUTER_LLM_MARGIN=%r is not a number >= 0: using the default", raw[:40])
-        return None
-    return value
 
 
 async def decide(host: AgentHost, content: Any, session_id: str | None) -> Any:

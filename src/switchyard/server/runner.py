@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from switchyard.server.security.hosts import is_loopback_name
 
 log = logging.getLogger("switchyard.serve")
 
@@ -36,19 +38,9 @@ def build_host(files: list[str | None], default_agent: str | None = None) -> Any
     return AgentHost(agents, default_agent)
 
 
-def is_loopback_host(host: str) -> bool:
-    name = host.strip().lower().rstrip(".")
-    if name in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def unsafe_bind_reason(host: str, settings: Any) -> str | None:
     """Why binding `host` would expose an unauthenticated server, or None when it is safe."""
-    if is_loopback_host(host) or settings.auth_required_with_key:
+    if is_loopback_name(host) or settings.auth_required_with_key:
         return None
     if settings.auth_required:
         return (f"authentication is required ({settings.mode_var}) but neither SWITCHYARD_API_KEY "
@@ -59,15 +51,22 @@ def unsafe_bind_reason(host: str, settings: Any) -> str | None:
     return "no API key is configured (development mode has no authentication)"
 
 
-def check_bind(args: argparse.Namespace, env: Any = None) -> int | None:
+def server_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Any:
+    """The one settings object of `switchyard serve`: the environment and the serve flags."""
+    from switchyard.server.settings import ServerSettings
+    return ServerSettings.from_args(args, os.environ if env is None else env)
+
+
+def check_bind(args: argparse.Namespace, settings: Any = None) -> int | None:
     """Refuse a non-loopback address without authentication (exit status 2), unless
-    --insecure-no-auth, which logs a loud warning and lets non-loopback Host headers in."""
-    from switchyard.server.security.settings import SecuritySettings
+    --insecure-no-auth, which logs a loud warning (the settings then let non-loopback Host
+    headers in). `settings`: the server's, or an environment mapping to build them from."""
+    from switchyard.server.settings import ServerSettings
     if getattr(args, "mcp_stdio", False):
         return None   # stdio: nothing is bound
-    env = os.environ if env is None else env
-    settings = SecuritySettings.from_env(env)
-    reason = unsafe_bind_reason(args.host, settings)
+    if not isinstance(settings, ServerSettings):
+        settings = server_settings(args, settings)
+    reason = unsafe_bind_reason(args.host, settings.security)
     if reason is None:
         return None
     if not args.insecure_no_auth:
@@ -81,7 +80,6 @@ def check_bind(args: argparse.Namespace, env: Any = None) -> int | None:
                  "Anyone who can reach this address can run the agent, its tools and change its model.",
                  "*" * 72):
         log.warning(line)
-    env["SWITCHYARD_INSECURE_NO_AUTH"] = "1"   # the Host check must let non-loopback names in
     return None
 
 
@@ -109,21 +107,15 @@ def _graceful_server_class() -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
-    refused = check_bind(args)
+    settings = server_settings(args)   # built once, here; everything below is handed it
+    refused = check_bind(args, settings)
     if refused is not None:
         return refused
 
-    # The router reads its options from the environment (so do the tests' servers).
-    if getattr(args, "router_fallback", None):
-        os.environ["SWITCHYARD_ROUTER_FALLBACK"] = args.router_fallback
-    if getattr(args, "router_semantic", None):
-        os.environ["SWITCHYARD_ROUTER_SEMANTIC"] = args.router_semantic
-    if getattr(args, "router_llm_margin", None) is not None:
-        os.environ["SWITCHYARD_ROUTER_LLM_MARGIN"] = str(args.router_llm_margin)
     host = build_host(agent_files(args), args.default_agent)
     if args.mcp_stdio:
         from switchyard.server.protocols.mcp_stdio import serve_stdio
-        return serve_stdio(host)
+        return serve_stdio(host, settings)
 
     from switchyard.llm.factory import resolve_llm
     for agent in host.agents.values():
@@ -135,7 +127,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from switchyard.server.app import create_app
     _GracefulServer = _graceful_server_class()
-    app = create_app(host, shutdown_grace=args.shutdown_grace)
+    app = create_app(host, settings=settings, shutdown_grace=args.shutdown_grace)
     config = uvicorn.Config(
         app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_config=None,
         access_log=False, timeout_graceful_shutdown=args.shutdown_grace + 5, server_header=False,

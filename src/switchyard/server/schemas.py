@@ -1,12 +1,39 @@
-"""Request bodies, as the reference accepts them (strict where it is strict)."""
+"""Request bodies, as the reference accepts them (strict where it is strict), and the error
+envelope every error answer carries. Response bodies: response_models.py."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from http import HTTPStatus
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SessionId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:@-]+$")]
+from switchyard.ids import SESSION_ID_PATTERN
+
+SessionId = Annotated[str, Field(min_length=1, max_length=200, pattern=SESSION_ID_PATTERN)]
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer of a route: `{code, message, details?}` (server/errors.py)."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class SecurityRefusal(BaseModel):
+    """A refusal of the security middleware, before any route: 401 (no or a bad key), 403 (a
+    missing scope, with `requiredScope`; a Host or Origin not allowed), 429 (a limit)."""
+
+    error: str
+    message: str
+    code: str | None = None
+    requiredScope: str | None = None
+
+
+def error_response_doc(status: int) -> dict[str, Any]:
+    """An OpenAPI `responses` entry for an error status answered with the envelope."""
+    return {"model": ErrorEnvelope, "description": HTTPStatus(status).phrase}
 
 
 class TextPart(BaseModel):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel
 
 from switchyard.server.deps import host_of
-from switchyard.server.plain_routes import PlainRouter
+from switchyard.server.response_models import AgentList, AgentRef, RoutingDecision
+from switchyard.server.routes import RouteGroup
 from switchyard.server.schemas import Content, SessionId
 
-router = APIRouter(tags=["agents"])
-plain = PlainRouter(tags=["agents"])
+routes = RouteGroup(tags=["agents"], order=50)
 
 
 class RouteBody(BaseModel):
@@ -25,7 +25,8 @@ def _entry(agent: Any) -> dict[str, Any]:
             "type": "custom"}
 
 
-@plain.get("/api/agents", summary="The agents this server hosts")
+@routes.get("/api/agents", scope="read", summary="The agents this server hosts", fast=True,
+            response_model=AgentList)
 async def list_agents(request: Request) -> dict[str, Any]:
     host = host_of(request)
     agents = [_entry(a) for a in host.agents.values()]
@@ -34,13 +35,15 @@ async def list_agents(request: Request) -> dict[str, Any]:
             "current": {"id": default.id, "name": default.config.name}}
 
 
-@plain.get("/api/agents/current", summary="The default agent")
+@routes.get("/api/agents/current", scope="read", summary="The default agent", fast=True,
+            response_model=AgentRef)
 async def current_agent(request: Request) -> dict[str, Any]:
     default = host_of(request).default
     return {"id": default.id, "name": default.config.name}
 
 
-@router.post("/api/route", summary="Which agent the router would pick for a message, and why")
+@routes.post("/api/route", scope="admin", summary="Which agent the router would pick for a message, and why",
+             response_model=RoutingDecision)
 async def route(request: Request, body: RouteBody) -> dict[str, Any]:
     from switchyard.server.routing_glue import decide
     from switchyard.server.schemas import content_dump

@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from switchyard.errors import NotFoundError, RequestError, SwitchyardError
 from switchyard.server.deps import host_of, sessions_for
+from switchyard.server.response_models import ApprovalAnswered, ApprovalList
+from switchyard.server.routes import RouteGroup
 from switchyard.server.schemas import SessionId
 
-router = APIRouter(tags=["approvals"])
+routes = RouteGroup(tags=["approvals"], order=80)
 
 
 def _agents(request: Request) -> list[Any]:
@@ -26,7 +28,8 @@ def _agents(request: Request) -> list[Any]:
     return [host.get(agent_id)] if agent_id else list(host.agents.values())
 
 
-@router.get("/api/approvals", summary="Pending approvals of a session")
+@routes.get("/api/approvals", scope="read", response_model=ApprovalList, errors=(404,),
+            summary="Pending approvals of a session")
 async def list_approvals(request: Request,
                          sessionId: Annotated[SessionId, Query(description="The session")]) -> dict[str, Any]:
     approvals: list[dict[str, Any]] = []
@@ -44,7 +47,8 @@ class _NoCoordinator(SwitchyardError):
     code = "approvals_unavailable"
 
 
-@router.post("/api/approvals/{approvalId}", summary="Approve, deny or cancel a pending approval")
+@routes.post("/api/approvals/{approvalId}", scope="chat", response_model=ApprovalAnswered, errors=(404, 503),
+             summary="Approve, deny or cancel a pending approval")
 async def answer_approval(request: Request, approvalId: str) -> dict[str, Any]:
     from switchyard.tools.approval import validate_approval_body
     raw = await request.body()

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from switchyard.server.deps import agent_for, sessions_for
-from switchyard.server.plain_routes import PlainRouter, QueryParam
+from switchyard.server.response_models import LLMCatalog, LLMCurrent, LLMSwitched
+from switchyard.server.routes import QueryParam, RouteGroup
 from switchyard.server.schemas import LLMSwitchBody
+from switchyard.server.settings import settings_of
 
-router = APIRouter(tags=["llm"])
-plain = PlainRouter(tags=["llm"])
+# First of all groups: GET /api/llm/current is the most polled route.
+routes = RouteGroup(tags=["llm"], order=10)
 
 
 def public_config(cfg: Any, client: Any = None) -> dict[str, Any]:
@@ -25,9 +26,10 @@ def public_config(cfg: Any, client: Any = None) -> dict[str, Any]:
     return data
 
 
-@plain.get("/api/llm/current", summary="The current model configuration (never the API key)",
-           query=(QueryParam("sessionId", "A session whose model to show (it may have switched)"),
-                  QueryParam("agentId", "The agent (default: the server's default agent)")))
+@routes.get("/api/llm/current", scope="read", summary="The current model configuration (never the API key)",
+            fast=True, response_model=LLMCurrent, errors=(404,),
+            query=(QueryParam("sessionId", "A session whose model to show (it may have switched)"),
+                   QueryParam("agentId", "The agent (default: the server's default agent)")))
 async def current(request: Request) -> dict[str, Any]:
     sessionId = request.query_params.get("sessionId") or None
     agent = agent_for(request)
@@ -40,7 +42,8 @@ async def current(request: Request) -> dict[str, Any]:
     return {"config": public_config(cfg, client), "routing": {"viaDexto": False}}
 
 
-@router.post("/api/llm/switch", summary="Switch the model, globally or for one session")
+@routes.post("/api/llm/switch", scope="admin", summary="Switch the model, globally or for one session",
+             response_model=LLMSwitched, errors=(404,))
 async def switch(request: Request, body: LLMSwitchBody) -> dict[str, Any]:
     agent = agent_for(request, body.agentId)
     updates = body.model_dump(exclude_none=True, exclude={"sessionId", "agentId"})
@@ -58,9 +61,11 @@ async def switch(request: Request, body: LLMSwitchBody) -> dict[str, Any]:
     return result
 
 
-@router.get("/api/llm/catalog", summary="Providers and models Switchyard knows")
-async def catalog(mode: str = "grouped") -> dict[str, Any]:
+@routes.get("/api/llm/catalog", scope="read", summary="Providers and models Switchyard knows",
+            response_model=LLMCatalog)
+async def catalog(request: Request, mode: str = "grouped") -> dict[str, Any]:
     from switchyard.llm import catalog as llm_catalog
+    env = settings_of(request).env   # which providers have a key: the server's environment
     if mode == "flat":
-        return llm_catalog.flat_catalog(os.environ)
-    return llm_catalog.catalog(os.environ)
+        return llm_catalog.flat_catalog(env)
+    return llm_catalog.catalog(env)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchyard.errors import NotFoundError, RequestError
@@ -22,10 +22,13 @@ from switchyard.ids import new_id
 from switchyard.server.deps import agent_for, principal_of
 from switchyard.tools.context import ToolCallContext
 from switchyard.tools.mcp_tool import MCPTool
+from switchyard.server.response_models import (MCPServerConfig, MCPServerList, MCPServerStatus,
+                                               MCPServerTools, MCPToolResult, ResourceList)
+from switchyard.server.routes import RouteGroup
 
 log = logging.getLogger("switchyard.server")
 
-router = APIRouter(tags=["mcp"])
+routes = RouteGroup(tags=["mcp"], order=70)
 
 ServerName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 REDACTED = "[REDACTED]"
@@ -122,13 +125,15 @@ def _added_status(connection: Any) -> dict[str, Any]:
 
 # --- routes ------------------------------------------------------------------------------
 
-@router.get("/api/mcp/servers", summary="The agent's MCP servers and their status")
+@routes.get("/api/mcp/servers", scope="read", response_model=MCPServerList, errors=(404,),
+            summary="The agent's MCP servers and their status")
 async def list_servers(request: Request) -> dict[str, Any]:
     manager = _manager(request)
     return {"servers": manager.servers() if manager is not None else []}
 
 
-@router.post("/api/mcp/servers", summary="Add and connect an MCP server (admin)")
+@routes.post("/api/mcp/servers", scope="admin", response_model=MCPServerStatus, errors=(404, 409),
+             summary="Add and connect an MCP server (admin)")
 async def add_server(request: Request, body: AddServerBody) -> dict[str, Any]:
     config = _parse_config(body.config)
     details = {"name": body.name, **_summary(config)}
@@ -142,7 +147,8 @@ async def add_server(request: Request, body: AddServerBody) -> dict[str, Any]:
     return _added_status(connection)
 
 
-@router.get("/api/mcp/servers/{server_id}/config", summary="An MCP server's config")
+@routes.get("/api/mcp/servers/{server_id}/config", scope="read", response_model=MCPServerConfig,
+            errors=(404,), summary="An MCP server's config")
 async def server_config(request: Request, server_id: str) -> dict[str, Any]:
     connection = _connection(request, server_id)
     config = connection.config.model_dump(mode="json", exclude_none=True)
@@ -153,7 +159,8 @@ async def server_config(request: Request, server_id: str) -> dict[str, Any]:
     return {"name": server_id, "config": config}
 
 
-@router.put("/api/mcp/servers/{server_id}", summary="Replace an MCP server's config and reconnect (admin)")
+@routes.put("/api/mcp/servers/{server_id}", scope="admin", response_model=MCPServerStatus, errors=(404,),
+            summary="Replace an MCP server's config and reconnect (admin)")
 async def update_server(request: Request, server_id: str, body: UpdateServerBody) -> dict[str, Any]:
     _connection(request, server_id)
     config = _parse_config(body.config)
@@ -168,7 +175,8 @@ async def update_server(request: Request, server_id: str, body: UpdateServerBody
     return _added_status(connection)
 
 
-@router.delete("/api/mcp/servers/{server_id}", summary="Disconnect and remove an MCP server (admin)")
+@routes.delete("/api/mcp/servers/{server_id}", scope="admin", response_model=MCPServerStatus,
+               errors=(404,), summary="Disconnect and remove an MCP server (admin)")
 async def delete_server(request: Request, server_id: str) -> dict[str, Any]:
     _connection(request, server_id)
     await _manager(request).remove(server_id)
@@ -176,7 +184,8 @@ async def delete_server(request: Request, server_id: str) -> dict[str, Any]:
     return {"status": "disconnected", "id": server_id}
 
 
-@router.post("/api/mcp/servers/{server_id}/restart", summary="Restart an MCP server (admin)")
+@routes.post("/api/mcp/servers/{server_id}/restart", scope="admin", response_model=MCPServerStatus,
+             errors=(404,), summary="Restart an MCP server (admin)")
 async def restart_server(request: Request, server_id: str) -> dict[str, Any]:
     _connection(request, server_id)
     connection = await _manager(request).restart(server_id)
@@ -187,7 +196,8 @@ async def restart_server(request: Request, server_id: str) -> dict[str, Any]:
     return out
 
 
-@router.get("/api/mcp/servers/{server_id}/tools", summary="An MCP server's tools")
+@routes.get("/api/mcp/servers/{server_id}/tools", scope="read", response_model=MCPServerTools,
+            errors=(404,), summary="An MCP server's tools")
 async def server_tools(request: Request, server_id: str) -> dict[str, Any]:
     connection = _connection(request, server_id)
     agent = agent_for(request)
@@ -200,7 +210,8 @@ async def server_tools(request: Request, server_id: str) -> dict[str, Any]:
     return {"tools": tools}
 
 
-@router.post("/api/mcp/servers/{server_id}/tools/{tool_name}/execute",
+@routes.post("/api/mcp/servers/{server_id}/tools/{tool_name}/execute", scope="admin",
+             response_model=MCPToolResult, errors=(404,),
              summary="Call an MCP server's tool directly (admin); 200 with success true or false")
 async def execute_tool(request: Request, server_id: str, tool_name: str) -> dict[str, Any]:
     connection = _connection(request, server_id)
@@ -233,14 +244,15 @@ async def _json_body(request: Request) -> Any:
         raise RequestError(f"request body is not valid JSON: {exc}", code="invalid_json") from None
 
 
-@router.get("/api/mcp/servers/{server_id}/resources", summary="An MCP server's resources")
+@routes.get("/api/mcp/servers/{server_id}/resources", scope="read", response_model=ResourceList,
+            errors=(404,), summary="An MCP server's resources")
 async def server_resources(request: Request, server_id: str) -> dict[str, Any]:
     connection = _connection(request, server_id)
     listed = await connection.resources()
     return {"success": True, "resources": [resource_entry(server_id, r) for r in listed]}
 
 
-@router.get("/api/mcp/servers/{server_id}/resources/{resource_id:path}/content",
+@routes.get("/api/mcp/servers/{server_id}/resources/{resource_id:path}/content", scope="read", errors=(404,),
             summary="Read one resource of an MCP server")
 async def resource_content(request: Request, server_id: str, resource_id: str) -> dict[str, Any]:
     connection = _connection(request, server_id)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError, LimitError
@@ -14,27 +13,24 @@ from switchyard.ids import new_id
 from switchyard.llm.base import content_to_text
 from switchyard.runtime.agent import QUEUED_TURNS, Agent
 from switchyard.server.deps import message_agent, sessions_for
-from switchyard.server.schemas import MessageBody, ResetBody, content_dump
+from switchyard.server.response_models import MessageAccepted, MessageSyncResult, ResetResult, SessionBusy
+from switchyard.server.routes import RouteGroup
 from switchyard.server.routing_glue import routing_events
+from switchyard.server.schemas import MessageBody, ResetBody, content_dump
+from switchyard.server.settings import settings_of
 from switchyard.server.sse import event_stream
 from switchyard.server.wire import routing_payload
 
 log = logging.getLogger("switchyard.server")
-router = APIRouter(tags=["messages"])
+routes = RouteGroup(tags=["messages"], order=30)
 
-DEFAULT_MAX_MESSAGE_CHARS = 200_000
 BUSY_HINT = ("Wait for the current run to complete, or re-attach to it with "
              "GET /api/sessions/{sessionId}/events.")
 
 
-def max_message_chars() -> int:
-    return int(os.environ.get("SWITCHYARD_MAX_MESSAGE_CHARS", DEFAULT_MAX_MESSAGE_CHARS))
-
-
-def _checked_content(body: MessageBody) -> Any:
+def _checked_content(body: MessageBody, limit: int) -> Any:
     content = content_dump(body.content)
     size = len(content_to_text(content))
-    limit = max_message_chars()
     if size > limit:
         raise LimitError(f"content: {size} characters is over the limit of {limit} "
                          "(SWITCHYARD_MAX_MESSAGE_CHARS)", code="content_too_long",
@@ -45,14 +41,16 @@ def _checked_content(body: MessageBody) -> Any:
 async def _prepare(request: Request, body: MessageBody) -> tuple[Agent, Any, str | None]:
     """The agent, the checked content, and the owner to record on a session the run creates
     (after checking that an existing session is the caller's)."""
-    content = _checked_content(body)  # before routing: an oversized message is refused unrouted
+    # Before routing: an oversized message is refused unrouted.
+    content = _checked_content(body, settings_of(request).max_message_chars)
     agent = await message_agent(request, body.agentId, content, body.sessionId)
     sessions = sessions_for(request, agent)
     await sessions.ensure_may_send(body.sessionId)
     return agent, content, sessions.owner
 
 
-@router.post("/api/message", status_code=202, summary="Send a message; the run goes on in the background")
+@routes.post("/api/message", scope="chat", runs=True, status_code=202, response_model=MessageAccepted,
+             errors=(404,), summary="Send a message; the run goes on in the background")
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content, owner = await _prepare(request, body)
     session_id = body.sessionId or new_id()
@@ -67,7 +65,8 @@ async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     return JSONResponse({"accepted": True, "sessionId": session_id}, status_code=202)
 
 
-@router.post("/api/message-sync", summary="Send a message and wait for the answer")
+@routes.post("/api/message-sync", scope="chat", runs=True, response_model=MessageSyncResult,
+             errors=(404, 409, 502), summary="Send a message and wait for the answer")
 async def send_message_sync(request: Request, body: MessageBody) -> dict[str, Any]:
     agent, content, owner = await _prepare(request, body)
     session_id = body.sessionId or new_id()
@@ -79,8 +78,10 @@ async def send_message_sync(request: Request, body: MessageBody) -> dict[str, An
     return result
 
 
-@router.post("/api/message-stream", summary="Send a message and stream the run over SSE",
-             responses={200: {"content": {"text/event-stream": {}}}, 202: {"description": "session busy"}})
+@routes.post("/api/message-stream", scope="chat", runs=True, errors=(404,),
+             summary="Send a message and stream the run over SSE",
+             responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events (SSE)"},
+                        202: {"model": SessionBusy, "description": "The session is busy"}})
 async def send_message_stream(request: Request, body: MessageBody) -> Response:
     agent, content, owner = await _prepare(request, body)
     session_id = body.sessionId or new_id()
@@ -93,7 +94,8 @@ async def send_message_stream(request: Request, body: MessageBody) -> Response:
     return event_stream(run.follow())
 
 
-@router.post("/api/reset", summary="Clear a session's conversation")
+@routes.post("/api/reset", scope="chat", response_model=ResetResult, errors=(404, 409),
+             summary="Clear a session's conversation")
 async def reset(request: Request, body: ResetBody) -> dict[str, Any]:
     await sessions_for(request, body.agentId).reset(body.sessionId)
     return {"status": "reset initiated", "sessionId": body.sessionId}

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.errors import ConflictError
 from switchyard.server.deps import sessions_for
+from switchyard.server.response_models import (CancelResult, SessionDeleted, SessionDetailResult,
+                                               SessionHistory, SessionList, SessionLoad, SessionResult)
+from switchyard.server.routes import RouteGroup
 from switchyard.server.schemas import CancelBody, CreateSessionBody, PatchSessionBody, SessionId
 from switchyard.server.sse import event_stream
 
-router = APIRouter(tags=["sessions"])
+routes = RouteGroup(tags=["sessions"], order=40)
 
 
 def metadata(session: dict[str, Any]) -> dict[str, Any]:
@@ -30,58 +33,66 @@ def metadata(session: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/api/sessions", summary="List sessions")
+@routes.get("/api/sessions", scope="read", response_model=SessionList, errors=(404,), summary="List sessions")
 async def list_sessions(request: Request) -> dict[str, Any]:
     sessions = await sessions_for(request).list_visible()
     return {"sessions": [metadata(s) for s in sessions]}
 
 
-@router.post("/api/sessions", status_code=201, summary="Create a session (idempotent for an existing id)")
+@routes.post("/api/sessions", scope="chat", status_code=201, response_model=SessionResult, errors=(404,),
+              summary="Create a session (idempotent for an existing id)")
 async def create_session(request: Request, body: CreateSessionBody | None = Body(None)) -> JSONResponse:
     body = body or CreateSessionBody()
     session = await sessions_for(request, body.agentId).create(body.sessionId)
     return JSONResponse({"session": metadata(session)}, status_code=201)
 
 
-@router.get("/api/sessions/{session_id}", summary="One session")
+@routes.get("/api/sessions/{session_id}", scope="read", response_model=SessionDetailResult, errors=(404,),
+             summary="One session")
 async def get_session(request: Request, session_id: SessionId) -> dict[str, Any]:
     session = await sessions_for(request).get(session_id)
     return {"session": {**metadata(session), "history": session["messageCount"]}}
 
 
-@router.patch("/api/sessions/{session_id}", summary="Rename a session")
+@routes.patch("/api/sessions/{session_id}", scope="chat", response_model=SessionResult, errors=(404,),
+               summary="Rename a session")
 async def patch_session(request: Request, session_id: SessionId, body: PatchSessionBody) -> dict[str, Any]:
     session = await sessions_for(request).rename(session_id, body.title)
     return {"session": metadata(session)}
 
 
-@router.delete("/api/sessions/{session_id}", summary="Delete a session and its history")
+@routes.delete("/api/sessions/{session_id}", scope="chat", response_model=SessionDeleted, errors=(404,),
+                summary="Delete a session and its history")
 async def delete_session(request: Request, session_id: SessionId) -> dict[str, Any]:
     await sessions_for(request).delete(session_id)
     return {"status": "deleted", "sessionId": session_id}
 
 
-@router.get("/api/sessions/{session_id}/history", summary="A session's messages")
+@routes.get("/api/sessions/{session_id}/history", scope="read", response_model=SessionHistory, errors=(404,),
+             summary="A session's messages")
 async def history(request: Request, session_id: SessionId) -> dict[str, Any]:
     sessions = sessions_for(request)
     return {"history": await sessions.history(session_id), "isBusy": sessions.agent.is_busy(session_id)}
 
 
-@router.post("/api/sessions/{session_id}/fork", status_code=201, summary="Copy a session with its history")
+@routes.post("/api/sessions/{session_id}/fork", scope="chat", status_code=201, response_model=SessionResult,
+              errors=(404, 409), summary="Copy a session with its history")
 async def fork(request: Request, session_id: SessionId) -> JSONResponse:
     child = await sessions_for(request).fork(session_id)
     return JSONResponse({"session": metadata(child)}, status_code=201)
 
 
-@router.post("/api/sessions/{session_id}/cancel", summary="Cancel the running turn")
+@routes.post("/api/sessions/{session_id}/cancel", scope="chat", response_model=CancelResult, errors=(404,),
+              summary="Cancel the running turn")
 async def cancel(request: Request, session_id: SessionId, body: CancelBody | None = Body(None)) -> dict[str, Any]:
     cancelled = await sessions_for(request).cancel(session_id)
     return {"cancelled": cancelled, "sessionId": session_id, "queueCleared": bool(body and body.clearQueue),
             "clearedCount": 0}
 
 
-@router.get("/api/sessions/{session_id}/events", summary="Re-attach to a running turn's events (SSE)",
-            responses={200: {"content": {"text/event-stream": {}}}})
+@routes.get("/api/sessions/{session_id}/events", scope="read", errors=(404, 409),
+             summary="Re-attach to a running turn's events (SSE)",
+             responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events (SSE)"}})
 async def events(request: Request, session_id: SessionId) -> Response:
     try:
         stream = await sessions_for(request).attach(session_id)
@@ -91,7 +102,8 @@ async def events(request: Request, session_id: SessionId) -> Response:
     return event_stream(stream)
 
 
-@router.get("/api/sessions/{session_id}/load", summary="A session with its usage summary")
+@routes.get("/api/sessions/{session_id}/load", scope="read", response_model=SessionLoad, errors=(404,),
+             summary="A session with its usage summary")
 async def load(request: Request, session_id: SessionId) -> dict[str, Any]:
     sessions = sessions_for(request)
     session = await sessions.get(session_id)

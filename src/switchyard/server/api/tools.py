@@ -11,15 +11,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from switchyard.server.deps import agent_for
 from switchyard.tools.base import Tool
 from switchyard.tools.mcp_tool import MCPTool
+from switchyard.server.response_models import PromptList, ResourceList, ToolList
+from switchyard.server.routes import RouteGroup
 
 log = logging.getLogger("switchyard.server")
 
-router = APIRouter(tags=["tools"])
+routes = RouteGroup(tags=["tools"], order=60)
 
 
 def tool_entry(tool: Tool) -> dict[str, Any]:
@@ -37,7 +39,8 @@ def tool_entry(tool: Tool) -> dict[str, Any]:
     return entry
 
 
-@router.get("/api/tools", summary="Every tool the agent's model can call (local and MCP)")
+@routes.get("/api/tools", scope="read", response_model=ToolList, errors=(404,),
+            summary="Every tool the agent's model can call (local and MCP)")
 async def list_tools(request: Request) -> dict[str, Any]:
     agent = agent_for(request)
     tools = sorted((tool_entry(t) for t in agent.tools.all()),
@@ -99,7 +102,8 @@ def _mcp_prompt(server: str, prompt: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-@router.get("/api/prompts", summary="Prompts from the agent config and from MCP servers")
+@routes.get("/api/prompts", scope="read", response_model=PromptList, errors=(404,),
+            summary="Prompts from the agent config and from MCP servers")
 async def list_prompts(request: Request) -> dict[str, Any]:
     agent = agent_for(request)
     prompts = [_config_prompt(p) for p in agent.config.prompts]
@@ -123,7 +127,8 @@ def resource_entry(server: str, resource: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-@router.get("/api/resources", summary="Resources of the agent's MCP servers")
+@routes.get("/api/resources", scope="read", response_model=ResourceList, errors=(404,),
+            summary="Resources of the agent's MCP servers")
 async def list_resources(request: Request) -> dict[str, Any]:
     agent = agent_for(request)
     resources = [resource_entry(connection.name, r)

@@ -8,15 +8,19 @@ Routes: /jsonrpc and /agents/{id}/jsonrpc (A2A), /agents/{id}/.well-known/agent-
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from fastapi import FastAPI
 
 from switchyard.runtime.host import AgentHost
 
 
 def install_protocols(app: FastAPI, host: AgentHost) -> None:
-    # The routes modules import no protocol SDK: a2a-sdk and mcp load on first use.
-    from switchyard.server.protocols import a2a_routes, mcp_routes, openai_compat
-
-    a2a_routes.install(app, host)
-    mcp_routes.install(app, host)
-    openai_compat.install(app, host)
+    """Install every protocol's routes: each `<protocol>_routes.py` module of this package has
+    an `install(app, host)` that registers them through a RouteGroup (server/routes.py), scopes
+    beside them. Only those modules are imported here: they import no protocol SDK (a2a-sdk and
+    mcp load on the first request that needs them)."""
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.endswith("_routes"):
+            importlib.import_module(f"{__name__}.{info.name}").install(app, host)

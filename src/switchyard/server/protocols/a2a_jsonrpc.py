@@ -59,7 +59,6 @@ from switchyard.server.protocols.a2a_model import (
     parse_message,
     RpcError,
     S,
-    SESSION_ID,
     status_of,
     stream_json,
     task_json,
@@ -70,6 +69,7 @@ from switchyard.server.protocols.a2a_model import (
     V03,
     V10,
 )
+from switchyard.ids import SESSION_ID
 from switchyard.server.protocols.a2a_stream import follow_run, status_event as _status_event
 from switchyard.server.wire import KEEPALIVE_FRAME, data_frame
 

@@ -18,7 +18,7 @@ from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from pydantic import ValidationError
 
 from switchyard.events import ApprovalRequestEvent, ApprovalResponseEvent, RunResult
-from switchyard.ids import SESSION_ID, new_id  # noqa: F401 - a2a_jsonrpc.py imports SESSION_ID from here
+from switchyard.ids import new_id
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.run import Run
 from switchyard.server.wire import approval_payload

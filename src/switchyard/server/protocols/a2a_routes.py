@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from switchyard.runtime.host import AgentHost
+from switchyard.server.routes import RouteGroup
 
 
 class LazyA2AService:
@@ -57,14 +58,14 @@ def install(app: FastAPI, host: AgentHost) -> "LazyA2AService":
         return JSONResponse(build_card(agent, base_url(request), auth_required=request.app.state.auth_required,
                                        path_prefix=agent_prefix(agent.id)))
 
-    tags = ["a2a"]
-    app.add_api_route("/jsonrpc", jsonrpc_default, methods=["POST"], tags=tags,
-                      summary="A2A JSON-RPC (default agent)")
-    app.add_api_route("/jsonrpc", info_default, methods=["GET"], tags=tags, summary="A2A JSON-RPC usage")
-    app.add_api_route("/agents/{agent_id}/jsonrpc", jsonrpc_agent, methods=["POST"], tags=tags,
-                      summary="A2A JSON-RPC of one hosted agent")
-    app.add_api_route("/agents/{agent_id}/jsonrpc", info_agent, methods=["GET"], tags=tags,
-                      summary="A2A JSON-RPC usage of one hosted agent")
-    app.add_api_route("/agents/{agent_id}/.well-known/agent-card.json", agent_card, methods=["GET"],
-                      tags=tags, summary="The A2A agent card of one hosted agent")
+    routes = RouteGroup(tags=["a2a"])
+    routes.post("/jsonrpc", scope="chat", runs=True, summary="A2A JSON-RPC (default agent)")(jsonrpc_default)
+    routes.get("/jsonrpc", scope="read", summary="A2A JSON-RPC usage")(info_default)
+    routes.post("/agents/{agent_id}/jsonrpc", scope="chat", runs=True, errors=(404,),
+                summary="A2A JSON-RPC of one hosted agent")(jsonrpc_agent)
+    routes.get("/agents/{agent_id}/jsonrpc", scope="read", errors=(404,),
+               summary="A2A JSON-RPC usage of one hosted agent")(info_agent)
+    routes.get("/agents/{agent_id}/.well-known/agent-card.json", scope="public", errors=(404,),
+               summary="The A2A agent card of one hosted agent")(agent_card)
+    routes.install(app)
     return service

@@ -23,7 +23,8 @@ from starlette.types import Message, Receive, Scope, Send
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.server.deps import PRINCIPAL_SCOPE_KEY
-from switchyard.server.protocols.mcp_server import build_mcp_server, env_base_url
+from switchyard.server.protocols.mcp_server import build_mcp_server
+from switchyard.server.settings import ServerSettings
 
 log = logging.getLogger("switchyard.mcp")
 
@@ -35,11 +36,12 @@ _SESSION_HEADER = MCP_SESSION_ID_HEADER.lower().encode("latin-1")
 class MCPEndpoint:
     """An ASGI app dispatching to one session manager per hosted agent."""
 
-    def __init__(self, host: AgentHost) -> None:
+    def __init__(self, host: AgentHost, settings: ServerSettings) -> None:
         from switchyard.server.card import agent_prefix, build_card
 
         self.host = host
-        self.base_url = env_base_url()
+        self.settings = settings
+        self.base_url = settings.public_base_url()
         self.auth_required = False
         self.managers: dict[str, StreamableHTTPSessionManager] = {}
         self._owners: dict[str, str | None] = {}   # MCP session id -> key name that opened it
@@ -91,8 +93,7 @@ class MCPEndpoint:
                                status_code=503)(scope, receive, send)
             return
         request = Request(scope)
-        from switchyard.server.api.meta import base_url
-        self.base_url = base_url(request)
+        self.base_url = self.settings.public_base_url(str(request.base_url))
         self.auth_required = bool(getattr(request.app.state, "auth_required", False)) if "app" in scope else False
         principal = scope.get(PRINCIPAL_SCOPE_KEY)
         caller = getattr(principal, "name", None)

@@ -11,11 +11,13 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from switchyard.runtime.host import AgentHost
+from switchyard.server.routes import RouteGroup
 
 
 class LazyMCPEndpoint:
-    def __init__(self, host: AgentHost) -> None:
+    def __init__(self, host: AgentHost, settings: Any) -> None:
         self.host = host
+        self.settings = settings
         self.endpoint: Any = None
         self._lock = asyncio.Lock()
 
@@ -24,7 +26,7 @@ class LazyMCPEndpoint:
             async with self._lock:
                 if self.endpoint is None:
                     from switchyard.server.protocols.mcp_http import MCPEndpoint
-                    endpoint = MCPEndpoint(self.host)
+                    endpoint = MCPEndpoint(self.host, self.settings)
                     await endpoint.start()
                     self.endpoint = endpoint
         await self.endpoint(scope, receive, send)
@@ -35,10 +37,13 @@ class LazyMCPEndpoint:
 
 
 def install(app: FastAPI, host: AgentHost) -> LazyMCPEndpoint:
-    endpoint = LazyMCPEndpoint(host)
+    endpoint = LazyMCPEndpoint(host, app.state.settings)
     app.state.mcp = endpoint
     app.state.shutdown_hooks.append(endpoint.stop)
-    app.router.add_route("/mcp", endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False)
-    app.router.add_route("/agents/{agent_id}/mcp", endpoint, methods=["GET", "POST", "DELETE"],
-                         include_in_schema=False)
+    routes = RouteGroup(tags=["mcp"])
+    for path in ("/mcp", "/agents/{agent_id}/mcp"):
+        # GET: the server's event stream; POST: a JSON-RPC message (a tool call runs the
+        # agent); DELETE: end the MCP session.
+        routes.mount(path, endpoint, methods=["GET", "POST", "DELETE"], scope="chat", runs=True)
+    routes.install(app)
     return endpoint

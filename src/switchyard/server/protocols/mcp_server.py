@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,11 +31,6 @@ from switchyard.server.deps import principal_in
 CARD_URIS = ("switchyard://agent/card", "dexto://agent/card")
 
 
-def env_base_url() -> str:
-    configured = os.environ.get("SWITCHYARD_BASE_URL") or os.environ.get("DEXTO_BASE_URL")
-    if configured:
-        return configured.rstrip("/")
-    return f"http://localhost:{os.environ.get('PORT', '3001')}"
 
 
 def _http_scope(ctx: Context | None) -> dict[str, Any] | None:

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from typing import Any
 
 from switchyard.runtime.host import AgentHost
+from switchyard.server.settings import ServerSettings
 
 log = logging.getLogger("switchyard.mcp")
 
 
-async def serve_stdio_async(host: AgentHost) -> None:
+async def serve_stdio_async(host: AgentHost, settings: ServerSettings) -> None:
     from switchyard.server.card import build_card
-    from switchyard.server.protocols.mcp_server import build_mcp_server, env_base_url
+    from switchyard.server.protocols.mcp_server import build_mcp_server
 
     agent = host.default
 
     def card() -> dict[str, Any]:
-        return build_card(agent, env_base_url(), auth_required=False)
+        return build_card(agent, settings.public_base_url(), auth_required=False)
 
     server = build_mcp_server(agent, card=card)
     await host.start()
@@ -31,13 +33,15 @@ async def serve_stdio_async(host: AgentHost) -> None:
         await host.stop(5.0)
 
 
-def serve_stdio(host: AgentHost) -> int:
+def serve_stdio(host: AgentHost, settings: ServerSettings | None = None) -> int:
     # Nothing but protocol messages may reach stdout.
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stdout:
             handler.setStream(sys.stderr)  # type: ignore[attr-defined]
     try:
-        asyncio.run(serve_stdio_async(host))
+        if settings is None:
+            settings = ServerSettings.from_env(os.environ)
+        asyncio.run(serve_stdio_async(host, settings))
     except KeyboardInterrupt:
         pass
     return 0

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from switchyard.errors import (
@@ -42,7 +42,7 @@ from switchyard.principal import Principal
 from switchyard.runtime.results import answer_of
 from switchyard.runtime.session_access import SessionAccess
 from switchyard.server.deps import principal_of
-from switchyard.server.routes import include_flat
+from switchyard.server.routes import RouteGroup
 from switchyard.server.wire import KEEPALIVE_FRAME, KEEPALIVE_SECONDS, data_frame, keepalive_due
 
 log = logging.getLogger("switchyard.openai")
@@ -322,10 +322,11 @@ async def _stream(completion: Completion, run: Any) -> AsyncIterator[bytes]:
         await completion.finish()
 
 
-def build_router(host: AgentHost) -> APIRouter:
-    router = APIRouter(tags=["openai"])
+def build_router(host: AgentHost) -> RouteGroup:
+    router = RouteGroup(tags=["openai"])
 
-    @router.post("/v1/chat/completions", summary="OpenAI-compatible chat completion (model = agent id)")
+    @router.post("/v1/chat/completions", scope="chat", runs=True,
+                 summary="OpenAI-compatible chat completion (model = agent id)")
     async def chat_completions(request: Request) -> Response:
         try:
             raw = await request.body()
@@ -371,14 +372,14 @@ def build_router(host: AgentHost) -> APIRouter:
     auto_entry = {"id": "auto", "object": "model", "created": created, "owned_by": "switchyard",
                   "description": "Routes each message to the best-suited hosted agent"}
 
-    @router.get("/v1/models", summary="The hosted agents, as OpenAI models")
+    @router.get("/v1/models", scope="read", summary="The hosted agents, as OpenAI models")
     async def list_models() -> JSONResponse:
         data = [model_entry(agent) for agent in host.agents.values()]
         if routing_offered(host) and "auto" not in host.agents:
             data.append(auto_entry)
         return JSONResponse({"object": "list", "data": data})
 
-    @router.get("/v1/models/{model}", summary="One hosted agent, as an OpenAI model")
+    @router.get("/v1/models/{model}", scope="read", summary="One hosted agent, as an OpenAI model")
     async def get_model(model: str) -> JSONResponse:
         agent = host.agents.get(model)
         if agent is None:
@@ -389,7 +390,3 @@ def build_router(host: AgentHost) -> APIRouter:
         return JSONResponse(model_entry(agent))
 
     return router
-
-
-def install(app: FastAPI, host: AgentHost) -> None:
-    include_flat(app, build_router(host))

@@ -1,6 +1,6 @@
 """Security middleware: authentication, scopes, limits, hosts and origins, audit.
 
-`install_security(app, env)` is the one entry point the app calls. The middleware, from the
+`install_security(app, settings)` is the one entry point the app calls. The middleware, from the
 outside in (Starlette runs the one added last first):
 
     SecurityHeaders -> RedactErrors -> HostOrigin (CORS preflight) -> BodyLimit -> Auth
@@ -29,7 +29,6 @@ from switchyard.server.security.ratelimit import (
 from switchyard.server.security.redact import RedactErrorsMiddleware
 from switchyard.server.security.scopes import ScopeMiddleware
 from switchyard.server.security.settings import DEFAULT_MAX_BODY_BYTES, SecuritySettings
-from switchyard.server.routes import include_flat
 from switchyard.store.database import Database
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SecuritySettings", "SecurityState", "install_security"]
@@ -53,8 +52,7 @@ class SecurityState:
         return HostOriginMiddleware.checks_host(self.settings)
 
 
-def install_security(app: FastAPI, env: dict[str, str]) -> None:
-    settings = SecuritySettings.from_env(env)
+def install_security(app: FastAPI, settings: SecuritySettings) -> None:
     register_secret(settings.root_key)
     db = Database(settings.server_database_url())
     state = SecurityState(settings=settings, db=db, keys=ApiKeyStore(db), audit=AuditLog(db),
@@ -65,7 +63,7 @@ def install_security(app: FastAPI, env: dict[str, str]) -> None:
     app.state.auth_required = settings.auth_required
 
     from switchyard.server.security import api
-    include_flat(app, api.router)
+    api.routes.install(app)
 
     async def startup() -> None:
         await db.open()

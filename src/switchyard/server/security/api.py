@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from switchyard.errors import ForbiddenError
 from switchyard.server.deps import principal_of
+from switchyard.server.routes import RouteGroup
 from switchyard.server.security.keys import parse_duration
 
-router = APIRouter(tags=["security"])
+routes = RouteGroup(tags=["security"], order=900)
 
 
 class CreateKeyBody(BaseModel):
@@ -41,14 +42,15 @@ def _actor(request: Request) -> str | None:
     return principal_of(request).name
 
 
-@router.get("/api/keys", summary="List API keys (never their secrets)")
+@routes.get("/api/keys", scope="admin", summary="List API keys (never their secrets)")
 async def list_keys(request: Request, active: bool = False) -> dict[str, Any]:
     security = _security(request)
     records = await security.keys.list(include_inactive=not active)
     return {"keys": [r.public() for r in records]}
 
 
-@router.post("/api/keys", status_code=201, summary="Create an API key; the secret is shown only now")
+@routes.post("/api/keys", scope="admin", status_code=201, errors=(409,),
+             summary="Create an API key; the secret is shown only now")
 async def create_key(request: Request, body: CreateKeyBody) -> JSONResponse:
     security = _security(request)
     expires = parse_duration(body.expiresIn) if body.expiresIn else None
@@ -62,7 +64,7 @@ async def create_key(request: Request, body: CreateKeyBody) -> JSONResponse:
                         status_code=201, headers={"cache-control": "no-store"})
 
 
-@router.delete("/api/keys/{name}", summary="Revoke every active key of that name")
+@routes.delete("/api/keys/{name}", scope="admin", errors=(404,), summary="Revoke every active key of that name")
 async def revoke_key(request: Request, name: str) -> dict[str, Any]:
     security = _security(request)
     revoked = await security.keys.revoke(name)
@@ -71,7 +73,7 @@ async def revoke_key(request: Request, name: str) -> dict[str, Any]:
     return {"revoked": True, "name": name, "count": len(revoked)}
 
 
-@router.post("/api/keys/{name}/rotate", status_code=201,
+@routes.post("/api/keys/{name}/rotate", scope="admin", status_code=201, errors=(404,),
              summary="Replace a key; the old one keeps working for the grace period")
 async def rotate_key(request: Request, name: str,
                      body: RotateKeyBody | None = Body(None)) -> JSONResponse:  # noqa: B008
@@ -88,7 +90,7 @@ async def rotate_key(request: Request, name: str,
                         status_code=201, headers={"cache-control": "no-store"})
 
 
-@router.get("/api/audit", summary="The audit log, newest first (paginated, filterable)")
+@routes.get("/api/audit", scope="admin", summary="The audit log, newest first (paginated, filterable)")
 async def audit(request: Request,
                 limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                 action: str | None = Query(None, description="exact, or a prefix ending in *"),

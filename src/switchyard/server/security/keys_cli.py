@@ -67,10 +67,10 @@ def _actor() -> str:
 async def _run(args: argparse.Namespace) -> int:
     from switchyard.server.security.audit import AuditLog
     from switchyard.server.security.keys import ApiKeyStore, parse_duration
-    from switchyard.server.security.settings import SecuritySettings
+    from switchyard.server.settings import ServerSettings
     from switchyard.store.database import Database
 
-    settings = SecuritySettings.from_env(os.environ)
+    settings = ServerSettings.from_env(os.environ).security   # what `serve` would use
     db = await Database(settings.server_database_url()).open()
     keys, audit = ApiKeyStore(db), AuditLog(db)
     actor = _actor()

@@ -1,6 +1,11 @@
 """May you? One central table of which scope each route needs, and the middleware that
 enforces it. Deny by default: a route not in the table needs `admin`.
 
+The table is matched before routing (a request for a path no route serves is refused or
+allowed the same way as its family), so it is written by path family; every route declares
+its scope where it is registered (server/routes.py) and `verify_routes` checks the two agree
+when the app is built.
+
 Scopes: `read` (GETs), `chat` (send messages, manage its own sessions; implies read),
 `admin` (keys, audit, LLM switch, MCP, agent and config management; implies everything).
 """
@@ -155,6 +160,27 @@ def audit_action(method: str, path: str) -> str | None:
         if pattern.match(path):
             return action
     return "admin.change"
+
+
+_PARAM = re.compile(r"\{[^}]+\}")
+
+
+def verify_routes(specs: Any) -> list[str]:
+    """Where declared routes disagree with this table: a scope, public or not, or whether
+    the route's POST starts a run. Empty when they agree."""
+    problems = []
+    for spec in specs:
+        path = _PARAM.sub("x", spec.path)   # a sample of the template: one segment per parameter
+        for method in spec.methods:
+            needed = required_scope(method, path)
+            table = "public" if needed is None else needed
+            if table != spec.scope:
+                problems.append(f"{method} {spec.path} is declared {spec.scope!r}, the table says {table!r}")
+            runs = spec.runs and method == "POST"
+            if starts_run(method, path) != runs:
+                problems.append(f"{method} {spec.path}: declared runs={runs}, the run table says "
+                                f"{not runs}")
+    return problems
 
 
 class ScopeMiddleware:

@@ -1,0 +1,72 @@
+"""/openapi.json: FastAPI's document of the app's routes, corrected to what the server answers.
+
+- Fast routes are documented through their documentation-only twins (plain_routes.py).
+- A documented response model replaces the schema FastAPI derives from the handler's return
+  annotation (`dict[str, Any]`, kept because FastAPI serialises a dict through it several
+  times faster than without any response field).
+- Validation errors are answered 400 with the error envelope (server/errors.py), never 422:
+  FastAPI's 422 entries become 400 entries, and its validation schemas are dropped.
+- Every protected operation can be refused by the security middleware: 401 (no or a bad
+  key), 403 (a missing scope) and 429 (a limit), with its own body (`SecurityRefusal`);
+  public ones are marked `security: []`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from switchyard.server.routes import route_specs
+
+def _error(description: str, model: str = "ErrorEnvelope") -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}}}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    from switchyard.server.schemas import ErrorEnvelope, SecurityRefusal
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=[*app.routes, *app.state.doc_routes])
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    for model in (ErrorEnvelope, SecurityRefusal):
+        schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components["securitySchemes"] = {
+        "bearerAuth": {"type": "http", "scheme": "bearer",
+                       "description": "An API key: Authorization: Bearer <api-key>"}}
+    schema["security"] = [{"bearerAuth": []}]
+
+    public = {(m, s.path) for s in route_specs(app) if s.scope == "public" for m in s.methods}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for response in responses.values():
+                for media in (response.get("content") or {}).values():
+                    schema_ = media.get("schema") or {}
+                    if "$ref" in schema_ and len(schema_) > 1:
+                        media["schema"] = {"$ref": schema_["$ref"]}
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", _error("Bad Request: the body or a parameter is invalid"))
+            if (method.upper(), path) in public:
+                operation["security"] = []
+                operation["responses"] = dict(sorted(responses.items()))
+                continue
+            responses.setdefault("401", _error("Unauthorized: no API key, or not a valid one", "SecurityRefusal"))
+            responses.setdefault("403", _error("Forbidden: the API key lacks the route's scope", "SecurityRefusal"))
+            responses.setdefault("429", _error("Too Many Requests: a rate or run limit", "SecurityRefusal"))
+            operation["responses"] = dict(sorted(responses.items()))
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if not app.openapi_schema:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
