@@ -12,7 +12,9 @@ import pytest
 from switchyard.config.schema import PermissionsConfig
 from switchyard.errors import NotFoundError, RequestError
 from switchyard.events import Event
-from switchyard.runtime.events import APPROVAL_REQUEST, APPROVAL_RESPONSE
+from switchyard.events import ApprovalRequestEvent, ApprovalResponseEvent
+
+APPROVAL_REQUEST, APPROVAL_RESPONSE = ApprovalRequestEvent.name, ApprovalResponseEvent.name
 from switchyard.server.wire import encode
 from switchyard.tools.approval import ApprovalCoordinator, validate_approval_body
 

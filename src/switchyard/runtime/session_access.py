@@ -29,7 +29,7 @@ from switchyard.principal import Principal
 
 if TYPE_CHECKING:
     from switchyard.runtime.agent import Agent
-    from switchyard.runtime.events import Event
+    from switchyard.events import Event
 
 
 class SessionAccess:

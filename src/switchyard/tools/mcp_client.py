@@ -24,18 +24,15 @@ from typing import Any, Awaitable, Callable
 
 import anyio
 import mcp_types as mtypes
-from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp import ClientSession
 from mcp.shared.exceptions import MCPError
 
 from switchyard.config.schema import HttpServerConfig, StdioServerConfig
 from switchyard.tools.base import ToolResult
 from switchyard.tools.mcp_support import (  # noqa: F401  (re-exported: the public names live here)
-    SAFE_ENV_VARS, ConnectionOptions, MCPConnectionError, NotConnected, StderrTail, describe,
-    server_environment)
+    ConnectionOptions, MCPConnectionError, NotConnected, StderrTail, describe)
 from switchyard.tools.mcp_tool import MCPTool, MCPToolSpec
+from switchyard.tools.mcp_transport import open_transport
 
 log = logging.getLogger("switchyard.mcp")
 
@@ -244,7 +241,7 @@ class MCPConnection:
         self._session_reached = False
         self._end_reason = None
         async with AsyncExitStack() as stack:
-            streams = await self._open_transport(stack)
+            streams = await open_transport(self.config, stack, self._stderr, self.timeout)
             session = await stack.enter_async_context(
                 ClientSession(*streams, message_handler=self._on_message))
             limit = max(self.timeout, self.options.connect_timeout)
@@ -265,23 +262,6 @@ class MCPConnection:
                 tg.start_soon(self._watch, session)
                 await self._ended.wait()
                 tg.cancel_scope.cancel()
-
-    async def _open_transport(self, stack: AsyncExitStack) -> tuple[Any, Any]:
-        cfg = self.config
-        if isinstance(cfg, StdioServerConfig):
-            params = StdioServerParameters(command=cfg.command, args=cfg.args,
-                                           env=server_environment(cfg.env), cwd=cfg.cwd)
-            errlog = self._stderr.open()
-            try:
-                return await stack.enter_async_context(stdio_client(params, errlog=errlog))
-            finally:
-                self._stderr.close_writer()
-        headers = dict(cfg.headers) or None
-        if cfg.type == "sse":
-            return await stack.enter_async_context(sse_client(cfg.url, headers=headers,
-                                                              timeout=self.timeout))
-        client = await stack.enter_async_context(create_mcp_http_client(headers=headers))
-        return await stack.enter_async_context(streamable_http_client(cfg.url, http_client=client))
 
     async def _list_tools(self, session: ClientSession) -> list[MCPToolSpec]:
         specs, cursor = [], None

@@ -41,16 +41,13 @@ from switchyard.runtime.run import Run
 from switchyard.runtime.session_access import SessionAccess
 from switchyard.server.deps import sessions_for
 from switchyard.server.protocols.a2a_model import (
-    _STATE_NAMES_03,
     agent_message,
     approval_message,
-    DEFAULT_PAGE_SIZE,
     history_messages,
     INTERNAL_ERROR,
     INVALID_PARAMS,
     invalid_params,
     INVALID_REQUEST,
-    MAX_PAGE_SIZE,
     message_content,
     METHOD_NOT_FOUND,
     Outcome,
@@ -70,6 +67,7 @@ from switchyard.server.protocols.a2a_model import (
     V10,
 )
 from switchyard.ids import SESSION_ID
+from switchyard.server.protocols.a2a_listing import int_param, list_tasks, state_name
 from switchyard.server.protocols.a2a_stream import follow_run, status_event as _status_event
 from switchyard.server.wire import KEEPALIVE_FRAME, data_frame
 
@@ -231,7 +229,7 @@ class A2AService:
         _, sid, content, configuration = self._send_params(call)
         await self._check_access(call, sid)
         agent = call.agent
-        history_length = _int_param(configuration, "historyLength")
+        history_length = int_param(configuration, "historyLength")
         immediate = (configuration.get("blocking") is False if call.flavor == V03
                      else bool(configuration.get("returnImmediately")))
         # The run goes on whoever is listening: a caller that leaves does not stop it.
@@ -286,7 +284,7 @@ class A2AService:
 
     async def get(self, call: Call) -> Any:
         sid = await self._visible(call, call.params.get("id"))
-        task = await self.build_task(call.agent, sid, history_length=_int_param(call.params, "historyLength"))
+        task = await self.build_task(call.agent, sid, history_length=int_param(call.params, "historyLength"))
         return task_json(task, call.flavor)
 
     async def cancel(self, call: Call) -> Any:
@@ -296,8 +294,8 @@ class A2AService:
             history = await agent.history(sid)
             state = self.tracker.current(agent, sid, history).state
             raise RpcError(TASK_NOT_CANCELABLE,
-                           f"Task cannot be canceled: {sid} is {_state_name(state)}, not running",
-                           {"taskId": sid, "state": _state_name(state)})
+                           f"Task cannot be canceled: {sid} is {state_name(state)}, not running",
+                           {"taskId": sid, "state": state_name(state)})
         await agent.cancel(sid)
         run = _live_run(agent, sid)
         if run is not None and run.done:
@@ -306,37 +304,7 @@ class A2AService:
         return task_json(task, call.flavor)
 
     async def list(self, call: Call) -> Any:
-        params = call.params
-        agent = call.agent
-        page_size = _int_param(params, "pageSize")
-        page_size = DEFAULT_PAGE_SIZE if not page_size else page_size
-        if page_size < 1 or page_size > MAX_PAGE_SIZE:
-            raise invalid_params(f"`pageSize` must be between 1 and {MAX_PAGE_SIZE}")
-        token = params.get("pageToken") or "0"
-        if not isinstance(token, str) or not token.isdigit():
-            raise invalid_params("`pageToken` is not one this server issued")
-        offset = int(token)
-        status_filter = _status_filter(params.get("status"))
-        context_id = params.get("contextId")
-        history_length = _int_param(params, "historyLength")
-        include_artifacts = bool(params.get("includeArtifacts", call.flavor == V03))
-        sessions = await self._sessions(call).list_visible()
-        if context_id:
-            sessions = [s for s in sessions if s["id"] == context_id]
-        tasks: list[pb.Task] = []
-        for session in sessions:
-            task = await self.build_task(agent, session["id"], history_length=history_length,
-                                         include_artifacts=include_artifacts)
-            if status_filter is None or task.status.state == status_filter:
-                tasks.append(task)
-        page = tasks[offset:offset + page_size]
-        next_token = str(offset + page_size) if offset + page_size < len(tasks) else ""
-        if call.flavor == V03:
-            return {"tasks": [task_json(t, V03) for t in page], "totalSize": len(tasks),
-                    "pageSize": page_size, "nextPageToken": next_token}
-        response = pb.ListTasksResponse(tasks=page, next_page_token=next_token, page_size=page_size,
-                                        total_size=len(tasks))
-        return MessageToDict(response, always_print_fields_with_no_presence=True)
+        return await list_tasks(self, call)
 
     # --- streaming -----------------------------------------------------------------------
 
@@ -374,32 +342,6 @@ async def _history(agent: Agent, sid: str) -> list[dict[str, Any]]:
 def _live_run(agent: Agent, sid: str) -> Run | None:
     live = agent.live.peek(sid)
     return live.run if live is not None else None
-
-
-def _int_param(params: dict[str, Any], name: str) -> int | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise invalid_params(f"`{name}` must be a non-negative integer")
-    return value
-
-
-def _status_filter(value: Any) -> int | None:
-    if value in (None, "", "TASK_STATE_UNSPECIFIED", 0):
-        return None
-    if isinstance(value, str):
-        if value in _STATE_NAMES_03:
-            return _STATE_NAMES_03[value]
-        if value in S.keys():  # noqa: SIM118 - a protobuf enum wrapper, not a dict
-            return S.Value(value)
-    if isinstance(value, int) and value in S.values():
-        return value
-    raise invalid_params(f"`status` {value!r} is not a task state")
-
-
-def _state_name(state: int) -> str:
-    return next((k for k, v in _STATE_NAMES_03.items() if v == state), "unknown")
 
 
 def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
