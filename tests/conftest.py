@@ -83,6 +83,39 @@ def _isolated_home(tmp_path, monkeypatch):
     yield
 
 
+_POSTGRES_BASE: str | None = None
+
+
+def pytest_configure(config) -> None:  # noqa: ANN001
+    """With a Postgres server to test on, the run uses a database of its own (see
+    tests/support/postgres.py): SWITCHYARD_TEST_POSTGRES_URL is pointed at it for the run."""
+    global _POSTGRES_BASE
+    base = os.environ.get("SWITCHYARD_TEST_POSTGRES_URL")
+    if not base or _POSTGRES_BASE is not None:
+        return
+    from tests.support.postgres import create_private_database
+    try:
+        private = create_private_database(base)
+    except Exception as exc:  # noqa: BLE001 - say why, then let the Postgres tests fail loudly
+        raise pytest.UsageError(f"SWITCHYARD_TEST_POSTGRES_URL is set but a test database could not "
+                                f"be created there: {type(exc).__name__}: {exc}") from exc
+    _POSTGRES_BASE = base
+    os.environ["SWITCHYARD_TEST_POSTGRES_URL"] = private
+
+
+def pytest_unconfigure(config) -> None:  # noqa: ANN001
+    global _POSTGRES_BASE
+    if _POSTGRES_BASE is None:
+        return
+    from tests.support.postgres import drop_database
+    private = os.environ["SWITCHYARD_TEST_POSTGRES_URL"]
+    os.environ["SWITCHYARD_TEST_POSTGRES_URL"] = _POSTGRES_BASE
+    try:
+        drop_database(private, _POSTGRES_BASE)
+    finally:
+        _POSTGRES_BASE = None
+
+
 def postgres_url() -> str | None:
     return os.environ.get("SWITCHYARD_TEST_POSTGRES_URL")
 
