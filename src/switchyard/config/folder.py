@@ -64,9 +64,9 @@ def _scan_tree(folder: Path) -> list[Path]:
     return found
 
 
-def _registry_error(registry: Path, message: str) -> ConfigError:
-    return ConfigError(f"{registry}: {message}", file=str(registry),
-                       issues=[{"file": str(registry), "path": "", "message": message}])
+def _registry_error(registry: Path, message: str, path: str = "") -> ConfigError:
+    return ConfigError(f"{registry}: not a usable agent registry", file=str(registry),
+                       issues=[{"file": str(registry), "path": path, "message": message}])
 
 
 def _from_registry(folder: Path, registry: Path) -> list[AgentFile]:
@@ -80,13 +80,15 @@ def _from_registry(folder: Path, registry: Path) -> list[AgentFile]:
     files: list[AgentFile] = []
     for key, entry in entries.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("source"), str):
-            raise _registry_error(registry, f"agents.{key}: needs a `source` (a file, or a folder with `main`)")
+            raise _registry_error(registry, "needs a `source` (a file, or a folder with `main`)", f"agents.{key}")
         target = folder / entry["source"]
-        if target.is_dir():
-            main = entry.get("main")
-            target = target / main if isinstance(main, str) else (_main_file(target) or target / f"{key}.yml")
+        main = entry.get("main")
+        if isinstance(main, str):
+            target = target / main
+        elif target.is_dir():
+            target = _main_file(target) or target / f"{key}.yml"
         if not target.is_file():
-            raise _registry_error(registry, f"agents.{key}: {target} does not exist")
+            raise _registry_error(registry, f"{target} does not exist", f"agents.{key}")
         files.append(AgentFile(target, registry_id=str(entry.get("id") or key),
                                name=entry.get("name"), description=entry.get("description")))
     return files

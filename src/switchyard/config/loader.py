@@ -160,8 +160,10 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
     if not allow_unset or (config is None and not issues):
         issues = unset + issues
     if issues or config is None:
-        raise ConfigError(f"{source}: invalid agent configuration ({_plural(len(issues), 'problem')})",
-                          issues=issues, file=source)
+        error = ConfigError(f"{source}: invalid agent configuration ({_plural(len(issues), 'problem')})",
+                            issues=issues, file=source)
+        error.unset = unset if allow_unset else []   # type: ignore[attr-defined]  # the caller decides
+        raise error
     return LoadedAgent(config=config, path=None, warnings=warnings,
                        unset=unset if allow_unset else [])
 

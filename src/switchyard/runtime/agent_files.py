@@ -70,15 +70,13 @@ def check_file(entry: AgentFile | str | None, *, env: Mapping[str, str] | None =
         loaded = load_agent(entry.path if entry else None, env=env, log_warnings=False,
                             allow_unset=True, agent_id=entry.registry_id if entry else None)
     except ConfigError as exc:
-        report.errors = [{"file": source, **i} for i in exc.issues] or \
-            [{"file": source, "path": "", "message": exc.message}]
+        _add_unset(report, getattr(exc, "unset", []), strict)
+        report.errors.extend([{"file": source, **i} for i in exc.issues] or
+                             [{"file": source, "path": "", "message": exc.message}])
         return report
     report.warnings = list(loaded.warnings)
     unset_paths = {u["path"] for u in loaded.unset}
-    if strict:
-        report.errors.extend(loaded.unset)
-    else:
-        report.warnings.extend(f"{u['path']}: {u['message']} (an error when serving)" for u in loaded.unset)
+    _add_unset(report, loaded.unset, strict)
     from switchyard.llm.factory import resolve_llm
     try:
         resolve_llm(loaded.config.llm, env)
@@ -90,6 +88,13 @@ def check_file(entry: AgentFile | str | None, *, env: Mapping[str, str] | None =
     if not report.errors:
         report.loaded = loaded
     return report
+
+
+def _add_unset(report: FileReport, unset: list[dict[str, Any]], strict: bool) -> None:
+    if strict:
+        report.errors.extend(unset)
+    else:
+        report.warnings.extend(f"{u['path']}: {u['message']} (an error when serving)" for u in unset)
 
 
 def _card_from_registry(loaded: LoadedAgent, entry: AgentFile) -> None:
