@@ -175,3 +175,22 @@ def test_two_files_with_one_id_are_refused_naming_both(tmp_path):
     assert "Traceback" not in out
     assert str((agents_dir / "support.yml").resolve()) in out
     assert str((agents_dir / "team" / "agent.yml").resolve()) in out
+
+
+def test_slow_mcp_servers_are_reported_while_they_start_and_json_logs_are_json(tmp_path):
+    agents_dir = tmp_path / "agents"
+    slow = {"type": "stdio", "command": sys.executable, "args": ["-c", "import time; time.sleep(6)"],
+            "timeout": 20000}
+    _yaml(agents_dir / "slowpoke.yml", {"llm": {"provider": "echo"}, "mcpServers": {"sleepy": slow}})
+    port = free_port()
+    with CliProcess("serve", "--agents", str(agents_dir), "--port", str(port), "--json-logs",
+                    env=cli_env(tmp_path / "home")) as server:
+        ready = server.wait_for("Switchyard is ready on")
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        still = server.wait_for("MCP server 'sleepy': still starting (5 s)")
+        assert server.wait_for("MCP server 'sleepy': starting") < still < ready
+        httpx.get(f"http://127.0.0.1:{port}/api/agents", timeout=5)
+        server.wait_for('"GET /api/agents')          # the access log, on by default
+    records = [json.loads(line) for line in server.lines if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(r["message"].startswith("Switchyard is ready on") for r in records)

@@ -45,6 +45,14 @@ def _history_file() -> Path:
     return home / "chat_history"
 
 
+def _when(value: Any) -> str:
+    """A session's last activity (milliseconds since the epoch) as local time."""
+    if not isinstance(value, (int, float)):
+        return str(value or "")[:19]
+    from datetime import datetime
+    return datetime.fromtimestamp(value / 1000).strftime("%Y-%m-%d %H:%M")
+
+
 class Chat:
     def __init__(self, agent: Any, session_id: str, interactive: bool) -> None:
         from rich.console import Console
@@ -180,7 +188,7 @@ class Chat:
             mark = "*" if s["id"] == self.session_id else " "
             title = f"  {s['title']}" if s.get("title") else ""
             self.meta.print(f" {mark} {s['id']}  {s['messageCount']} messages  "
-                            f"[dim]{str(s.get('lastActivity') or '')[:19]}[/dim]{title}")
+                            f"[dim]{_when(s.get('lastActivity'))}[/dim]{title}")
 
     def _describe_agent(self) -> None:
         config = self.agent.config

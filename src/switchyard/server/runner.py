@@ -170,7 +170,11 @@ def serve(args: argparse.Namespace) -> int:
     shown = f"[{args.host}]" if ":" in args.host else args.host
 
     def ready(port: int) -> None:
-        print(banner(host, settings, f"http://{shown}:{port}"), file=sys.stderr, flush=True)
+        text = banner(host, settings, f"http://{shown}:{port}")
+        if getattr(args, "json_logs", False):
+            log.info("%s", text)       # one JSON line, like every other line of the log
+        else:
+            print(text, file=sys.stderr, flush=True)
     server.on_ready = ready
     log.info("starting %s on %s:%d", ", ".join(host.agents), args.host, args.port)
     server.run()
