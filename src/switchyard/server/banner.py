@@ -50,8 +50,7 @@ def banner(host: Any, settings: Any, url: str) -> str:
         lines.append(f"  {agent_id:<{width}}  {_model(agent)}{extra}")
     lines.extend(_auth_line(settings.security))
     lines.append(f"docs:    {url}/docs (OpenAPI: {url}/openapi.json)")
-    first = next(iter(host.agents))
-    agent_field = f', "agentId": "{first}"' if len(host.agents) > 1 else ""
+    agent_field = f', "agentId": "{host.default_id}"' if len(host.agents) > 1 else ""
     key = (f" -H \"authorization: Bearer ${settings.security.root_key_var}\""
            if settings.security.auth_required_with_key else "")
     lines.append(f"try:     curl -s {url}/api/message-sync{key} -H 'content-type: application/json' "
