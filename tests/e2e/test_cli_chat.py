@@ -171,3 +171,16 @@ def test_bare_command_and_keys_help(tmp_path):
     assert "switchyard keys create --name ci" in keys.stdout
     unknown = _cli(tmp_path, "run", "hi", "--nope")
     assert unknown.returncode == 2 and "unrecognized arguments: --nope" in unknown.stderr
+
+
+def test_run_with_a_real_provider_client_prints_no_request_log(tmp_path, fake_llm):
+    agent = tmp_path / "remote.yml"
+    agent.write_text(json.dumps({"llm": {"provider": "openai", "model": "gpt-4o-mini",
+                                         "apiKey": "$OPENAI_API_KEY", "baseURL": fake_llm.base_url}}))
+    env = cli_env(tmp_path / "home", OPENAI_API_KEY="sk-test-0123456789abcdef")
+    result = subprocess.run([sys.executable, "-m", "switchyard.cli", "run", "ping", "--agent", str(agent)],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "fake reply to: ping\n"
+    assert "HTTP Request" not in result.stderr and "INFO" not in result.stderr
+    assert result.stderr.startswith("(session ")

@@ -198,7 +198,7 @@ def load_agent(path: str | os.PathLike[str] | None = None, *,
                               issues=[{"file": source, "path": "", "message": "file not found"}]) from None
         except IsADirectoryError:
             raise ConfigError(f"{source}: is a folder (use --agents for a folder of agents)", file=source,
-                              issues=[{"file": source, "path": "", "message": "a folder, not a file"}]) from None
+                              issues=[{"file": source, "path": "", "message": "a folder, not a file (serve --agents DIR takes a folder of agents)"}]) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source}: cannot read: {exc}", file=source,
                               issues=[{"file": source, "path": "", "message": str(exc)}]) from None

@@ -14,7 +14,7 @@ from switchyard.server.security.hosts import is_loopback_name
 log = logging.getLogger("switchyard.serve")
 
 
-def load_agents(args: argparse.Namespace) -> list[Any] | None:
+def checked_agents(args: argparse.Namespace) -> list[Any] | None:
     """The agents of --agent and --agents, checked as `switchyard validate` checks them
     (runtime/agent_files.py). On any problem: every problem printed, None returned."""
     from switchyard.errors import ConfigError
@@ -138,7 +138,7 @@ def serve(args: argparse.Namespace) -> int:
     refused = check_bind(args, settings)
     if refused is not None:
         return refused
-    loaded = load_agents(args)
+    loaded = checked_agents(args)
     if loaded is None:
         return 2
     wrong = check_agent_flags(args, settings, [item.config.agentId for item in loaded])
