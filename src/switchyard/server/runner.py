@@ -30,11 +30,7 @@ def checked_agents(args: argparse.Namespace) -> list[Any] | None:
         for warning in file.warnings:
             log.warning("%s: %s", file.source, warning)
     if not report.ok:
-        error = report.error()
-        print(f"error: cannot serve: {error.message}", file=sys.stderr)
-        for issue in error.issues:
-            print(f"  {issue.get('file')}: {issue.get('path') or '(top level)'}: {issue['message']}",
-                  file=sys.stderr)
+        print(f"error: cannot serve: {report.error()}", file=sys.stderr)   # one line per problem
         return None
     return report.agents
 
