@@ -62,9 +62,31 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def configure_logging(level: str = "info") -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line ({time, level, logger, message[, exc]}), redacted, for log
+    collectors (`--json-logs`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, ensure_ascii=False))
+
+
+# For people: `serve` prints a time and level before each line; the one-shot commands print
+# only what matters (a warning says so), no timestamps.
+SERVER_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+COMMAND_FORMAT = "%(levelname)s: %(message)s"
+
+
+def configure_logging(level: str = "info", *, fmt: str = SERVER_FORMAT, json_lines: bool = False) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if json_lines:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(RedactingFormatter(fmt, datefmt="%H:%M:%S"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

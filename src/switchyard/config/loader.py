@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,12 @@ class LoadedAgent:
     config: schema.AgentConfig
     path: str | None
     warnings: list[str] = field(default_factory=list)
+    # Where the agent's id came from: "agentId" (set in the file), "file name", "folder name",
+    # "registry" (the folder's agent-registry.json) or "default".
+    id_source: str = "agentId"
+    # Environment variables the file uses that are not set: one issue each ({file, path,
+    # message, variable}). Only with `allow_unset=True` (validate); otherwise they are errors.
+    unset: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def agent_dir(self) -> str:
@@ -74,9 +81,36 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _drop_unset(tree: Any, paths: set[str], here: str = "") -> Any:
+    """The tree without the mapping entries whose value uses an unset variable, so that the
+    rest can be checked (a list item keeps its unexpanded text)."""
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            path = f"{here}.{key}" if here else str(key)
+            if path not in paths:
+                out[key] = _drop_unset(value, paths, path)
+        return out
+    if isinstance(tree, list):
+        return [_drop_unset(v, paths, f"{here}[{i}]") for i, v in enumerate(tree)]
+    return tree
+
+
+def under(path: str, prefixes: set[str]) -> bool:
+    """Whether a field path is one of `prefixes` or inside one of them."""
+    return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in prefixes)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
 def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | None = None,
-                agent_dir: str | None = None) -> LoadedAgent:
-    """Validate an already-parsed YAML tree. Raises ConfigError listing every issue."""
+                agent_dir: str | None = None, allow_unset: bool = False) -> LoadedAgent:
+    """Validate an already-parsed YAML tree. Raises ConfigError listing every issue, unset
+    environment variables and schema errors together. With `allow_unset` an unset variable
+    is not an error: it is listed in `LoadedAgent.unset` and the field that uses it is left
+    out of the check (so that its unexpanded `$VAR` does not cause a second, confusing error)."""
     env = os.environ if env is None else env
     if raw is None:
         raw = {}
@@ -86,11 +120,11 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
                           file=source)
     missing: list[tuple[str, str]] = []
     tree = expand(raw, env, agent_dir or os.getcwd(), missing=missing)
-    if missing:
-        issues = [{"file": source, "path": path,
-                   "message": f"environment variable ${name} is not set"} for path, name in missing]
-        names = ", ".join(sorted({f"${name}" for _, name in missing}))
-        raise ConfigError(f"{source}: missing environment variable(s) {names}", issues=issues, file=source)
+    unset = [{"file": source, "path": path, "variable": name,
+              "message": f"environment variable ${name} is not set"} for path, name in missing]
+    unset_paths = {path for path, _ in missing}
+    if unset_paths:
+        tree = _drop_unset(tree, unset_paths)
 
     warnings: list[str] = []
     if "toolConfirmation" in tree and "permissions" not in tree:
@@ -105,10 +139,11 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
                 warnings.append(f"`systemPrompt.contributors[{i}]` (dynamic source `resources`) is "
                                 "not implemented by Switchyard yet; it contributes nothing")
 
+    issues: list[dict[str, Any]] = []
+    config = None
     try:
         config = schema.AgentConfig.model_validate(tree)
     except ValidationError as exc:
-        issues = []
         for err in exc.errors():
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
@@ -119,16 +154,37 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
             elif err["type"] == "literal_error":
                 msg = f"got {err.get('input')!r}; expected {err['ctx']['expected']}"
             issues.append({"file": source, "path": _format_loc(err["loc"]), "message": msg})
-        # One line per distinct (path, message): unions can repeat the same complaint.
-        unique = list({(i["path"], i["message"]): i for i in issues}.values())
-        raise ConfigError(f"{source}: invalid agent configuration ({len(unique)} problem"
-                          f"{'s' if len(unique) != 1 else ''})", issues=unique, file=source) from None
-    return LoadedAgent(config=config, path=None, warnings=warnings)
+    # One line per distinct (path, message): unions can repeat the same complaint.
+    issues = [i for i in {(i["path"], i["message"]): i for i in issues}.values()
+              if not under(i["path"], unset_paths)]
+    if not allow_unset or (config is None and not issues):
+        issues = unset + issues
+    if issues or config is None:
+        error = ConfigError(f"{source}: invalid agent configuration ({_plural(len(issues), 'problem')})",
+                            issues=issues, file=source)
+        error.unset = unset if allow_unset else []   # type: ignore[attr-defined]  # the caller decides
+        raise error
+    return LoadedAgent(config=config, path=None, warnings=warnings,
+                       unset=unset if allow_unset else [])
+
+
+def derive_agent_id(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """(id, where it came from) for an agent file that sets no `agentId`: the file name without
+    its extension, or the folder's name for a file named `agent.yml` / `config.yml` (a folder
+    per agent, as in the reference's agents/ tree). Characters an id cannot hold become `-`."""
+    p = Path(path)
+    stem, source = p.stem, "file name"
+    if stem.lower() in ("agent", "config"):
+        stem, source = p.resolve().parent.name, "folder name"
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:100]
+    return cleaned, source
 
 
 def load_agent(path: str | os.PathLike[str] | None = None, *,
-               env: Mapping[str, str] | None = None, log_warnings: bool = True) -> LoadedAgent:
-    """Load an agent file, or the bundled default agent when `path` is None."""
+               env: Mapping[str, str] | None = None, log_warnings: bool = True,
+               allow_unset: bool = False, agent_id: str | None = None) -> LoadedAgent:
+    """Load an agent file, or the bundled default agent when `path` is None. An agent file
+    that sets no `agentId` gets `agent_id` (a registry's), else one from its file name."""
     if path is None:
         text = resources.files("switchyard.agents").joinpath(DEFAULT_AGENT_RESOURCE).read_text("utf-8")
         source, agent_dir, resolved = "default-agent.yml (bundled)", os.getcwd(), None
@@ -140,6 +196,9 @@ def load_agent(path: str | os.PathLike[str] | None = None, *,
         except FileNotFoundError:
             raise ConfigError(f"{source}: no such file", file=source,
                               issues=[{"file": source, "path": "", "message": "file not found"}]) from None
+        except IsADirectoryError:
+            raise ConfigError(f"{source}: is a folder (use --agents for a folder of agents)", file=source,
+                              issues=[{"file": source, "path": "", "message": "a folder, not a file (serve --agents DIR takes a folder of agents)"}]) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source}: cannot read: {exc}", file=source,
                               issues=[{"file": source, "path": "", "message": str(exc)}]) from None
@@ -152,8 +211,21 @@ def load_agent(path: str | os.PathLike[str] | None = None, *,
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}: not valid YAML at {where}: {problem}", file=source,
                           issues=[{"file": source, "path": "", "message": f"YAML syntax error at {where}: {problem}"}]) from None
-    loaded = parse_agent(raw, source=source, env=env, agent_dir=agent_dir)
+    if raw is None:
+        raise ConfigError(f"{source}: the file is empty (an agent file needs at least `llm` or "
+                          "`systemPrompt`)", file=source,
+                          issues=[{"file": source, "path": "", "message": "the file is empty"}])
+    loaded = parse_agent(raw, source=source, env=env, agent_dir=agent_dir, allow_unset=allow_unset)
     loaded.path = resolved
+    if path is None:
+        loaded.id_source = "default"
+    elif "agentId" not in loaded.config.model_fields_set:
+        derived, how = (agent_id, "registry") if agent_id else derive_agent_id(path)
+        if not derived:
+            raise ConfigError(f"{source}: no agent id can be made from the file name; set `agentId`",
+                              file=source, issues=[{"file": source, "path": "agentId",
+                                                    "message": "required: the file name holds no usable id"}])
+        loaded.config.agentId, loaded.id_source = derived, how
     if log_warnings:
         for warning in loaded.warnings:
             log.warning("%s: %s", source, warning)

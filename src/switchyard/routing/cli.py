@@ -7,21 +7,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from switchyard.config.folder import check_unique_ids, scan_folder
 from switchyard.config.loader import LoadedAgent, load_agent
-from switchyard.errors import ConfigError, SwitchyardError
-
-AGENT_SUFFIXES = (".yml", ".yaml")
-
+from switchyard.errors import SwitchyardError
 
 def load_agents_dir(agents_dir: str | Path) -> list[LoadedAgent]:
-    """Every agent file (*.yml, *.yaml) in a directory, sorted by file name."""
-    directory = Path(agents_dir)
-    if not directory.is_dir():
-        raise ConfigError(f"{directory}: not a directory of agent files", file=str(directory))
-    files = sorted(p for p in directory.iterdir() if p.suffix in AGENT_SUFFIXES and p.is_file())
-    if not files:
-        raise ConfigError(f"{directory}: no agent files (*.yml, *.yaml)", file=str(directory))
-    return [load_agent(p, log_warnings=False) for p in files]
+    """Every agent of a folder, found and named as `switchyard serve --agents` finds and names
+    them (config/folder.py). The router needs their descriptions, not their models: an unset
+    environment variable (an API key, say) does not stop it."""
+    scan = scan_folder(agents_dir)
+    loaded = [load_agent(f.path, log_warnings=False, allow_unset=True, agent_id=f.registry_id)
+              for f in scan.files]
+    for item, entry in zip(loaded, scan.files):
+        if entry.description and not item.config.description:
+            item.config.routing.description = entry.description
+    check_unique_ids(loaded)
+    return loaded
 
 
 def build_router(agents_dir: str | Path, *, fallback: str | None = None,

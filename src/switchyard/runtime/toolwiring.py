@@ -30,7 +30,8 @@ class AgentTooling:
         which keeps the start of an agent without MCP servers fast)."""
         if self.mcp is None:
             from switchyard.tools.mcp_manager import MCPManager
-            self.mcp = MCPManager(self.config.mcpServers, toolset=self.tools)
+            self.mcp = MCPManager(self.config.mcpServers, toolset=self.tools,
+                                  label=f"agent {self.config.agentId}: ")
         return self.mcp
 
     async def stop(self) -> None:

@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from switchyard.server.security.hosts import is_loopback_name
@@ -15,27 +14,42 @@ from switchyard.server.security.hosts import is_loopback_name
 log = logging.getLogger("switchyard.serve")
 
 
-def agent_files(args: argparse.Namespace) -> list[str | None]:
-    files: list[str | None] = list(args.agent or [])
-    if getattr(args, "agents", None):
-        folder = Path(args.agents)
-        if not folder.is_dir():
-            from switchyard.errors import ConfigError
-            raise ConfigError(f"--agents {folder}: not a folder")
-        found = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
-        if not found:
-            from switchyard.errors import ConfigError
-            raise ConfigError(f"--agents {folder}: no .yml or .yaml files in it")
-        files.extend(str(p) for p in found)
-    return files or [None]
+def checked_agents(args: argparse.Namespace) -> list[Any] | None:
+    """The agents of --agent and --agents, checked as `switchyard validate` checks them
+    (runtime/agent_files.py). On any problem: every problem printed, None returned."""
+    from switchyard.errors import ConfigError
+    from switchyard.runtime.agent_files import check_agents
+    try:
+        report = check_agents(args.agent, getattr(args, "agents", None), strict=True)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    for note in report.notes:
+        log.info("%s", note)
+    for file in report.files:
+        for warning in file.warnings:
+            log.warning("%s: %s", file.source, warning)
+    if not report.ok:
+        print(f"error: cannot serve: {report.error()}", file=sys.stderr)   # one line per problem
+        return None
+    return report.agents
 
 
-def build_host(files: list[str | None], default_agent: str | None = None) -> Any:
-    from switchyard.config import load_agent
+def check_agent_flags(args: argparse.Namespace, settings: Any, ids: list[str]) -> str | None:
+    """One line saying which flag names an agent that is not served, or None."""
+    hosted = ", ".join(ids)
+    for flag, value in (("--default-agent", getattr(args, "default_agent", None)),
+                        ("--router-fallback", getattr(args, "router_fallback", None)),
+                        ("SWITCHYARD_ROUTER_FALLBACK", settings.router.fallback)):
+        if value and value not in ids:
+            return f"{flag} {value!r}: no such agent (serving: {hosted})"
+    return None
+
+
+def build_host(loaded: list[Any], default_agent: str | None = None) -> Any:
     from switchyard.runtime.agent import Agent
     from switchyard.runtime.host import AgentHost
-    agents = [Agent(load_agent(f)) for f in files]
-    return AgentHost(agents, default_agent)
+    return AgentHost([Agent(item) for item in loaded], default_agent)
 
 
 def unsafe_bind_reason(host: str, settings: Any) -> str | None:
@@ -91,7 +105,10 @@ def _graceful_server_class() -> Any:
 
     class GracefulServer(uvicorn.Server):
         """uvicorn re-raises SIGTERM after its graceful shutdown, so the process dies of the
-        signal; a clean, finished shutdown should exit 0 instead."""
+        signal; a clean, finished shutdown should exit 0 instead. `on_ready(port)` is called
+        once the sockets listen (after the agents and their MCP servers started)."""
+
+        on_ready: Any = None
 
         @contextlib.contextmanager
         def capture_signals(self):  # type: ignore[override]
@@ -103,6 +120,12 @@ def _graceful_server_class() -> Any:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and not self.should_exit and self.on_ready is not None:
+                bound = [s.getsockname()[1] for server in self.servers for s in server.sockets]
+                self.on_ready(bound[0] if bound else self.config.port)
+
     return GracefulServer
 
 
@@ -111,8 +134,15 @@ def serve(args: argparse.Namespace) -> int:
     refused = check_bind(args, settings)
     if refused is not None:
         return refused
+    loaded = checked_agents(args)
+    if loaded is None:
+        return 2
+    wrong = check_agent_flags(args, settings, [item.config.agentId for item in loaded])
+    if wrong:
+        print(f"error: {wrong}", file=sys.stderr)
+        return 2
 
-    host = build_host(agent_files(args), args.default_agent)
+    host = build_host(loaded, args.default_agent)
     if args.mcp_stdio:
         from switchyard.server.protocols.mcp_stdio import serve_stdio
         return serve_stdio(host, settings)
@@ -126,13 +156,22 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from switchyard.server.app import create_app
-    _GracefulServer = _graceful_server_class()
+    from switchyard.server.banner import banner
     app = create_app(host, settings=settings, shutdown_grace=args.shutdown_grace)
     config = uvicorn.Config(
         app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_config=None,
-        access_log=False, timeout_graceful_shutdown=args.shutdown_grace + 5, server_header=False,
-        proxy_headers=False, lifespan="on")
-    server = _GracefulServer(config)
-    log.info("Switchyard serving %s on http://%s:%d", ", ".join(host.agents), args.host, args.port)
+        access_log=getattr(args, "access_log", True), timeout_graceful_shutdown=args.shutdown_grace + 5,
+        server_header=False, proxy_headers=False, lifespan="on")
+    server = _graceful_server_class()(config)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+
+    def ready(port: int) -> None:
+        text = banner(host, settings, f"http://{shown}:{port}")
+        if getattr(args, "json_logs", False):
+            log.info("%s", text)       # one JSON line, like every other line of the log
+        else:
+            print(text, file=sys.stderr, flush=True)
+    server.on_ready = ready
+    log.info("starting %s on %s:%d", ", ".join(host.agents), args.host, args.port)
     server.run()
-    return 0
+    return 0 if server.started else 1

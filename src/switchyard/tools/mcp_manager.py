@@ -31,6 +31,17 @@ log = logging.getLogger("switchyard.mcp")
 
 PREFIX_SEPARATOR = "--"
 _CONFIG = TypeAdapter(MCPServerConfig)
+STILL_STARTING_EVERY = 5   # seconds between "still starting" lines
+
+
+def _describe(config: Any) -> str:
+    """What a server is, for the start-up log: the command's name or the URL's host (never
+    its arguments, headers or query, which may hold credentials)."""
+    if getattr(config, "type", None) == "stdio":
+        return f"stdio: {config.command.rsplit('/', 1)[-1]}"
+    from urllib.parse import urlsplit
+    parts = urlsplit(config.url)
+    return f"{config.type}: {parts.scheme}://{parts.hostname or ''}"
 
 
 def parse_server_config(raw: Any) -> Any:
@@ -49,8 +60,9 @@ def parse_server_config(raw: Any) -> Any:
 class MCPManager:
     def __init__(self, configs: Mapping[str, Any] | None = None, *, toolset: ToolSet | None = None,
                  options: ConnectionOptions | None = None,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None, label: str = "") -> None:
         self.options = options or ConnectionOptions()
+        self.label = label   # e.g. "agent support: ", before each start-up progress line
         self.toolset = toolset
         self.on_change = on_change
         self._connections: dict[str, MCPConnection] = {}
@@ -68,7 +80,7 @@ class MCPManager:
         startup: all servers are stopped and MCPConnectionError names it and its error.
         A lenient one is logged, left in status "error" and retried in the background."""
         connections = list(self._connections.values())
-        await asyncio.gather(*(c.start() for c in connections))
+        await asyncio.gather(*(self._start_reported(c) for c in connections))
         failed = [c for c in connections
                   if c.config.enabled and c.status != "connected" and c.config.connectionMode == "strict"]
         if failed:
@@ -76,9 +88,26 @@ class MCPManager:
             raise self._strict_error(failed)
         for c in connections:
             if c.config.enabled and c.status != "connected":
-                log.warning("MCP server '%s' is not connected (lenient, retrying in the "
-                            "background): %s", c.name, c.last_error)
+                log.warning("%sMCP server '%s' failed to start (lenient: the agent runs without "
+                            "it; retrying in the background): %s", self.label, c.name, c.last_error)
         self._changed()
+
+    async def _start_reported(self, connection: MCPConnection) -> None:
+        """Start one server, saying what starts, every few seconds that it still does, and
+        how it went (a failure is reported by `start`, with its connection mode)."""
+        if not connection.config.enabled:
+            await connection.start()
+            return
+        log.info("%sMCP server '%s': starting (%s)", self.label, connection.name, _describe(connection.config))
+        task = asyncio.ensure_future(connection.start())
+        waited = 0
+        while not (await asyncio.wait({task}, timeout=STILL_STARTING_EVERY))[0]:
+            waited += STILL_STARTING_EVERY
+            log.info("%sMCP server '%s': still starting (%d s)", self.label, connection.name, waited)
+        await task
+        if connection.status == "connected":
+            log.info("%sMCP server '%s': connected, %d tools", self.label, connection.name,
+                     len(connection.tool_specs))
 
     async def stop(self) -> None:
         await asyncio.gather(*(c.stop() for c in self._connections.values()))

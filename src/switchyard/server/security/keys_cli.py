@@ -21,7 +21,15 @@ from switchyard.errors import SwitchyardError
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="switchyard keys", description="Manage API keys (stored hashed).")
+    parser = argparse.ArgumentParser(
+        prog="switchyard keys", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Manage API keys in the server database (stored hashed; the secret is shown once).\n"
+                    "Scopes: read, chat, admin. `switchyard keys ACTION --help` describes an action.",
+        epilog="examples:\n"
+               "  switchyard keys create --name ci --scope chat --expires 30d\n"
+               "  switchyard keys list --active\n"
+               "  switchyard keys rotate ci --grace 1h\n"
+               "  switchyard keys revoke ci")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = sub.add_parser("create", help="create a key; its secret is printed once")
     create.add_argument("--name", required=True)

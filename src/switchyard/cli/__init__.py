@@ -1,0 +1,48 @@
+"""The `switchyard` command.
+
+argparse (the standard library) rather than click/typer: the command has seven subcommands
+with plain options, argparse gives each a description, examples and checked values, and it
+costs nothing at start-up (`switchyard --help` imports nothing heavy: every command imports
+what it needs when it runs).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from switchyard.cli.commands import print_turn as _print_turn  # noqa: F401 - used by tests
+from switchyard.cli.parser import build_parser as _parser
+
+__all__ = ["main", "_parser", "_print_turn"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        print("switchyard: error: a command is required (switchyard --help lists them)", file=sys.stderr)
+        return 2
+    if extra and args.command != "keys":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "keys":
+        args.args = [*getattr(args, "args", []), *extra]
+    from switchyard.cli.output import configure_cli_logging
+    configure_cli_logging(args)
+    from switchyard.cli import commands
+    handler = {"serve": commands.serve, "run": commands.run, "chat": commands.chat,
+               "validate": commands.validate, "route": commands.route, "keys": commands.keys}[args.command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI reports, it does not trace back
+        from switchyard.errors import SwitchyardError
+        if isinstance(exc, SwitchyardError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":   # pragma: no cover - `python -m switchyard.cli` runs __main__.py
+    sys.exit(main())
