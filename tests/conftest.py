@@ -86,10 +86,19 @@ def _isolated_home(tmp_path, monkeypatch):
 _POSTGRES_BASE: str | None = None
 
 
+_RUN_HOME: str | None = None
+
+
 def pytest_configure(config) -> None:  # noqa: ANN001
-    """With a Postgres server to test on, the run uses a database of its own (see
-    tests/support/postgres.py): SWITCHYARD_TEST_POSTGRES_URL is pointed at it for the run."""
-    global _POSTGRES_BASE
+    """The run never touches the user's ~/.switchyard: fixtures wider than one test (a
+    module's server) start before the per-test home below, so the whole run gets a home of
+    its own first. With a Postgres server to test on, the run also uses a database of its own
+    (see tests/support/postgres.py): SWITCHYARD_TEST_POSTGRES_URL is pointed at it."""
+    global _POSTGRES_BASE, _RUN_HOME
+    if _RUN_HOME is None:
+        import tempfile
+        _RUN_HOME = tempfile.mkdtemp(prefix="switchyard-test-home-")
+        os.environ["SWITCHYARD_HOME"] = _RUN_HOME
     base = os.environ.get("SWITCHYARD_TEST_POSTGRES_URL")
     if not base or _POSTGRES_BASE is not None:
         return
@@ -104,7 +113,11 @@ def pytest_configure(config) -> None:  # noqa: ANN001
 
 
 def pytest_unconfigure(config) -> None:  # noqa: ANN001
-    global _POSTGRES_BASE
+    global _POSTGRES_BASE, _RUN_HOME
+    if _RUN_HOME is not None:
+        import shutil
+        shutil.rmtree(_RUN_HOME, ignore_errors=True)
+        _RUN_HOME = None
     if _POSTGRES_BASE is None:
         return
     from tests.support.postgres import drop_database
