@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from switchyard.automation import webhook_store as ws
 from switchyard.automation.delivery import Attempt, Outbound, post_signed
-from switchyard.automation.leases import try_acquire
+from switchyard.automation.leases import release, try_acquire
 from switchyard.automation.settings import AutomationSettings
 from switchyard.automation.urls import Resolver, UrlPolicy
 from switchyard.events import Event
@@ -149,6 +149,10 @@ class OutboxDeliverer:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        try:   # the next process (or another replica) takes over at once, not after the TTL
+            await self.db.write(release, LEASE, self.holder)
+        except Exception:  # noqa: BLE001 - it expires anyway
+            log.warning("could not release the %s lease", LEASE)
 
     def backoff(self, attempts: int) -> float:
         delay = min(self.settings.retry_base * (2 ** max(attempts - 1, 0)), self.settings.retry_max)
@@ -180,7 +184,9 @@ class OutboxDeliverer:
     def _done(self, hook: str, task: asyncio.Task[None]) -> None:
         self._inflight.pop(hook, None)
         if not task.cancelled() and task.exception() is not None:
+            # E.g. the database is unreachable: the next poll tries again (no busy loop).
             log.error("webhook %s: delivery failed: %r", hook, task.exception())
+            return
         self._wake.set()
 
     async def attempt(self, hook: ws.Webhook, delivery_id: str, event_type: str, body: bytes,
@@ -205,5 +211,5 @@ class OutboxDeliverer:
             status, next_at = ws.DEAD, None
             log.warning("webhook %s: delivery %s of %s is dead after %d attempt(s): %s", hook.id, row["id"],
                         row["event_type"], attempts, result.error)
-        await self.db.write(ws.finish, row["seq"], status, attempts, now, last_status=result.status_code,
-                            last_error=result.error, next_attempt_at=next_at)
+        await self.db.write(ws.finish, row["seq"], status, attempts, now, result.status_code, result.error,
+                            next_at)

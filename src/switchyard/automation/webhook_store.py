@@ -104,7 +104,7 @@ def heads(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def finish(conn: Connection, seq: int, status: str, attempts: int, now: int, *, last_status: int | None,
+def finish(conn: Connection, seq: int, status: str, attempts: int, now: int, last_status: int | None,
            last_error: str | None, next_attempt_at: int | None = None) -> None:
     values: dict[str, Any] = {"status": status, "attempts": attempts, "last_status": last_status,
                               "last_error": (last_error or None) and last_error[:500]}
