@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 
+from switchyard.store.database import Database
 from switchyard.store.tables import leases
 
 
@@ -23,12 +24,16 @@ def try_acquire(conn: Connection, name: str, holder: str, ttl_ms: int, now: int)
     exists = conn.execute(leases.select().where(leases.c.name == name)).first()
     if exists is not None:
         return False
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(leases).values(name=name, holder=holder, expires_at=now + ttl_ms))
-    except IntegrityError:   # another process inserted it first
-        return False
+    # May raise IntegrityError when another process inserted it first: `acquire` says False.
+    conn.execute(insert(leases).values(name=name, holder=holder, expires_at=now + ttl_ms))
     return True
+
+
+async def acquire(db: Database, name: str, holder: str, ttl_ms: int, now: int) -> bool:
+    try:
+        return await db.write(try_acquire, name, holder, ttl_ms, now)
+    except IntegrityError:
+        return False
 
 
 def release(conn: Connection, name: str, holder: str) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from switchyard.automation import webhook_store as ws
 from switchyard.automation.delivery import Attempt, Outbound, post_signed
-from switchyard.automation.leases import release, try_acquire
+from switchyard.automation.leases import acquire, release
 from switchyard.automation.settings import AutomationSettings
 from switchyard.automation.urls import Resolver, UrlPolicy
 from switchyard.events import Event
@@ -164,7 +164,7 @@ class OutboxDeliverer:
             self._wake.clear()
             now = now_ms()
             wait = POLL_SECONDS
-            if await self.db.write(try_acquire, LEASE, self.holder, ttl, now):
+            if await acquire(self.db, LEASE, self.holder, ttl, now):
                 for row in await self.db.read(ws.heads):
                     hook = row["webhook_id"]
                     if hook in self._inflight:

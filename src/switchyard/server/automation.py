@@ -9,10 +9,9 @@ during the agents' grace period are still recorded (and delivered by the next pr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 from fastapi import FastAPI, Request
 
+from switchyard.automation.scheduler import ScheduleService
 from switchyard.automation.webhooks import WebhookService
 from switchyard.runtime.host import AgentHost
 from switchyard.runtime.supervisor import Supervisor
@@ -26,13 +25,14 @@ class Automation:
     db: Database
     webhooks: WebhookService
     supervisor: Supervisor
-    schedules: Any = None   # automation.scheduler.ScheduleService
+    schedules: ScheduleService
 
 
 def install_automation(app: FastAPI, host: AgentHost, settings: ServerSettings) -> Automation:
     db = Database(settings.security.server_database_url())
     webhooks = WebhookService(db, settings.automation, encode, known_agents=tuple(host.agents))
-    automation = Automation(db, webhooks, Supervisor("automation"))
+    schedules = ScheduleService(db, host, tick_seconds=settings.automation.scheduler_tick)
+    automation = Automation(db, webhooks, Supervisor("automation"), schedules)
     app.state.automation = automation
     for agent in host.agents.values():
         agent.publisher.observers.append(webhooks.recorder.observer_for(agent.id))
@@ -40,6 +40,10 @@ def install_automation(app: FastAPI, host: AgentHost, settings: ServerSettings) 
     async def startup() -> None:
         await db.open()
         await webhooks.start(automation.supervisor)
+        schedules.start(automation.supervisor)
+
+    async def before_agents_stop() -> None:
+        schedules.pause()
 
     async def after_agents_stopped() -> None:
         await automation.supervisor.stop(grace=2.0)
@@ -47,6 +51,7 @@ def install_automation(app: FastAPI, host: AgentHost, settings: ServerSettings) 
         await db.close()
 
     app.state.startup_hooks.append(startup)
+    app.state.shutdown_hooks.append(before_agents_stop)
     app.state.after_stop_hooks.append(after_agents_stopped)
     return automation
 
