@@ -173,3 +173,35 @@ def test_two_server_processes_on_postgres_run_each_due_time_once(tmp_path, postg
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def test_the_agent_schedules_through_its_scheduler_tools(tmp_path):
+    from switchyard.llm.function import FunctionModel, tool_call
+
+    def reply(messages: list[dict[str, Any]], tools: Any, info: Any) -> Any:
+        if messages[-1]["role"] == "user":
+            assert {"create_schedule", "list_schedules", "update_schedule", "delete_schedule"} <= {
+                t.name for t in tools}
+            return [tool_call("create_schedule", {"name": "standup", "instruction": "post the standup",
+                                                  "cronExpression": "30 9 * * 1-5", "timezone": "Asia/Tokyo",
+                                                  "sessionMode": "inherit"})]
+        return "scheduled: " + str(messages[-1]["content"][0]["text"])[:40]
+
+    def factory() -> Any:
+        from switchyard.config import parse_agent
+        from switchyard.runtime.agent import Agent
+        from switchyard.runtime.host import AgentHost
+        from switchyard.server.app import create_app
+        from switchyard.server.settings import ServerSettings
+        agent = Agent(parse_agent({"agentId": "planner", "tools": [{"type": "scheduler-tools"}],
+                                   "storage": {"database": {"type": "sqlite", "path": str(tmp_path / "a.db")}}},
+                                  env={}), llm_client=FunctionModel(reply))
+        return create_app(AgentHost([agent]), settings=ServerSettings.from_env({"SWITCHYARD_HOME": str(tmp_path)}),
+                          shutdown_grace=3)
+
+    with LiveServer(factory) as live, live.client() as c:
+        r = c.post("/api/message-sync", json={"content": "remind the team every weekday", "sessionId": "plan"})
+        assert r.status_code == 200 and r.json()["response"].startswith("scheduled: {")
+        [s] = c.get("/api/schedules").json()["schedules"]
+        assert (s["name"], s["cronExpression"], s["timezone"]) == ("standup", "30 9 * * 1-5", "Asia/Tokyo")
+        assert s["sessionMode"] == "inherit" and s["sessionId"] == "plan" and s["agentId"] == "planner"

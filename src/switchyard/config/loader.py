@@ -27,10 +27,35 @@ class LoadedAgent:
     config: schema.AgentConfig
     path: str | None
     warnings: list[str] = field(default_factory=list)
+    # The `type`s of the file's `tools` entries that Switchyard implements (TOOL_TYPES).
+    tool_types: tuple[str, ...] = ()
 
     @property
     def agent_dir(self) -> str:
         return str(Path(self.path).parent) if self.path else os.getcwd()
+
+
+# `tools` entries (the Dexto format's tool families) Switchyard implements: the scheduler's
+# tools (automation/scheduler_tools.py). Other entries load with a warning each.
+TOOL_TYPES = ("scheduler-tools",)
+
+
+def _take_tool_types(tree: dict[str, Any], warnings: list[str]) -> tuple[str, ...]:
+    entries = tree.pop("tools", None)
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        warnings.append("`tools` should be a list of {type: ...} entries; it is ignored")
+        return ()
+    found: list[str] = []
+    for i, entry in enumerate(entries):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if kind in TOOL_TYPES and entry.get("enabled", True) is not False:
+            found.append(kind)
+        elif kind not in TOOL_TYPES:
+            warnings.append(f"`tools[{i}]` (type {kind!r}) is part of the Dexto agent format but not "
+                            "implemented by Switchyard yet; it is ignored")
+    return tuple(dict.fromkeys(found))
 
 
 def _strip_unimplemented(raw: dict[str, Any], model: type[BaseModel], path: str,
@@ -96,6 +121,7 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
     if "toolConfirmation" in tree and "permissions" not in tree:
         tree["permissions"] = tree.pop("toolConfirmation")
         warnings.append("`toolConfirmation` is the older name of `permissions`; read as `permissions`")
+    tool_types = _take_tool_types(tree, warnings)
     for node, model, path in _nested_models(tree):
         _strip_unimplemented(node, model, path, warnings)
     sp = tree.get("systemPrompt")
@@ -123,7 +149,7 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
         unique = list({(i["path"], i["message"]): i for i in issues}.values())
         raise ConfigError(f"{source}: invalid agent configuration ({len(unique)} problem"
                           f"{'s' if len(unique) != 1 else ''})", issues=unique, file=source) from None
-    return LoadedAgent(config=config, path=None, warnings=warnings)
+    return LoadedAgent(config=config, path=None, warnings=warnings, tool_types=tool_types)
 
 
 def load_agent(path: str | os.PathLike[str] | None = None, *,

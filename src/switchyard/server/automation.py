@@ -36,6 +36,10 @@ def install_automation(app: FastAPI, host: AgentHost, settings: ServerSettings) 
     app.state.automation = automation
     for agent in host.agents.values():
         agent.publisher.observers.append(webhooks.recorder.observer_for(agent.id))
+        if "scheduler-tools" in agent.loaded.tool_types:
+            from switchyard.automation.scheduler_tools import scheduler_tools
+            for tool in scheduler_tools(schedules):
+                agent.tools.add(tool)
 
     async def startup() -> None:
         await db.open()
