@@ -229,3 +229,32 @@ def test_webhooks_belong_to_the_key_that_made_them(tmp_path):
         assert [h["id"] for h in c.get("/api/webhooks", headers=alice).json()["webhooks"]] == [mine["id"]]
         assert [h["id"] for h in c.get("/api/webhooks", headers=ROOT).json()["webhooks"]] == [mine["id"]]
         assert c.get("/api/webhooks", headers=reader).status_code == 403
+
+
+def test_a_failed_run_delivers_llm_error_then_run_complete(tmp_path):
+    from switchyard.errors import LLMError
+    from switchyard.llm.function import FunctionModel
+
+    def failing(messages: Any, tools: Any, info: Any) -> str:
+        raise LLMError("upstream unavailable", provider="scripted", upstream_status=503)
+
+    def factory() -> Any:
+        from switchyard.config import parse_agent
+        from switchyard.runtime.agent import Agent
+        from switchyard.runtime.host import AgentHost
+        from switchyard.server.app import create_app
+        from switchyard.server.settings import ServerSettings
+        agent = Agent(parse_agent({"agentId": "broken", "storage": {"database": {"type": "in-memory"}}}, env={}),
+                      llm_client=FunctionModel(failing))
+        env = {"SWITCHYARD_HOME": str(tmp_path), **LOOPBACK_ALLOWED}
+        return create_app(AgentHost([agent]), settings=ServerSettings.from_env(env), shutdown_grace=3)
+
+    with WebhookReceiver() as receiver, LiveServer(factory) as live, live.client() as c:
+        c.post("/api/webhooks", json={"url": receiver.url, "secret": "k", "agentId": "broken"})
+        assert c.post("/api/message-sync", json={"content": "hi", "sessionId": "e"}).status_code == 502
+        seen = receiver.wait_for(lambda reqs: any(x.type == "run:complete" for x in reqs))
+        assert [x.type for x in seen] == ["llm:error", "run:complete"]
+        assert "upstream unavailable" in seen[0].json["data"]["error"]["message"]
+        assert seen[1].json["data"]["finishReason"] == "error"
+        other = c.post("/api/webhooks", json={"url": receiver.url, "agentId": "ghost"})
+        assert other.status_code == 400 and other.json()["details"]["field"] == "agentId"
