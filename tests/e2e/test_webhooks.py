@@ -258,3 +258,41 @@ def test_a_failed_run_delivers_llm_error_then_run_complete(tmp_path):
         assert seen[1].json["data"]["finishReason"] == "error"
         other = c.post("/api/webhooks", json={"url": receiver.url, "agentId": "ghost"})
         assert other.status_code == 400 and other.json()["details"]["field"] == "agentId"
+
+
+def test_an_approval_request_reaches_the_webhook_while_the_run_waits(tmp_path):
+    from switchyard.llm.function import FunctionModel, tool_call
+    from switchyard.tools.base import FunctionTool
+
+    def stamp(label: str) -> str:
+        """Stamp a label."""
+        return f"stamped {label}"
+
+    def reply(messages: Any, tools: Any, info: Any) -> Any:
+        if messages[-1]["role"] == "user":
+            return [tool_call("stamp", {"label": "urgent"})]
+        return "done"
+
+    def factory() -> Any:
+        from switchyard.config import parse_agent
+        from switchyard.runtime.agent import Agent
+        from switchyard.runtime.host import AgentHost
+        from switchyard.server.app import create_app
+        from switchyard.server.settings import ServerSettings
+        agent = Agent(parse_agent({"agentId": "gate", "permissions": {"mode": "manual"},
+                                   "storage": {"database": {"type": "in-memory"}}}, env={}),
+                      tools=[FunctionTool(stamp)], llm_client=FunctionModel(reply))
+        env = {"SWITCHYARD_HOME": str(tmp_path), **LOOPBACK_ALLOWED}
+        return create_app(AgentHost([agent]), settings=ServerSettings.from_env(env), shutdown_grace=3)
+
+    with WebhookReceiver() as receiver, LiveServer(factory) as live, live.client() as c:
+        c.post("/api/webhooks", json={"url": receiver.url, "secret": "k", "events": ["approval:request"]})
+        assert c.post("/api/message", json={"content": "stamp it", "sessionId": "ap"}).status_code == 202
+        [request] = receiver.wait_for(lambda reqs: len(reqs) == 1)
+        data = request.json["data"]
+        assert request.type == "approval:request" and data["metadata"]["toolName"] == "stamp"
+        assert data["metadata"]["args"] == {"label": "urgent"} and data["sessionId"] == "ap"
+        # The receiver (a person's tool) answers it over the API; the run goes on.
+        answer = c.post(f"/api/approvals/{data['approvalId']}", json={"status": "approved"})
+        assert answer.status_code == 200
+        wait_until(lambda: c.get("/api/sessions/ap/history").json()["history"][-1]["content"] == "done")
