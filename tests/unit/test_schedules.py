@@ -155,3 +155,25 @@ async def test_bad_input_names_the_field_and_owners_see_only_their_own(world):
     finally:
         await host.stop()
         await db.close()
+
+
+async def test_a_run_abandoned_by_a_crashed_process_is_closed_as_a_timeout(world):
+    from switchyard.automation import schedule_store as ss
+    clock = Clock("2026-03-01T12:00:30")
+    host, db, service = await world(clock)
+    try:
+        row = await service.create(ANONYMOUS, name="c", instruction="x", cron="@daily")
+        # Another process claimed a run and died before finishing it.
+        await db.write(ss.record_manual, row["id"], "exec_dead", "gone-host:1", clock())
+        clock.set("2026-03-01T12:05:00")        # within the run timeout: left alone
+        await service.tick()
+        assert (await db.read(ss.get_run, "exec_dead"))["status"] == "pending"
+        clock.set("2026-03-01T12:20:00")        # past it: closed, once
+        await service.tick()
+        await ScheduleService(db, host, clock=clock).tick()
+        assert (await db.read(ss.get_run, "exec_dead"))["status"] == "timeout"
+        after = await service.get(ANONYMOUS, row["id"])
+        assert after["failure_count"] == 1 and "abandoned" in after["last_error"]
+    finally:
+        await host.stop()
+        await db.close()

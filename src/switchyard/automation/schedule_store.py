@@ -93,3 +93,21 @@ def list_runs(conn: Connection, schedule_id: str, limit: int) -> list[dict[str, 
     rows = conn.execute(select(runs).where(runs.c.schedule_id == schedule_id)
                         .order_by(runs.c.triggered_at.desc()).limit(limit))
     return [dict(r._mapping) for r in rows]
+
+
+def abandon_stale(conn: Connection, before: int, now: int) -> int:
+    """Runs still pending since before `before`: their process stopped without finishing them
+    (a crash). Each is closed as a timeout, once, whoever sweeps."""
+    stale = conn.execute(select(runs.c.id, runs.c.schedule_id).where(runs.c.status == PENDING)
+                         .where(runs.c.triggered_at < before)).all()
+    closed = 0
+    for run_id, schedule_id in stale:
+        taken = conn.execute(update(runs).where(runs.c.id == run_id).where(runs.c.status == PENDING)
+                             .values(status=TIMEOUT, completed_at=now,
+                                     error="abandoned: the process running it stopped")).rowcount
+        if taken:
+            closed += 1
+            conn.execute(update(schedules).where(schedules.c.id == schedule_id).values(
+                failure_count=schedules.c.failure_count + 1,
+                last_error="a run was abandoned: the process running it stopped"))
+    return closed

@@ -35,6 +35,7 @@ log = logging.getLogger("switchyard.schedules")
 MAX_SCHEDULES_PER_OWNER = 100
 RUN_TIMEOUT_SECONDS = 600.0
 MAX_RESULT_CHARS = 4000
+SWEEP_EVERY_MS = 60_000
 
 
 class ScheduleService:
@@ -48,6 +49,7 @@ class ScheduleService:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.supervisor: Supervisor | None = None
         self.paused = False
+        self._swept_at = 0
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -137,6 +139,13 @@ class ScheduleService:
         if self.paused:
             return 0
         now = self.clock()
+        if now - self._swept_at >= SWEEP_EVERY_MS:
+            self._swept_at = now
+            # A run pending well past the run timeout lost its process: close it as a timeout.
+            grace = int((self.run_timeout + 60) * 1000)
+            abandoned = await self.db.write(ss.abandon_stale, now - grace, now)
+            if abandoned:
+                log.warning("closed %d scheduled run(s) abandoned by a stopped process", abandoned)
         started = 0
         for row in await self.db.read(ss.due, now):
             due_at = row["next_run_at"]
