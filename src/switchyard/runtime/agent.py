@@ -4,7 +4,9 @@
 - `runs` (runtime/runs.py): start, queue, attach to and cancel turns (runtime/turn.py);
 - `sessions` (runtime/session_records.py): the session records in the store;
 - `tooling` (runtime/toolwiring.py): MCP servers and the approval policy;
-- `publisher` (runtime/publisher.py): events into running turns and onto the bus.
+- `publisher` (runtime/publisher.py): events into running turns and onto the bus (and to its
+  observers, e.g. the webhook outbox);
+- `queued` (runtime/queued_input.py): steer and follow-up messages.
 
 `Agent.run(session_id, content)` starts a turn in a background task and yields its typed
 events (switchyard/events.py), from llm:thinking to run:complete; the Agent's methods are

@@ -21,7 +21,7 @@ log = logging.getLogger("switchyard.agent")
 Spawn = Callable[[Coroutine[Any, Any, None], str], Any]
 
 # Sees every event the agent publishes, synchronously and in order (the webhook outbox's
-# recorder, automation/delivery.py): it must only record, never wait or raise.
+# recorder, automation/outbox.py): it must only record, never wait or raise.
 Observer = Callable[[Event], None]
 
 
