@@ -296,3 +296,41 @@ def test_an_approval_request_reaches_the_webhook_while_the_run_waits(tmp_path):
         answer = c.post(f"/api/approvals/{data['approvalId']}", json={"status": "approved"})
         assert answer.status_code == 200
         wait_until(lambda: c.get("/api/sessions/ap/history").json()["history"][-1]["content"] == "done")
+
+
+def test_https_goes_to_the_checked_address_with_the_name_in_sni_and_the_certificate(tmp_path):
+    import ssl
+
+    import httpx
+    import trustme
+
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("hooks.example.test").configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    def with_tls(app: Any) -> Any:
+        app.state.automation.webhooks.deliverer.use_client(
+            httpx.AsyncClient(verify=client_tls, follow_redirects=False, trust_env=False))
+        return app
+
+    with WebhookReceiver(tls=server_tls) as receiver:
+        live = server(tmp_path, LOOPBACK_ALLOWED, resolver=resolve)
+        factory = live.app_factory
+        live.app_factory = lambda: with_tls(factory())
+        with live, live.client() as c:
+            good = c.post("/api/webhooks", json={"url": f"https://hooks.example.test:{receiver.port}/hook",
+                                                 "secret": "k"}).json()["webhook"]
+            result = c.post(f"/api/webhooks/{good['id']}/test").json()["result"]
+            assert result["success"] is True, result
+            assert receiver.requests[-1].headers["host"] == f"hooks.example.test:{receiver.port}"
+            # A name the certificate does not cover fails the TLS check (the pinned address
+            # does not weaken certificate verification).
+            wrong = c.post("/api/webhooks", json={"url": f"https://other.example.test:{receiver.port}/hook",
+                                                  "secret": "k"}).json()["webhook"]
+            result = c.post(f"/api/webhooks/{wrong['id']}/test").json()["result"]
+            assert result["success"] is False and "certificate" in result["error"].lower()

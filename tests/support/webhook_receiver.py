@@ -37,9 +37,11 @@ class Received:
 
 
 class WebhookReceiver:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, tls: Any = None) -> None:
+        """`tls`: an ssl.SSLContext to serve https with."""
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/hook"
         self.requests: list[Received] = []
         self._script: list[Reply] = []
         self._lock = threading.Lock()
@@ -80,6 +82,8 @@ class WebhookReceiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True, name=f"receiver:{self.port}").start()
         return self

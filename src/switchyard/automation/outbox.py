@@ -135,6 +135,10 @@ class OutboxDeliverer:
     def wake(self) -> None:
         self._wake.set()
 
+    def use_client(self, client: Any) -> None:
+        """Deliver through `client` (an httpx.AsyncClient; e.g. one trusting a private CA)."""
+        self._client = client
+
     def client(self) -> Any:
         if self._client is None:
             import httpx
