@@ -125,6 +125,14 @@ def test_a_follow_up_to_an_idle_session_runs_at_once(tmp_path):
         wait_until(lambda: c.get("/api/sessions/idle/history").json()["history"][-1]["content"] == "seen: hi | more")
 
 
+def test_steer_that_finds_no_running_turn_runs_as_the_next_turn(tmp_path):
+    with server(tmp_path) as live, live.client() as c:
+        assert c.post("/api/message-sync", json={"content": "hi", "sessionId": "late"}).status_code == 200
+        assert c.post("/api/steer/late", json={"content": "too late to steer"}).status_code == 201
+        wait_until(lambda: c.get("/api/sessions/late/history").json()["history"][-1]["content"]
+                   == "seen: hi | too late to steer")
+
+
 def test_hard_cancel_clears_the_queues_and_errors_name_the_problem(tmp_path):
     with server(tmp_path) as live, live.client() as c:
         assert c.post("/api/message", json={"content": "slow-text", "sessionId": "hc"}).status_code == 202
