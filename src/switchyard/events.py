@@ -211,11 +211,35 @@ class RunCompleteEvent(Event):
         return True
 
 
+QueueName = Literal["steer", "follow-up"]
+
+
+@dataclass(frozen=True)
+class MessageQueuedEvent(Event):
+    """A message was queued for the session: `steer` (into the running turn at its next step)
+    or `follow-up` (a turn of its own after the running one). `position` is 1-based."""
+
+    name: ClassVar[str] = "message:queued"
+    queue: QueueName
+    message_id: str
+    position: int
+
+
+@dataclass(frozen=True)
+class MessageDequeuedEvent(Event):
+    """Queued messages were taken: steer ones injected into the running turn, or a follow-up
+    started its turn."""
+
+    name: ClassVar[str] = "message:dequeued"
+    queue: QueueName
+    message_ids: tuple[str, ...]
+
+
 # Every event type, by name (the bus codec and tests look them up here).
 EVENT_TYPES: dict[str, type[Event]] = {cls.name: cls for cls in (
     ThinkingEvent, ChunkEvent, ToolCallEvent, ToolRunningEvent, ToolResultEvent, ResponseEvent,
     ErrorEvent, RetryingEvent, ApprovalRequestEvent, ApprovalResponseEvent, TitleUpdatedEvent,
-    RoutingDecisionEvent, RunCompleteEvent)}
+    RoutingDecisionEvent, RunCompleteEvent, MessageQueuedEvent, MessageDequeuedEvent)}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 
 from switchyard.bus import codec
 from switchyard.events import (EVENT_TYPES, ApprovalRequestEvent, ApprovalResponseEvent, ChunkEvent,
-                               ErrorEvent, ResponseEvent, RetryingEvent, RoutedAgent, RoutingDecisionEvent,
+                               ErrorEvent, MessageDequeuedEvent, MessageQueuedEvent, ResponseEvent, RetryingEvent, RoutedAgent, RoutingDecisionEvent,
                                RunCompleteEvent, RunFailure, RunResult, ThinkingEvent, TitleUpdatedEvent,
                                ToolCallEvent, ToolResultEvent, ToolRunningEvent, UpstreamFailure)
 from switchyard.llm.base import Usage
@@ -75,6 +75,10 @@ CASES = [
     (RunCompleteEvent(SID, "error", 1, 5, "bad key"),
      {"name": "run:complete", "sessionId": SID, "finishReason": "error", "stepCount": 1, "durationMs": 5,
       "error": {"message": "bad key"}}),
+    (MessageQueuedEvent(SID, "steer", "q1", 2),
+     {"name": "message:queued", "sessionId": SID, "queue": "steer", "id": "q1", "position": 2}),
+    (MessageDequeuedEvent(SID, "follow-up", ("q1", "q2")),
+     {"name": "message:dequeued", "sessionId": SID, "queue": "follow-up", "ids": ["q1", "q2"], "count": 2}),
 ]
 
 

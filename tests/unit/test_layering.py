@@ -27,8 +27,10 @@ ALLOWED = {
     "routing": {"config", "llm"},
     "runtime": {"config", "llm", "events", "tools", "store", "bus"},
     "agents": set(),
-    "server": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime"},
-    "cli": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime", "server"},
+    # Webhooks and schedules: services over the store that start runs through the runtime.
+    "automation": {"config", "llm", "events", "tools", "store", "bus", "runtime"},
+    "server": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime", "automation"},
+    "cli": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime", "server", "automation"},
 }
 WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn")
 

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from typing import Any, Callable
 
-from switchyard.events import (EVENT_TYPES, ErrorEvent, Event, ResponseEvent, RoutedAgent,
+from switchyard.events import (EVENT_TYPES, ErrorEvent, Event, MessageDequeuedEvent, ResponseEvent, RoutedAgent,
                                RoutingDecisionEvent, UpstreamFailure)
 from switchyard.llm.base import Usage
 
@@ -36,6 +36,7 @@ _REBUILD: dict[type[Event], dict[str, Callable[[Any], Any]]] = {
     ResponseEvent: {"usage": lambda d: Usage(**d)},
     ErrorEvent: {"upstream": lambda d: None if d is None else UpstreamFailure(**d)},
     RoutingDecisionEvent: {"ranked": _ranked},
+    MessageDequeuedEvent: {"message_ids": tuple},
 }
 
 

@@ -34,10 +34,35 @@ class LoadedAgent:
     # Environment variables the file uses that are not set: one issue each ({file, path,
     # message, variable}). Only with `allow_unset=True` (validate); otherwise they are errors.
     unset: list[dict[str, Any]] = field(default_factory=list)
+    # The `type`s of the file's `tools` entries that Switchyard implements (TOOL_TYPES).
+    tool_types: tuple[str, ...] = ()
 
     @property
     def agent_dir(self) -> str:
         return str(Path(self.path).parent) if self.path else os.getcwd()
+
+
+# `tools` entries (the Dexto format's tool families) Switchyard implements: the scheduler's
+# tools (automation/scheduler_tools.py). Other entries load with a warning each.
+TOOL_TYPES = ("scheduler-tools",)
+
+
+def _take_tool_types(tree: dict[str, Any], warnings: list[str]) -> tuple[str, ...]:
+    entries = tree.pop("tools", None)
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        warnings.append("`tools` should be a list of {type: ...} entries; it is ignored")
+        return ()
+    found: list[str] = []
+    for i, entry in enumerate(entries):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if kind in TOOL_TYPES and entry.get("enabled", True) is not False:
+            found.append(kind)
+        elif kind not in TOOL_TYPES:
+            warnings.append(f"`tools[{i}]` (type {kind!r}) is part of the Dexto agent format but not "
+                            "implemented by Switchyard yet; it is ignored")
+    return tuple(dict.fromkeys(found))
 
 
 def _strip_unimplemented(raw: dict[str, Any], model: type[BaseModel], path: str,
@@ -130,6 +155,7 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
     if "toolConfirmation" in tree and "permissions" not in tree:
         tree["permissions"] = tree.pop("toolConfirmation")
         warnings.append("`toolConfirmation` is the older name of `permissions`; read as `permissions`")
+    tool_types = _take_tool_types(tree, warnings)
     for node, model, path in _nested_models(tree):
         _strip_unimplemented(node, model, path, warnings)
     sp = tree.get("systemPrompt")
@@ -165,7 +191,7 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
         error.unset = unset if allow_unset else []   # type: ignore[attr-defined]  # the caller decides
         raise error
     return LoadedAgent(config=config, path=None, warnings=warnings,
-                       unset=unset if allow_unset else [])
+                       unset=unset if allow_unset else [], tool_types=tool_types)
 
 
 def derive_agent_id(path: str | os.PathLike[str]) -> tuple[str, str]:

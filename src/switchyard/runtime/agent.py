@@ -4,7 +4,9 @@
 - `runs` (runtime/runs.py): start, queue, attach to and cancel turns (runtime/turn.py);
 - `sessions` (runtime/session_records.py): the session records in the store;
 - `tooling` (runtime/toolwiring.py): MCP servers and the approval policy;
-- `publisher` (runtime/publisher.py): events into running turns and onto the bus.
+- `publisher` (runtime/publisher.py): events into running turns and onto the bus (and to its
+  observers, e.g. the webhook outbox);
+- `queued` (runtime/queued_input.py): steer and follow-up messages.
 
 `Agent.run(session_id, content)` starts a turn in a background task and yields its typed
 events (switchyard/events.py), from llm:thinking to run:complete; the Agent's methods are
@@ -26,6 +28,7 @@ from switchyard.llm.base import LLMClient
 from switchyard.runtime.models import ModelClients
 from switchyard.runtime.prompt import build_system_prompt
 from switchyard.runtime.publisher import EventPublisher
+from switchyard.runtime.queued_input import QueuedInput
 from switchyard.runtime.results import result_of
 from switchyard.runtime.run import Run, current_run
 from switchyard.runtime.runs import Runs
@@ -64,6 +67,9 @@ class Agent:
         self.tooling = AgentTooling(self.config, self.tools, self.publisher.publish)
         self.runs = Runs(self.id, self.store, self.live, self._turn_context)
         self.sessions = SessionRecords(self.id, self.store, self.live, self.runs, self.publisher.publish)
+        # Steer and follow-up messages (POST /api/steer|follow-up/{sessionId}).
+        self.queued = QueuedInput(self.publisher.publish, self._start_queued_turn, self._spawn_queued,
+                                  self._occupied)
         self.system_prompt: str | None = None
         self.started = False
 
@@ -119,10 +125,22 @@ class Agent:
     def _turn_context(self, run: Run) -> TurnContext:
         return TurnContext(agent_id=self.id, store=self.store, tools=self.tools, approvals=self.approvals,
                            system_prompt=self.system_prompt, model_for=self._model_for,
-                           publish=self.publisher.for_run(run), working_dir=Path(self.loaded.agent_dir))
+                           publish=self.publisher.for_run(run), working_dir=Path(self.loaded.agent_dir),
+                           take_steer=self.queued.take_steer)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> Any:
         return self.supervisor.spawn(work, name=name)
+
+    def _spawn_queued(self, work: Coroutine[Any, Any, None], name: str) -> Any:
+        return self.supervisor.spawn(work, name=name, group=QUEUED_TURNS)
+
+    def _occupied(self, session_id: str) -> bool:
+        """A turn runs, or waits for the session: queued input would only queue behind it."""
+        live = self.live.peek(session_id)
+        return live is not None and not live.idle
+
+    async def _start_queued_turn(self, session_id: str, content: Any) -> None:
+        await self.start_run(session_id, content, wait=True)
 
     def _model_for(self, session: dict[str, Any]) -> tuple[LLMClient, LLMConfig]:
         cfg = self.session_llm_config(session)
@@ -212,7 +230,10 @@ class Agent:
         begins with, e.g. the routing decision that chose this agent."""
         if not self.started:
             await self.start()
-        return await self.runs.start(session_id, content, wait=wait, owner=owner, first=first)
+        run = await self.runs.start(session_id, content, wait=wait, owner=owner, first=first)
+        if run.task is not None:   # when it ends, the session's queued input (if any) goes next
+            run.task.add_done_callback(lambda _task, sid=run.session_id: self.queued.after_run(sid))
+        return run
 
     async def run(self, session_id: str | None, content: Any, *, wait: bool = True,
                   owner: str | None = None) -> AsyncIterator[Event]:

@@ -4,6 +4,7 @@ and onto the bus (other replicas, re-attaching clients elsewhere)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from typing import Any, Callable, Coroutine
 
@@ -12,10 +13,16 @@ from switchyard.events import Event
 from switchyard.runtime.run import Run
 from switchyard.runtime.sessions import LiveSessions
 
+log = logging.getLogger("switchyard.agent")
+
 
 # Starts a named background coroutine (the agent's Supervisor.spawn): it holds the task, logs a
 # failure, and lets the agent flush the last sends before the bus closes.
 Spawn = Callable[[Coroutine[Any, Any, None], str], Any]
+
+# Sees every event the agent publishes, synchronously and in order (the webhook outbox's
+# recorder, automation/outbox.py): it must only record, never wait or raise.
+Observer = Callable[[Event], None]
 
 
 class EventPublisher:
@@ -23,6 +30,14 @@ class EventPublisher:
         self.live = live
         self.bus = bus
         self._spawn = spawn
+        self.observers: list[Observer] = []
+
+    def _observe(self, event: Event) -> None:
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:  # noqa: BLE001 - an observer's failure must not break the run
+                log.exception("event observer failed on %s", event.name)
 
     async def publish(self, event: Event) -> None:
         """An event from outside a turn (an approval request, a new title): into the
@@ -30,6 +45,7 @@ class EventPublisher:
         live = self.live.peek(event.session_id)
         if live is not None and live.run is not None and not live.run.done:
             live.run.publish(event)
+        self._observe(event)
         await self.bus.publish(event)
 
     def for_run(self, run: Run) -> Callable[[Event], None]:
@@ -46,6 +62,8 @@ class EventPublisher:
         def publish(event: Event) -> None:
             nonlocal sender
             run.publish(event)
+            if self.observers:
+                self._observe(event)
             if self._bus_has_listeners(event.session_id):
                 waiting.append(event)
                 if sender is None or sender.done():

@@ -21,9 +21,9 @@ from typing import Any, Callable
 
 from switchyard.config.schema import LLMConfig
 from switchyard.errors import LLMError, SwitchyardError, ToolError
-from switchyard.events import (ChunkEvent, ErrorEvent, Event, ResponseEvent, RunCompleteEvent, RunFailure,
-                               RunResult, ThinkingEvent, ToolCallEvent, ToolResultEvent, ToolRunningEvent,
-                               UpstreamFailure)
+from switchyard.events import (ChunkEvent, ErrorEvent, Event, MessageDequeuedEvent, ResponseEvent,
+                               RunCompleteEvent, RunFailure, RunResult, ThinkingEvent, ToolCallEvent,
+                               ToolResultEvent, ToolRunningEvent, UpstreamFailure)
 from switchyard.ids import new_id, now_ms
 from switchyard.llm.base import (Finish, LLMClient, ReasoningDelta, StepResult, TextDelta,
                                  ToolCall, ToolCallAccumulator, ToolCallDelta, Usage)
@@ -52,6 +52,8 @@ class TurnContext:
     publish: Emit                   # into this turn's run (and onto the bus when someone listens)
     # The folder the agent's tools work in (relative paths resolve against it).
     working_dir: Path = field(default_factory=Path.cwd)
+    # Steer messages queued for the session (runtime/queues.py), taken at each step boundary.
+    take_steer: Callable[[str], list[Any]] | None = None
 
 
 class TurnRunner:
@@ -116,6 +118,7 @@ class TurnRunner:
     async def _loop(self, client: LLMClient, cfg: LLMConfig, messages: list[dict[str, Any]],
                     state: "_TurnState", emit: Emit) -> str:
         for _ in range(cfg.maxIterations):
+            await self._inject_steer(messages, state, emit)
             state.steps += 1
             # Read the tools at every step: an MCP server may (re)connect during a turn.
             step = await self._step(client, messages, self.ctx.tools.specs(), state, emit)
@@ -126,6 +129,19 @@ class TurnRunner:
         # The model still wanted tools after maxIterations steps: stop, and say so.
         await self._answer("", "", "max-steps", messages, state, emit)
         return "max-steps"
+
+    async def _inject_steer(self, messages: list[dict[str, Any]], state: "_TurnState", emit: Emit) -> None:
+        """Steer messages queued since the last step join the conversation as user messages
+        (stored like any other), before the model's next step."""
+        taken = self.ctx.take_steer(state.session_id) if self.ctx.take_steer is not None else []
+        if not taken:
+            return
+        injected = [{"id": new_id(), "role": "user", "content": m.content, "timestamp": now_ms(),
+                     "metadata": {"queue": "steer", "queuedId": m.id}} for m in taken]
+        state.stored(await self.ctx.store.sessions.append(self.ctx.agent_id, state.session_id, injected),
+                     len(injected))
+        messages.extend(injected)
+        emit(MessageDequeuedEvent(state.session_id, "steer", tuple(m.id for m in taken)))
 
     async def _answer(self, text: str, reasoning: str, finish_reason: str, messages: list[dict[str, Any]],
                       state: "_TurnState", emit: Emit) -> None:

@@ -67,6 +67,8 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
             for hook in app.state.shutdown_hooks:
                 await hook()
             await host.stop(shutdown_grace)
+            for hook in app.state.after_stop_hooks:   # services that outlive the agents' last events
+                await hook()
 
     options: dict[str, Any] = {}
     if "telemetry" in inspect.signature(FastAPI).parameters:
@@ -80,6 +82,7 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
     app.state.auth_required = settings.security.auth_required
     app.state.startup_hooks = []
     app.state.shutdown_hooks = []
+    app.state.after_stop_hooks = []
     prepare_routes(app)
     routing_state(host, settings.router)
     install_error_handlers(app)
@@ -93,6 +96,9 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
 
     from switchyard.server.security import install_security
     install_security(app, settings.security)
+
+    from switchyard.server.automation import install_automation
+    install_automation(app, host, settings)
 
     declare_framework_routes(app, public=(app.openapi_url, app.docs_url))
     finish_routes(app)

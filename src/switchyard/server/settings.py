@@ -9,6 +9,7 @@ Variables (besides the security ones in security/settings.py):
 - SWITCHYARD_BASE_URL / DEXTO_BASE_URL: the public URL the agent card advertises (else the
   request's own base URL; over stdio `http://localhost:$PORT`).
 - SWITCHYARD_MAX_MESSAGE_CHARS: the longest message content accepted (default 200000).
+- SWITCHYARD_WEBHOOK_*, SWITCHYARD_SCHEDULER_TICK_SECONDS: automation/settings.py.
 - SWITCHYARD_ROUTER_FALLBACK, SWITCHYARD_ROUTER_SEMANTIC, SWITCHYARD_ROUTER_LLM_MARGIN: the
   router for `agentId: "auto"` (the serve flags --router-* override them).
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from switchyard.automation.settings import AutomationSettings
 from switchyard.server.security.settings import SecuritySettings
 
 log = logging.getLogger("switchyard.server")
@@ -72,6 +74,8 @@ class ServerSettings:
     base_url: str | None = None          # configured public base URL, without a trailing /
     port: int = DEFAULT_PORT
     max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    # Webhooks and schedules (automation/settings.py: retry and URL policy, scheduler tick).
+    automation: AutomationSettings = field(default_factory=AutomationSettings)
     # The environment as it was when the settings were built: what the LLM catalog reports
     # (which providers have a key). Read-only; never the place to pass options around.
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -100,6 +104,7 @@ class ServerSettings:
         return cls(security=security, router=router,
                    base_url=configured.rstrip("/") if configured else None, port=port,
                    max_message_chars=int(env.get("SWITCHYARD_MAX_MESSAGE_CHARS") or DEFAULT_MAX_MESSAGE_CHARS),
+                   automation=AutomationSettings.from_env(env, production=security.production),
                    env=_frozen(env))
 
     @classmethod

@@ -13,7 +13,7 @@ import json
 from typing import Any, Callable
 
 from switchyard.events import (ApprovalRequestEvent, ApprovalResponseEvent, ChunkEvent, ErrorEvent, Event,
-                               ResponseEvent, RetryingEvent, RoutingDecisionEvent, RunCompleteEvent,
+                               MessageDequeuedEvent, MessageQueuedEvent, ResponseEvent, RetryingEvent, RoutingDecisionEvent, RunCompleteEvent,
                                ThinkingEvent, TitleUpdatedEvent, ToolCallEvent, ToolResultEvent,
                                ToolRunningEvent)
 from switchyard.runtime.activity import Quiet
@@ -142,10 +142,19 @@ def _run_complete(e: RunCompleteEvent, out: dict[str, Any]) -> None:
         out["error"] = {"message": e.error}
 
 
+def _queued(e: MessageQueuedEvent, out: dict[str, Any]) -> None:
+    out.update(queue=e.queue, id=e.message_id, position=e.position)
+
+
+def _dequeued(e: MessageDequeuedEvent, out: dict[str, Any]) -> None:
+    out.update(queue=e.queue, ids=list(e.message_ids), count=len(e.message_ids))
+
+
 _ENCODERS: dict[type[Event], Callable[[Any, dict[str, Any]], None]] = {
     ThinkingEvent: _thinking, ChunkEvent: _chunk, ToolCallEvent: _tool_call,
     ToolRunningEvent: _tool_running, ToolResultEvent: _tool_result, ResponseEvent: _response,
     ErrorEvent: _error, RetryingEvent: _retrying, ApprovalRequestEvent: _approval_request,
     ApprovalResponseEvent: _approval_response, TitleUpdatedEvent: _title,
     RoutingDecisionEvent: _routing, RunCompleteEvent: _run_complete,
+    MessageQueuedEvent: _queued, MessageDequeuedEvent: _dequeued,
 }

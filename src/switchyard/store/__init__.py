@@ -1,6 +1,7 @@
 """Persistence behind one interface (SQLAlchemy Core): SQLite, in-memory, Postgres.
 
-    tables.py           the one metadata: sessions, messages, api_keys, audit_log
+    tables.py           the one metadata: sessions, messages, api_keys, audit_log, and
+                        automation's webhooks, webhook_deliveries, leases, schedules, schedule_runs
     engine.py           where a database is (URLs) and the engine that reaches it
     engine_registry.py  one engine per URL in a process, ref-counted
     database.py         Database: a handle on that engine; write/read run one transaction

@@ -5,7 +5,7 @@ migrations in store/migrations/ (a change here needs a migration there)."""
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Column, Float, Index, Integer, MetaData, String, Table,
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
                         UniqueConstraint)
 
 metadata = MetaData()
@@ -75,4 +75,88 @@ audit_log = Table(
     Index("ix_audit_ts", "ts"),
     Index("ix_audit_action", "action"),
     Index("ix_audit_key", "key_name"),
+)
+
+# --- automation (server database): webhooks and their delivery outbox, schedules, leases ---
+
+webhooks = Table(
+    "webhooks", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(100)),                            # API key name that made it
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(200), nullable=False),           # HMAC key: never returned
+    Column("description", String(500)),
+    Column("events", JSON),                                  # event names; null: the default set
+    Column("agent_id", String(100)),                         # null: every hosted agent
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_webhooks_owner", "owner"),
+)
+
+# The outbox: one row per (webhook, event), written when the event happens, delivered in `seq`
+# order per webhook; `status` pending -> delivered | dead.
+webhook_deliveries = Table(
+    "webhook_deliveries", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),   # the delivery id receivers see
+    Column("webhook_id", String(64), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("body", Text, nullable=False),                    # the exact JSON body POSTed
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger, nullable=False),   # epoch ms
+    Column("last_status", Integer),
+    Column("last_error", String(500)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+    Index("ix_webhook_deliveries_due", "status", "webhook_id", "seq"),
+)
+
+# A named lease: who holds it until when (one replica delivers webhooks, for instance).
+leases = Table(
+    "leases", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),        # epoch ms
+)
+
+schedules = Table(
+    "schedules", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(100)),
+    Column("agent_id", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("cron", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("instruction", Text, nullable=False),
+    Column("metadata", JSON),
+    Column("session_mode", String(16), nullable=False),
+    Column("session_id", String(200)),
+    Column("workspace_path", String(1000)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("last_run_at", BigInteger),
+    Column("next_run_at", BigInteger),
+    Column("run_count", Integer, nullable=False, default=0),
+    Column("success_count", Integer, nullable=False, default=0),
+    Column("failure_count", Integer, nullable=False, default=0),
+    Column("last_error", String(1000)),
+    Index("ix_schedules_due", "enabled", "next_run_at"),
+)
+
+# One row per run of a schedule: the unique (schedule, due time) is the claim that makes each
+# due run run once, whatever the number of replicas.
+schedule_runs = Table(
+    "schedule_runs", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("schedule_id", String(64), nullable=False),
+    Column("due_at", BigInteger, nullable=False),            # the cron time; 0-based manual ids differ
+    Column("status", String(16), nullable=False),            # pending | success | failed | timeout
+    Column("claimed_by", String(100)),
+    Column("triggered_at", BigInteger, nullable=False),
+    Column("completed_at", BigInteger),
+    Column("duration", Integer),
+    Column("error", String(1000)),
+    Column("result", Text),
+    UniqueConstraint("schedule_id", "due_at", name="uq_schedule_runs_due"),
 )

@@ -24,8 +24,8 @@ from switchyard.server.wire import routing_payload
 log = logging.getLogger("switchyard.server")
 routes = RouteGroup(tags=["messages"], order=30)
 
-BUSY_HINT = ("Wait for the current run to complete, or re-attach to it with "
-             "GET /api/sessions/{sessionId}/events.")
+BUSY_HINT = ("Use POST /api/follow-up/{sessionId} to queue a follow-up message, or wait for the current "
+             "request to complete (re-attach with GET /api/sessions/{sessionId}/events).")
 
 
 def _checked_content(body: MessageBody, limit: int) -> Any:

@@ -85,9 +85,16 @@ async def fork(request: Request, session_id: SessionId) -> JSONResponse:
 @routes.post("/api/sessions/{session_id}/cancel", scope="chat", response_model=CancelResult, errors=(404,),
               summary="Cancel the running turn")
 async def cancel(request: Request, session_id: SessionId, body: CancelBody | None = Body(None)) -> dict[str, Any]:
-    cancelled = await sessions_for(request).cancel(session_id)
+    access = sessions_for(request)
+    cleared = 0
+    if body and body.clearQueue:
+        await access.get(session_id)
+        # A hard cancel: the queued steer and follow-up messages go too (before the running
+        # turn ends, or the next one would start from them).
+        cleared = sum(access.agent.queued.queues.clear(q, session_id) for q in ("steer", "follow-up"))
+    cancelled = await access.cancel(session_id)
     return {"cancelled": cancelled, "sessionId": session_id, "queueCleared": bool(body and body.clearQueue),
-            "clearedCount": 0}
+            "clearedCount": cleared}
 
 
 @routes.get("/api/sessions/{session_id}/events", scope="read", errors=(404, 409),

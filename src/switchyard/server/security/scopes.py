@@ -146,6 +146,7 @@ _AUDIT_ACTIONS = [
     (re.compile(r"^/api/agents?(/.*)?$"), "agent.change"),
     (re.compile(r"^/api/llm(/.*)?$"), "llm.change"),
     (re.compile(r"^/api/webhooks(/.*)?$"), "webhook.change"),
+    (re.compile(r"^/api/schedules(/.*)?$"), "schedule.change"),
 ]
 
 
