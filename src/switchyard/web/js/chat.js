@@ -1,6 +1,7 @@
 // The conversation view: user and assistant messages, tool calls (collapsed, with their
 // arguments and result), inline approvals, the router's decision, errors. Text from the
 // model or the user is only ever set as text, or as markdown through render.js.
+import { icon } from "./icons.js";
 import { el, markdown, pretty } from "./render.js";
 
 export function textOf(content) {
@@ -97,7 +98,7 @@ export class AssistantMessage {
     const result = el("pre", { className: "tool-result", textContent: "…" });
     const status = el("span", { className: "tool-status", textContent: "called" });
     const card = el("details", { className: "tool", dataset: { callId: callId || "" } },
-      el("summary", {}, el("span", { className: "tool-icon", textContent: "🔧" }),
+      el("summary", {}, icon("tool"), " ",
         el("code", { textContent: name || "tool" }), " ", status),
       el("div", { className: "tool-label", textContent: "Arguments" }),
       el("pre", { className: "tool-args", textContent: pretty(args ?? {}) }),

@@ -85,7 +85,8 @@ async function loadAgents() {
   const options = r.agents.map((a) => el("option", { value: a.id, textContent: a.name || a.id, title: a.description || "" }));
   if (r.agents.length > 1) options.unshift(el("option", { value: "auto", textContent: "auto (router)" }));
   select.replaceChildren(...options);
-  select.value = [...select.options].some((o) => o.value === previous) ? previous : (r.agents.length > 1 ? "auto" : r.current.id);
+  // The default agent unless the user chose otherwise: "auto" is a choice, not a default.
+  select.value = [...select.options].some((o) => o.value === previous) ? previous : r.current.id;
   $("agent-field").hidden = r.agents.length < 2;
 }
 

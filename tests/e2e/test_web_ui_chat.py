@@ -1,0 +1,188 @@
+"""The web chat UI in headless Chromium over a real server and the scripted fake LLM: send and
+stream, markdown and code with copy, attachments, stop and retry, a tool call with a manual
+approval that survives a reload, sessions (switch, search, rename, fork, delete, reload), and
+"auto" with the router's decision on the message. Screenshots: tests/e2e/screenshots/.
+
+Agents: `helper` (the default; manual approvals, the local `stamp` tool, a greeting) and
+`billing` (routing keywords), so the agent picker and "auto" are shown.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from switchyard.tools.base import FunctionTool
+from tests.support.browser import (  # noqa: F401 - fixtures
+    browser, last_answer, open_page, screenshot, send, wait_idle)
+from tests.support.fake_llm import Text, ToolCalls
+from tests.support.tools import agent_config, module_server, tool_messages
+
+# A 1x1 PNG.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def stamp(label: str) -> str:
+    """Stamps a label."""
+    return f"stamped {label}"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, fake_llm_server):
+    base = fake_llm_server.base_url
+    configs = [
+        agent_config("helper", base, permissions={"mode": "manual"}, greeting="Hello! I can stamp things."),
+        agent_config("billing", base, routing={"description": "Invoices, payments and refunds.",
+                                               "keywords": ["refund", "invoice"]}),
+    ]
+    # The router asks the model only below its threshold: a keyword match decides alone.
+    with module_server(tmp_path_factory, *configs, tools=[FunctionTool(stamp)],
+                       env={"SWITCHYARD_ROUTER_LLM_MARGIN": "0"}) as server:
+        yield server
+
+
+@pytest.fixture
+def ui(live, open_page):
+    made = open_page(viewport={"width": 1200, "height": 800},
+                     permissions=["clipboard-read", "clipboard-write"])
+    made.open(live.url + "/")
+    yield made
+    assert made.errors == [], made.errors
+
+
+def test_a_reply_streams_in_and_renders_markdown_with_copyable_code(ui, fake_llm):
+    page = ui.page
+    assert "Hello! I can stamp things." in page.inner_text(".msg.greeting")
+    fake_llm.script(Text("Here is **bold** text.\n\n```python\nprint('hi')\n```\n\nDone.", chunks=8,
+                         chunk_delay=0.15))
+    send(page, "show me code")
+    # Part of the answer is on the page while the run is still going (Stop is shown).
+    page.wait_for_function("""() => {
+        const b = [...document.querySelectorAll('.msg.assistant .bubble')].pop();
+        return b && b.textContent.length > 0 && !document.getElementById('stop').hidden
+            && !b.textContent.includes('Done.'); }""")
+    wait_idle(page)
+    answer = last_answer(page)
+    assert answer.locator("strong").inner_text() == "bold"
+    code = answer.locator(".code-block code")
+    assert code.inner_text().strip() == "print('hi')"
+    assert "hljs" in code.get_attribute("class")           # highlighted
+    assert "fake-model" in answer.locator(".foot").inner_text()
+    assert page.locator(".msg.greeting").count() == 0
+    answer.locator(".code-block .copy").click()
+    page.wait_for_selector(".copy:text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()").strip() == "print('hi')"
+    assert fake_llm.requests[-1]["json"]["messages"][-1]["content"] == "show me code"
+    screenshot(page, "chat")
+
+
+def test_an_attached_image_is_sent_as_a_message_part(ui, fake_llm, tmp_path):
+    page = ui.page
+    image = tmp_path / "dot.png"
+    image.write_bytes(PNG)
+    page.set_input_files("#file-input", str(image))
+    page.wait_for_selector(".chip:text('dot.png')")
+    send(page, "what is in this picture?")
+    wait_idle(page)
+    assert page.locator(".msg.user img.attachment-image").count() == 1
+    sent = fake_llm.requests[-1]["json"]["messages"][-1]["content"]
+    assert {"type": "text", "text": "what is in this picture?"} in sent
+    images = [p for p in sent if p.get("type") == "image_url"]
+    assert len(images) == 1 and images[0]["image_url"]["url"].endswith(base64.b64encode(PNG).decode())
+
+
+def test_stop_cancels_the_run_and_retry_sends_it_again(ui, fake_llm):
+    page = ui.page
+    fake_llm.script(Text("one two three four five six seven eight", chunks=8, chunk_delay=1.0))
+    send(page, "count slowly")
+    page.wait_for_function("() => [...document.querySelectorAll('.msg.assistant .bubble')].pop()?.textContent.length > 0")
+    page.click("#stop")
+    wait_idle(page)
+    assert "Stopped" in last_answer(page).locator(".foot").inner_text()
+    page.click(".retry")
+    page.wait_for_selector(".msg.assistant .bubble:has-text('fake reply to: count slowly')")
+    wait_idle(page)
+    assert page.locator(".msg.user").count() == 2
+
+
+def test_a_tool_call_waits_for_approval_inline_and_the_approval_survives_a_reload(ui, fake_llm):
+    page = ui.page
+    fake_llm.script(ToolCalls([("call_s1", "stamp", {"label": "parcel"})]), Text("The parcel is stamped."))
+    send(page, "stamp the parcel")
+    card = page.wait_for_selector(".approval:not(.answered)")
+    assert "stamp" in card.inner_text() and "parcel" in card.inner_text()
+    screenshot(page, "approval")
+
+    page.reload()
+    page.wait_for_selector("body.ready")
+    # Still pending after the reload, shown once, and answerable.
+    page.wait_for_selector(".approval:not(.answered) button.approve:not([disabled])")
+    assert page.locator(".approval").count() == 1
+    page.click(".approval button.approve")
+    page.wait_for_selector(".msg.assistant .bubble:has-text('The parcel is stamped.')")
+    wait_idle(page)
+    tool = last_answer(page).locator("details.tool")
+    assert tool.get_attribute("open") is None            # collapsed by default
+    tool.locator("summary").click()
+    assert "stamped parcel" in tool.locator(".tool-result").inner_text()
+    assert '"label": "parcel"' in tool.locator(".tool-args").inner_text()
+    assert tool_messages(fake_llm.requests[-1]) == {"call_s1": "stamped parcel"}
+    assert "Approved" in page.inner_text(".approval .approval-state")
+
+
+def test_sessions_switch_search_rename_fork_delete_and_reload_keeps_history(ui, fake_llm):
+    page = ui.page
+    send(page, "first topic")
+    page.wait_for_selector(".bubble:has-text('fake reply to: first topic')")
+    wait_idle(page)
+    page.click("#new-chat")
+    send(page, "second topic")
+    page.wait_for_selector(".bubble:has-text('fake reply to: second topic')")
+    wait_idle(page)
+
+    first = page.locator(".session", has_text="first topic")
+    first.locator(".session-open").click()
+    page.wait_for_selector(".bubble:has-text('fake reply to: first topic')")
+    assert "second topic" not in page.inner_text("#messages")
+    assert first.get_attribute("class").split() == ["session", "active"]
+
+    page.reload()
+    page.wait_for_selector(".bubble:has-text('fake reply to: first topic')")
+    assert page.inner_text("#session-title") == "first topic"
+    assert "second topic" not in page.inner_text("#messages")
+
+    page.fill("#session-search", "second")
+    assert page.locator(".session").count() == 1
+    assert "second topic" in page.inner_text(".session")
+    page.fill("#session-search", "")
+
+    page.once("dialog", lambda d: d.accept("Renamed topic"))
+    page.locator(".session", has_text="first topic").get_by_role("button", name="Rename").click()
+    page.wait_for_selector(".session-title:text('Renamed topic')")
+
+    before = page.locator(".session").count()
+    page.locator(".session", has_text="Renamed topic").get_by_role("button", name="Fork").click()
+    page.wait_for_function(f"() => document.querySelectorAll('.session').length === {before + 1}")
+    page.wait_for_selector(".bubble:has-text('fake reply to: first topic')")   # the fork's copied history
+
+    page.once("dialog", lambda d: d.accept())
+    page.locator(".session", has_text="second topic").get_by_role("button", name="Delete").click()
+    page.wait_for_function(f"() => document.querySelectorAll('.session').length === {before}")
+    assert "second topic" not in page.inner_text("#session-list")
+    screenshot(page, "sessions")
+
+
+def test_auto_shows_the_routers_choice_and_reasons_on_the_message(ui, fake_llm):
+    page = ui.page
+    assert page.locator("#agent-field").is_visible()
+    page.select_option("#agent-select", "auto")
+    send(page, "I need a refund for my last invoice")
+    page.wait_for_selector(".bubble:has-text('fake reply to: I need a refund for my last invoice')")
+    wait_idle(page)
+    routing = last_answer(page).locator("details.routing")
+    assert "auto → billing" in routing.locator(".badge").inner_text()
+    routing.locator("summary").click()
+    assert "refund" in routing.inner_text()                 # the reason names the matched keyword
+    assert "billing" in page.inner_text(".session.active")  # the session is the billing agent's
+    screenshot(page, "auto-routing")
