@@ -64,10 +64,12 @@ export function copyButton(text, label = "Copy") {
   return button;
 }
 
-// A DOM element from properties (text only: never innerHTML).
+// A DOM element from properties and children: text only (a property that sets HTML is refused;
+// markup comes only from markdown() above, sanitised).
 export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
+    if (/HTML$/.test(k) || /^on/.test(k)) throw new Error(`el(): refusing to set ${k}`);
     if (v === undefined || v === null || v === false) continue;
     if (k === "dataset") Object.assign(node.dataset, v);
     else if (k === "ariaLabel") node.setAttribute("aria-label", v);
