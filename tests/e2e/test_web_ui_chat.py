@@ -36,9 +36,10 @@ def live(tmp_path_factory, fake_llm_server):
         agent_config("billing", base, routing={"description": "Invoices, payments and refunds.",
                                                "keywords": ["refund", "invoice"]}),
     ]
-    # The router asks the model only below its threshold: a keyword match decides alone.
+    # The router asks the model only below its threshold (a keyword match decides alone), and
+    # without the embedding layer (the same decision whether or not the [semantic] extra is here).
     with module_server(tmp_path_factory, *configs, tools=[FunctionTool(stamp)],
-                       env={"SWITCHYARD_ROUTER_LLM_MARGIN": "0"}) as server:
+                       env={"SWITCHYARD_ROUTER_LLM_MARGIN": "0", "SWITCHYARD_ROUTER_SEMANTIC": "off"}) as server:
         yield server
 
 
@@ -186,3 +187,65 @@ def test_auto_shows_the_routers_choice_and_reasons_on_the_message(ui, fake_llm):
     assert "refund" in routing.inner_text()                 # the reason names the matched keyword
     assert "billing" in page.inner_text(".session.active")  # the session is the billing agent's
     screenshot(page, "auto-routing")
+
+
+def test_deny_goes_back_to_the_model_and_remember_skips_the_next_approval(ui, fake_llm):
+    page = ui.page
+    fake_llm.script(ToolCalls([("call_d1", "stamp", {"label": "secret"})]), Text("Understood, not stamped."))
+    send(page, "stamp the secret")
+    page.wait_for_selector(".approval:not(.answered)")
+    page.click(".approval button.deny")
+    page.wait_for_selector(".bubble:has-text('Understood, not stamped.')")
+    wait_idle(page)
+    assert "Denied" in page.inner_text(".approval .approval-state")
+    assert last_answer(page).locator("details.tool").get_attribute("class").split() == ["tool", "failed"]
+
+    fake_llm.script(ToolCalls([("call_r1", "stamp", {"label": "one"})]), Text("One stamped."),
+                    ToolCalls([("call_r2", "stamp", {"label": "two"})]), Text("Two stamped."))
+    send(page, "stamp one")
+    page.wait_for_selector(".approval:not(.answered)")
+    page.check(".approval:not(.answered) input.remember")
+    page.click(".approval:not(.answered) button.approve")
+    page.wait_for_selector(".bubble:has-text('One stamped.')")
+    wait_idle(page)
+    send(page, "stamp two")          # remembered: runs without asking
+    page.wait_for_selector(".bubble:has-text('Two stamped.')")
+    wait_idle(page)
+    assert page.locator(".approval").count() == 2
+    results = tool_messages(fake_llm.requests[-1])
+    assert results["call_r2"] == "stamped two" and results["call_r1"] == "stamped one"
+    assert "denied" in results["call_d1"]
+
+
+def test_the_model_is_shown_and_switched_for_the_session(ui, live, fake_llm):
+    page = ui.page
+    assert page.input_value("#model-select") == "openai-compatible/fake-model"
+    send(page, "which model?")
+    page.wait_for_selector(".bubble:has-text('fake reply to: which model?')")
+    wait_idle(page)
+    session_id = page.evaluate("() => decodeURIComponent(location.hash.split('/')[2])")
+    option = page.locator("#model-select option").nth(1)
+    target = option.get_attribute("value")
+    page.select_option("#model-select", target)
+    page.wait_for_function(f"() => document.getElementById('model-select').dataset.current === {target!r}")
+    with live.client() as client:
+        current = client.get("/api/llm/current", params={"sessionId": session_id, "agentId": "helper"}).json()
+        assert f"{current['config']['provider']}/{current['config']['model']}" == target
+        # Only this session: the agent's own model is unchanged.
+        assert client.get("/api/llm/current", params={"agentId": "helper"}).json()["config"]["model"] == "fake-model"
+
+
+def test_a_long_session_shows_its_latest_messages_first_and_the_rest_on_demand(ui, live, fake_llm):
+    with live.client() as client:
+        for i in range(105):
+            r = client.post("/api/message-sync", json={"content": f"note {i}", "sessionId": "long-1",
+                                                       "agentId": "helper"})
+            assert r.status_code == 200, r.text
+    page = ui.page
+    page.goto(live.url + "/#/helper/long-1")
+    page.wait_for_selector(".bubble:has-text('fake reply to: note 104')")
+    assert page.locator(".msg").count() == 200
+    assert page.locator(".msg.user").first.inner_text() == "note 5"
+    page.click("button.more:has-text('Show 10 earlier messages')")
+    assert page.locator(".msg").count() == 210
+    assert page.locator(".msg.user").first.inner_text() == "note 0"

@@ -51,9 +51,6 @@ def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(path))
     return path
 
-ROOT_KEY = "sk-root-web-ui-0123456789abcdef"
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     reason = skip_reason()
@@ -61,6 +58,7 @@ def browser() -> Iterator[Any]:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
+        # The tests may run as root (CI containers), where Chromium's sandbox cannot start.
         chromium = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
         try:
             yield chromium

@@ -27,6 +27,7 @@ export class Conversation {
     this.abort();
     this.agentId = agentId;
     this.sessionId = "";
+    this.liveMessage = null;
     this.view.replaceChildren();
   }
 
@@ -71,7 +72,6 @@ export class Conversation {
     } else {
       this.view.replaceChildren(...nodes);
     }
-    this.assistants = new WeakMap();
   }
 
   hasApproval(id) {

@@ -10,7 +10,10 @@ const state = { agents: [], defaultAgent: "", attachments: [] };
 
 const conversation = new Conversation({
   view: $("messages"),
-  onSession: (agentId, sessionId) => { setHash(agentId, sessionId); sessions.setActive(agentId, sessionId); },
+  onSession: (agentId, sessionId) => {
+    setHash(agentId, sessionId);
+    refreshSessions().then(() => sessions.setActive(agentId, sessionId));
+  },
   onRunState: (running) => {
     $("send").hidden = running;
     $("stop").hidden = !running;
@@ -172,6 +175,11 @@ function newChat() {
 }
 
 $("new-chat").addEventListener("click", newChat);
+// A link to a session (#/agent/session) opens it; the page's own updates use replaceState.
+window.addEventListener("hashchange", () => {
+  const target = fromHash();
+  if (target && `${target[0]}/${target[1]}` !== `${conversation.agentId}/${conversation.sessionId}`) openSession(...target);
+});
 
 // --- composer ----------------------------------------------------------------------------------
 
