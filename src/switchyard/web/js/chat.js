@@ -155,7 +155,9 @@ export class AssistantMessage {
     };
     approve.addEventListener("click", () => answer("approved"));
     deny.addEventListener("click", () => answer("denied"));
-    this.steps.append(card);
+    // Right after the call it is about, when that is shown.
+    const tool = this.tools.get(meta.toolCallId);
+    if (tool) tool.card.after(card); else this.steps.append(card);
     if (!remembered) approve.focus({ preventScroll: true });
     return card;
   }
