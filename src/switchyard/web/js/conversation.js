@@ -4,7 +4,7 @@ import { api, query, stream } from "./api.js";
 import { AssistantMessage, historyNodes, userMessage } from "./chat.js";
 import { el } from "./render.js";
 
-const HISTORY_PAGE = 200;   // messages rendered at first; older ones on demand
+const HISTORY_PAGE = 200;   // stored messages rendered at first; older ones on demand
 
 export class Conversation {
   constructor({ view, onSession, onRunState, onError }) {
@@ -62,15 +62,20 @@ export class Conversation {
     this.scroll(true);
   }
 
+  // Only the latest messages are turned into nodes (markdown, highlighting) at first: a long
+  // session opens as fast as a short one, and the rest is built when asked for. The cut is
+  // at a user message, so that an answer and its tool calls stay together.
   renderHistory(history) {
-    const nodes = historyNodes(history, { onApprove: this.approve });
-    const hidden = nodes.length - HISTORY_PAGE;
-    if (hidden > 0) {
-      const more = el("button", { type: "button", className: "more", textContent: `Show ${hidden} earlier messages` });
-      more.addEventListener("click", () => { more.replaceWith(...nodes.slice(0, hidden)); });
-      this.view.replaceChildren(more, ...nodes.slice(hidden));
+    const options = { onApprove: this.approve };
+    let cut = Math.max(0, history.length - HISTORY_PAGE);
+    while (cut > 0 && history[cut].role !== "user") cut -= 1;
+    const recent = historyNodes(history.slice(cut), options);
+    if (cut > 0) {
+      const more = el("button", { type: "button", className: "more", textContent: `Show ${cut} earlier messages` });
+      more.addEventListener("click", () => { more.replaceWith(...historyNodes(history.slice(0, cut), options)); });
+      this.view.replaceChildren(more, ...recent);
     } else {
-      this.view.replaceChildren(...nodes);
+      this.view.replaceChildren(...recent);
     }
   }
 

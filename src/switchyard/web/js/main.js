@@ -165,7 +165,7 @@ async function openSession(agentId, id) {
 
 function newChat() {
   closeSidebar();
-  conversation.clear(currentAgent());
+  conversation.clear(agentChoice() === "auto" ? state.defaultAgent : agentChoice());
   setHash("", "");
   sessions.setActive("", "");
   $("session-title").textContent = "New chat";
