@@ -16,7 +16,7 @@ import pytest
 from switchyard.tools.base import FunctionTool
 from tests.support.browser import (  # noqa: F401 - fixtures
     browser, last_answer, open_page, screenshot, send, wait_idle)
-from tests.support.fake_llm import Text, ToolCalls
+from tests.support.fake_llm import Error, Text, ToolCalls
 from tests.support.tools import agent_config, module_server, tool_messages
 
 # A 1x1 PNG.
@@ -249,3 +249,22 @@ def test_a_long_session_shows_its_latest_messages_first_and_the_rest_on_demand(u
     page.click("button.more:has-text('Show 10 earlier messages')")
     assert page.locator(".msg").count() == 210
     assert page.locator(".msg.user").first.inner_text() == "note 0"
+
+
+def test_reasoning_is_shown_collapsed_and_a_model_failure_is_reported_with_retry(ui, fake_llm):
+    page = ui.page
+    fake_llm.script(Text("Four.", reasoning="2+2 is 4"), Error(status=400))
+    send(page, "what is 2+2?")
+    page.wait_for_selector(".bubble:has-text('Four.')")
+    wait_idle(page)
+    reasoning = last_answer(page).locator("details.reasoning")
+    assert reasoning.get_attribute("open") is None
+    reasoning.locator("summary").click()
+    assert "2+2 is 4" in reasoning.inner_text()
+
+    send(page, "and now fail")
+    page.wait_for_selector(".msg.assistant .error:has-text('status 400')")
+    wait_idle(page)
+    page.click(".retry")                 # the script is empty: the default reply
+    page.wait_for_selector(".bubble:has-text('fake reply to: and now fail')")
+    wait_idle(page)

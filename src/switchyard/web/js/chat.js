@@ -63,6 +63,15 @@ export class AssistantMessage {
     this.body.replaceChildren(markdown(this.text));
   }
 
+  // The model's reasoning, streamed into a collapsed block of its own (plain text).
+  reasoning(content) {
+    if (!this.reasoningText) {
+      this.reasoningText = el("p", { className: "plain" });
+      this.steps.append(el("details", { className: "reasoning" }, el("summary", { textContent: "Reasoning" }), this.reasoningText));
+    }
+    this.reasoningText.textContent += content;
+  }
+
   // The final answer of the step (replaces the streamed text: they are the same words).
   response(data) {
     if (typeof data.content === "string" && data.content) this.text = data.content;

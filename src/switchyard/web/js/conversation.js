@@ -162,7 +162,8 @@ export class Conversation {
         break;
       case "llm:thinking": msg.thinking(true); break;
       case "llm:chunk":
-        if (d.chunkType !== "reasoning") { msg.thinking(false); msg.chunk(d.content || ""); }
+        if (d.chunkType === "reasoning") msg.reasoning(d.content || "");
+        else { msg.thinking(false); msg.chunk(d.content || ""); }
         break;
       case "llm:tool-call": msg.thinking(false); msg.toolCall(d.callId, d.toolName, d.args); break;
       case "approval:request": if (!this.hasApproval(d.approvalId)) msg.approval(d); break;
@@ -180,6 +181,10 @@ export class Conversation {
       }
       case "run:complete":
         if (d.finishReason === "cancelled") { msg.stopped = true; msg.footer("Stopped"); }
+        if (d.finishReason === "error" && !msg.failed) {
+          msg.failed = true;
+          msg.error(`The run failed: ${(d.error && d.error.message) || "unknown error"}`);
+        }
         break;
       default: break;
     }
