@@ -163,7 +163,7 @@ def test_public_routes_are_exact(monkeypatch):
         assert c.get("/docs").status_code == 200
         # The web UI's files (its API calls are authenticated like any client's).
         assert c.get("/").status_code == 200 and c.get("/ui/app.css").status_code == 200
-        for path in ("/uix", "/ui.js", "/index.html", "/healthz", "/health/x", "/health/", "/HEALTH", "/health.json",
+        for path in ("/uix", "/ui.js", "/index.html", "/ui/%2e%2e/api/keys", "/healthz", "/health/x", "/health/", "/HEALTH", "/health.json",
                      "/.well-known/agent-card.jsonx", "/.well-known/agent-card.json/x", "/.well-known/",
                      "/openapi.json/x", "/openapi.jsonx", "/docs/oauth2-redirect", "/docsx", "/redoc"):
             response = c.get(path)

@@ -36,9 +36,9 @@ PUBLIC_ROUTES = frozenset({
 
 # Each hosted agent's own A2A card is public like the root card (still matched whole).
 _PUBLIC_AGENT_CARD = re.compile(r"^/agents/[^/]+/\.well-known/agent-card\.json$")
-# The web UI's static files (server/api/web.py): `/`, `/ui`, and `/ui/<file>`. Only reads;
-# the API calls the page makes are authenticated like any other client's.
-_PUBLIC_UI = re.compile(r"^/(ui(/[A-Za-z0-9._/-]*)?)?$")
+# The web UI's static files (server/api/web.py): `/`, `/ui`, and `/ui/<file>` (no `..`). Only
+# reads; the API calls the page makes are authenticated like any other client's.
+_PUBLIC_UI = re.compile(r"^/(ui(/(?!.*\.\.)[A-Za-z0-9._/-]*)?)?$")
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

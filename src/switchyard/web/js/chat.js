@@ -98,11 +98,6 @@ export class AssistantMessage {
     this.meta.append(reasons);
   }
 
-  agent(name) {
-    if (!name) return;
-    this.meta.prepend(el("span", { className: "agent-name", textContent: name }));
-  }
-
   toolCall(callId, name, args) {
     const result = el("pre", { className: "tool-result", textContent: "…" });
     const status = el("span", { className: "tool-status", textContent: "called" });
@@ -140,7 +135,7 @@ export class AssistantMessage {
     return this.tools.get(callId);
   }
 
-  approval(request, { remembered = false } = {}) {
+  approval(request, { restored = false } = {}) {
     const meta = request.metadata || {};
     const remember = el("input", { type: "checkbox", className: "remember" });
     const approve = el("button", { type: "button", className: "approve primary", textContent: "Approve" });
@@ -167,7 +162,7 @@ export class AssistantMessage {
     // Right after the call it is about, when that is shown.
     const tool = this.tools.get(meta.toolCallId);
     if (tool) tool.card.after(card); else this.steps.append(card);
-    if (!remembered) approve.focus({ preventScroll: true });
+    if (!restored) approve.focus({ preventScroll: true });
     return card;
   }
 

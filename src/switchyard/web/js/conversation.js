@@ -57,7 +57,7 @@ export class Conversation {
     if (approvals.length) {
       // Pending after a reload: shown on the last answer (or a new one), still answerable.
       const msg = this.lastAssistant() || this.newAssistant();
-      for (const a of approvals) if (!this.hasApproval(a.approvalId)) msg.approval(a, { remembered: true });
+      for (const a of approvals) if (!this.hasApproval(a.approvalId)) msg.approval(a, { restored: true });
     }
     this.scroll(true);
   }
