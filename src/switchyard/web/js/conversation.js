@@ -36,8 +36,14 @@ export class Conversation {
     this.controller = null;
   }
 
-  showGreeting(text) {
-    if (!text || this.view.children.length) return;
+  showGreeting(text, agentName) {
+    if (this.view.children.length) return;
+    if (!text) {
+      this.view.append(el("div", { className: "empty-state" },
+        el("p", { className: "empty-title", textContent: `Chat with ${agentName || "the agent"}` }),
+        el("p", { textContent: "Enter sends, Shift+Enter starts a new line, Esc stops a reply." })));
+      return;
+    }
     const msg = new AssistantMessage();
     msg.text = text;
     msg.render();
@@ -101,7 +107,7 @@ export class Conversation {
     if (this.running) return;
     this.lastContent = content;
     this.lastAgentChoice = agentChoice;
-    this.view.querySelector(".greeting")?.remove();
+    this.view.querySelector(".greeting, .empty-state")?.remove();
     this.view.querySelectorAll(".retry").forEach((b) => b.remove());
     this.view.append(userMessage(content));
     const body = { content, agentId: agentChoice || undefined, sessionId: this.sessionId || undefined };

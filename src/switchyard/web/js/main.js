@@ -123,8 +123,10 @@ $("model-select").addEventListener("change", async (event) => {
 });
 
 async function showGreeting() {
-  const { greeting } = await api(`/api/greeting${query({ agentId: currentAgent() })}`);
-  conversation.showGreeting(greeting);
+  const agentId = currentAgent();
+  const { greeting } = await api(`/api/greeting${query({ agentId })}`);
+  const agent = state.agents.find((a) => a.id === agentId);
+  conversation.showGreeting(greeting, agentChoice() === "auto" ? "the best-suited agent (auto)" : agent && (agent.name || agent.id));
 }
 
 $("agent-select").addEventListener("change", () => { newChat(); });
