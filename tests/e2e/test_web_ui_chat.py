@@ -91,6 +91,9 @@ def test_an_attached_image_is_sent_as_a_message_part(ui, fake_llm, tmp_path):
     assert {"type": "text", "text": "what is in this picture?"} in sent
     images = [p for p in sent if p.get("type") == "image_url"]
     assert len(images) == 1 and images[0]["image_url"]["url"].endswith(base64.b64encode(PNG).decode())
+    page.reload()                       # from history, the image is still shown
+    page.wait_for_selector(".msg.user img.attachment-image")
+    assert page.locator(".msg.user").inner_text().strip() == "what is in this picture?"
 
 
 def test_stop_cancels_the_run_and_retry_sends_it_again(ui, fake_llm):
