@@ -161,7 +161,9 @@ def test_public_routes_are_exact(monkeypatch):
         assert c.get("/.well-known/agent-card.json").status_code == 200
         assert c.get("/openapi.json").status_code == 200
         assert c.get("/docs").status_code == 200
-        for path in ("/healthz", "/health/x", "/health/", "/HEALTH", "/health.json",
+        # The web UI's files (its API calls are authenticated like any client's).
+        assert c.get("/").status_code == 200 and c.get("/ui/app.css").status_code == 200
+        for path in ("/uix", "/ui.js", "/index.html", "/ui/%2e%2e/api/keys", "/healthz", "/health/x", "/health/", "/HEALTH", "/health.json",
                      "/.well-known/agent-card.jsonx", "/.well-known/agent-card.json/x", "/.well-known/",
                      "/openapi.json/x", "/openapi.jsonx", "/docs/oauth2-redirect", "/docsx", "/redoc"):
             response = c.get(path)
@@ -170,6 +172,7 @@ def test_public_routes_are_exact(monkeypatch):
         # Public means GET (and HEAD) only.
         for method in ("POST", "PUT", "DELETE", "PATCH"):
             assert c.request(method, "/health").status_code == 401, method
+            assert c.request(method, "/ui/app.css").status_code == 401, method
         # The OpenAPI document says so too.
         spec = c.get("/openapi.json").json()
         assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
@@ -186,7 +189,7 @@ SURFACES = [
     ("POST", "/v1/message"), ("GET", "/v1/tasks"), ("POST", "/v1/chat/completions"), ("GET", "/v1/models"),
     ("POST", "/mcp"), ("GET", "/mcp"), ("DELETE", "/mcp"),
     ("GET", "/api/keys"), ("GET", "/api/audit"), ("POST", "/api/llm/switch"),
-    ("GET", "/api/not-a-route-yet"), ("POST", "/some/future/route"), ("GET", "/"),
+    ("GET", "/api/not-a-route-yet"), ("POST", "/some/future/route"), ("POST", "/"),
 ]
 
 

@@ -47,8 +47,8 @@ def test_every_served_route_is_declared_with_a_scope(tmp_path):
         assert spec.scope in SCOPES
     # Public routes are few, and named.
     public = sorted({s.path for s in route_specs(app) if s.scope == "public"})
-    assert public == ["/.well-known/agent-card.json", "/agents/{agent_id}/.well-known/agent-card.json",
-                      "/docs", "/health", "/openapi.json"]
+    assert public == ["/", "/.well-known/agent-card.json", "/agents/{agent_id}/.well-known/agent-card.json",
+                      "/docs", "/health", "/openapi.json", "/ui", "/ui/{asset:path}"]
     assert verify_routes(route_specs(app)) == []
 
 

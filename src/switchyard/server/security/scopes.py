@@ -36,6 +36,9 @@ PUBLIC_ROUTES = frozenset({
 
 # Each hosted agent's own A2A card is public like the root card (still matched whole).
 _PUBLIC_AGENT_CARD = re.compile(r"^/agents/[^/]+/\.well-known/agent-card\.json$")
+# The web UI's static files (server/api/web.py): `/`, `/ui`, and `/ui/<file>` (no `..`). Only
+# reads; the API calls the page makes are authenticated like any other client's.
+_PUBLIC_UI = re.compile(r"^/(ui(/(?!.*\.\.)[A-Za-z0-9._/-]*)?)?$")
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -59,7 +62,8 @@ def _memoised(fn: _F) -> _F:
 
 @_memoised
 def is_public(method: str, path: str) -> bool:
-    return (method, path) in PUBLIC_ROUTES or (method in READ_METHODS and bool(_PUBLIC_AGENT_CARD.match(path)))
+    return (method, path) in PUBLIC_ROUTES or (
+        method in READ_METHODS and bool(_PUBLIC_AGENT_CARD.match(path) or _PUBLIC_UI.match(path)))
 
 
 def _rule(methods: frozenset[str], pattern: str, scope: str) -> tuple[frozenset[str], re.Pattern[str], str]:
