@@ -162,6 +162,16 @@ class TitleUpdatedEvent(Event):
 
 
 @dataclass(frozen=True)
+class TodoUpdateEvent(Event):
+    """A todo_write call replaced the session's todo list (`todos`: the whole new list;
+    `stats`: how many items were created, updated and deleted)."""
+
+    name: ClassVar[str] = "todo:update"
+    todos: list[dict[str, Any]]
+    stats: dict[str, int]
+
+
+@dataclass(frozen=True)
 class RoutedAgent:
     """One agent in a routing decision's ranking."""
 
@@ -215,7 +225,7 @@ class RunCompleteEvent(Event):
 EVENT_TYPES: dict[str, type[Event]] = {cls.name: cls for cls in (
     ThinkingEvent, ChunkEvent, ToolCallEvent, ToolRunningEvent, ToolResultEvent, ResponseEvent,
     ErrorEvent, RetryingEvent, ApprovalRequestEvent, ApprovalResponseEvent, TitleUpdatedEvent,
-    RoutingDecisionEvent, RunCompleteEvent)}
+    TodoUpdateEvent, RoutingDecisionEvent, RunCompleteEvent)}
 
 
 @dataclass(frozen=True)

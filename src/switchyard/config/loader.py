@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from switchyard.config import schema
+from switchyard.config import schema, tools_schema
 from switchyard.config.env import expand
 from switchyard.errors import ConfigError
 
@@ -68,10 +68,79 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
         else:
             # Discriminated unions add the tag (e.g. 'stdio') as a path element: drop it.
             if part in ("stdio", "http", "sse", "static", "dynamic", "file", "inline",
-                        "in-memory", "sqlite", "postgres", "redis", "str", "SystemPromptConfig"):
+                        "in-memory", "sqlite", "postgres", "redis", "str", "SystemPromptConfig",
+                        *tools_schema.TOOL_FAMILY_TYPES):
                 continue
             out += f".{part}" if out else str(part)
     return out
+
+
+_FAMILY_OF_TOOL = {
+    **{name: "filesystem-tools" for name in tools_schema.FILESYSTEM_TOOL_NAMES},
+    **{name: "process-tools" for name in tools_schema.PROCESS_TOOL_NAMES},
+    **{name: "builtin-tools" for name in tools_schema.BUILTIN_TOOL_NAMES},
+    **{name: "todo-tools" for name in tools_schema.TODO_TOOL_NAMES},
+}
+
+
+def _normalize_tools(tree: dict[str, Any], warnings: list[str]) -> None:
+    """Older reference files split `tools` into `customTools` (the same entries) and
+    `internalTools` (tool names): read both into `tools`. Families of the format that
+    Switchyard does not implement yet are dropped with a warning naming their entry."""
+    tools = tree.get("tools")
+    if "customTools" in tree:
+        custom = tree.pop("customTools")
+        warnings.append("`customTools` is the older name of `tools`; read as `tools`")
+        if isinstance(custom, list):
+            tools = [*(tools if isinstance(tools, list) else []), *custom]
+    if "internalTools" in tree:
+        names = tree.pop("internalTools")
+        warnings.append("`internalTools` is the older form of `tools`; read as `tools` entries")
+        tools = [*(tools if isinstance(tools, list) else []), *_internal_entries(names, warnings)]
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        tree["tools"] = tools   # validation reports the wrong type with its path
+        return
+    kept = []
+    for i, entry in enumerate(tools):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if kind in tools_schema.UNIMPLEMENTED_TOOL_FAMILIES:
+            warnings.append(f"`tools[{i}]` (type {kind}) is part of the Dexto agent format but not "
+                            "implemented by Switchyard yet; it is ignored")
+            continue
+        _drop_unimplemented_names(entry, i, warnings)
+        kept.append(entry)
+    tree["tools"] = kept
+
+
+def _drop_unimplemented_names(entry: Any, index: int, warnings: list[str]) -> None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("enabledTools"), list):
+        return
+    unimplemented = tools_schema.UNIMPLEMENTED_TOOL_NAMES.get(entry.get("type"), ())
+    for name in [n for n in entry["enabledTools"] if n in unimplemented]:
+        warnings.append(f"`tools[{index}].enabledTools`: tool '{name}' is part of the Dexto format but "
+                        "not implemented by Switchyard yet; it is ignored")
+    entry["enabledTools"] = [n for n in entry["enabledTools"] if n not in unimplemented]
+
+
+def _internal_entries(names: Any, warnings: list[str]) -> list[dict[str, Any]]:
+    if not isinstance(names, list):
+        return []
+    by_family: dict[str, list[str]] = {}
+    for name in names:
+        family = _FAMILY_OF_TOOL.get(name) if isinstance(name, str) else None
+        if family is None:
+            warnings.append(f"`internalTools`: tool {name!r} is not implemented by Switchyard; ignored")
+            continue
+        by_family.setdefault(family, []).append(name)
+    entries = []
+    for family, enabled in by_family.items():
+        entry: dict[str, Any] = {"type": family}
+        if family != "todo-tools":
+            entry["enabledTools"] = enabled
+        entries.append(entry)
+    return entries
 
 
 def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | None = None,
@@ -96,6 +165,7 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
     if "toolConfirmation" in tree and "permissions" not in tree:
         tree["permissions"] = tree.pop("toolConfirmation")
         warnings.append("`toolConfirmation` is the older name of `permissions`; read as `permissions`")
+    _normalize_tools(tree, warnings)
     for node, model, path in _nested_models(tree):
         _strip_unimplemented(node, model, path, warnings)
     sp = tree.get("systemPrompt")

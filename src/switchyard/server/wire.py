@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from switchyard.events import (ApprovalRequestEvent, ApprovalResponseEvent, ChunkEvent, ErrorEvent, Event,
                                ResponseEvent, RetryingEvent, RoutingDecisionEvent, RunCompleteEvent,
-                               ThinkingEvent, TitleUpdatedEvent, ToolCallEvent, ToolResultEvent,
+                               ThinkingEvent, TitleUpdatedEvent, TodoUpdateEvent, ToolCallEvent, ToolResultEvent,
                                ToolRunningEvent)
 from switchyard.runtime.activity import Quiet
 
@@ -118,6 +118,10 @@ def _title(e: TitleUpdatedEvent, out: dict[str, Any]) -> None:
     out["title"] = e.title
 
 
+def _todos(e: TodoUpdateEvent, out: dict[str, Any]) -> None:
+    out.update(todos=e.todos, stats=e.stats)
+
+
 def routing_payload(e: RoutingDecisionEvent) -> dict[str, Any]:
     """The decision as POST /api/route and the message-sync `routing` field show it."""
     ranked = []
@@ -146,6 +150,6 @@ _ENCODERS: dict[type[Event], Callable[[Any, dict[str, Any]], None]] = {
     ThinkingEvent: _thinking, ChunkEvent: _chunk, ToolCallEvent: _tool_call,
     ToolRunningEvent: _tool_running, ToolResultEvent: _tool_result, ResponseEvent: _response,
     ErrorEvent: _error, RetryingEvent: _retrying, ApprovalRequestEvent: _approval_request,
-    ApprovalResponseEvent: _approval_response, TitleUpdatedEvent: _title,
+    ApprovalResponseEvent: _approval_response, TitleUpdatedEvent: _title, TodoUpdateEvent: _todos,
     RoutingDecisionEvent: _routing, RunCompleteEvent: _run_complete,
 }

@@ -1,0 +1,88 @@
+"""The agent file's `tools:` list: one entry per tool family, selected by `type`.
+
+Field names and defaults are the Dexto format's, so a reference agent file validates
+unchanged; options Switchyard adds are marked "ours". Every entry forbids unknown options, so
+`switchyard validate` names a misspelt option with its path (`tools[0].allowedPath`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FILESYSTEM_TOOL_NAMES = ("read_file", "read_media_file", "write_file", "edit_file",
+                         "glob_files", "grep_content")
+PROCESS_TOOL_NAMES = ("bash_exec", "bash_output", "kill_process")
+BUILTIN_TOOL_NAMES = ("ask_user", "http_request", "sleep", "search_history")
+TODO_TOOL_NAMES = ("todo_write",)
+
+# Tool names of the reference's families that Switchyard does not implement yet: listed in
+# `enabledTools` they load with a warning (an unknown name is an error).
+UNIMPLEMENTED_TOOL_NAMES = {
+    "filesystem-tools": ("list_directory", "find_paths"),
+    "builtin-tools": ("delegate_to_url", "invoke_skill", "read_skill", "skill_load", "web_search",
+                      "code_search", "get_resource", "list_resources"),
+}
+
+MAX_PROCESS_TIMEOUT_MS = 600_000
+
+
+class _Family(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    enabled: bool = True
+
+
+class FilesystemToolsConfig(_Family):
+    type: Literal["filesystem-tools"]
+    allowedPaths: list[str] = Field(default_factory=lambda: ["."])
+    blockedPaths: list[str] = Field(default_factory=lambda: [".git", "node_modules/.bin", ".env"])
+    blockedExtensions: list[str] = Field(default_factory=lambda: [".exe", ".dll", ".so"])
+    maxFileSize: int = Field(10 * 1024 * 1024, gt=0, description="bytes")
+    workingDirectory: str | None = None
+    enableBackups: bool = False
+    backupPath: str | None = None
+    backupRetentionDays: int = Field(7, gt=0)
+    enabledTools: list[Literal[FILESYSTEM_TOOL_NAMES]] | None = None  # type: ignore[valid-type]
+
+
+class ProcessToolsConfig(_Family):
+    type: Literal["process-tools"]
+    securityLevel: Literal["strict", "moderate", "permissive"] = "moderate"
+    maxTimeout: int = Field(MAX_PROCESS_TIMEOUT_MS, gt=0, le=MAX_PROCESS_TIMEOUT_MS, description="ms")
+    maxConcurrentProcesses: int = Field(5, gt=0)
+    maxOutputBuffer: int = Field(1024 * 1024, gt=0, description="bytes")
+    workingDirectory: str | None = None
+    allowedCommands: list[str] = Field(default_factory=list)
+    blockedCommands: list[str] = Field(default_factory=list)
+    environment: dict[str, str] = Field(default_factory=dict)
+    timeout: int | None = Field(None, gt=0, le=MAX_PROCESS_TIMEOUT_MS, description="ms")
+    enabledTools: list[Literal[PROCESS_TOOL_NAMES]] | None = None  # type: ignore[valid-type]
+
+
+class TodoToolsConfig(_Family):
+    type: Literal["todo-tools"]
+    maxTodosPerSession: int = Field(100, gt=0)
+    enableEvents: bool = True
+
+
+class BuiltinToolsConfig(_Family):
+    type: Literal["builtin-tools"]
+    enabledTools: list[Literal[BUILTIN_TOOL_NAMES]] | None = None  # type: ignore[valid-type]
+    # ours: hosts (`name` or `name:port`) http_request may reach although they resolve to a
+    # loopback, private or link-local address (e.g. an internal service you trust).
+    allowedHosts: list[str] = Field(default_factory=list)
+    # ours: caps of http_request
+    maxResponseBytes: int = Field(5 * 1024 * 1024, gt=0)
+    maxRedirects: int = Field(5, ge=0, le=20)
+
+
+ToolFamilyConfig = Annotated[
+    Union[FilesystemToolsConfig, ProcessToolsConfig, TodoToolsConfig, BuiltinToolsConfig],
+    Field(discriminator="type")]
+
+TOOL_FAMILY_TYPES = ("filesystem-tools", "process-tools", "todo-tools", "builtin-tools")
+# Families of the reference format that Switchyard does not implement yet: an entry loads
+# with a warning instead of an error, so real agent files still load.
+UNIMPLEMENTED_TOOL_FAMILIES = ("plan-tools", "agent-spawner", "lifecycle-tools", "scheduler-tools")
