@@ -71,7 +71,8 @@ class AgentTooling:
                 family.forget(session_id)
 
     async def stop(self) -> None:
-        self.kill_processes()
+        if self.builtin is not None:
+            await self.builtin.close()
         if self.mcp is not None:
             await self.mcp.stop()
 

@@ -65,11 +65,7 @@ async def check_url(url: str, allowed_hosts: list[str]) -> tuple[httpx.URL, str]
     trusted = _allowed(host, port, allowed_hosts)
     if not trusted and (host == "localhost" or host.endswith(".localhost")):
         raise UnsafeTarget(f"request to '{host}' blocked: a loopback host name")
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise ToolError(f"cannot resolve '{host}': {exc.strerror or exc}") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = await _addresses(host, port)
     if not addresses:
         raise ToolError(f"cannot resolve '{host}'")
     if not trusted:
@@ -77,9 +73,19 @@ async def check_url(url: str, allowed_hosts: list[str]) -> tuple[httpx.URL, str]
             if _refused_address(address):
                 raise UnsafeTarget(f"request to '{host}' blocked: it resolves to {address}, a loopback, "
                                    "private, link-local or reserved address (allow it with allowedHosts)")
-    pinned = addresses[0]
-    pinned_host = f"[{pinned}]" if pinned.version == 6 else str(pinned)
-    return parts.copy_with(host=pinned_host.strip("[]")), host
+    return parts.copy_with(host=str(addresses[0])), host
+
+
+async def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]   # a literal address: nothing to resolve
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ToolError(f"cannot resolve '{host}': {exc.strerror or exc}") from None
+    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
 
 @dataclass

@@ -43,6 +43,11 @@ class BuiltinTooling:
         """Kill every background process (their process groups); returns how many ran."""
         return sum(family.kill_all() for family in self.process_families)
 
+    async def close(self) -> None:
+        """Kill the background processes and reap them (the agent's shutdown)."""
+        for family in self.process_families:
+            await family.close()
+
 
 def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> BuiltinTooling:
     from switchyard.tools.builtin.command_policy import CommandPolicy

@@ -105,7 +105,7 @@ class CommandPolicy:
                                           "allowedCommands")
             return None
         if level == "moderate":
-            risky = [p for p in used if p in RISKY]
+            risky = [p for p in used if p in RISKY or p.startswith("git ")]
             if risky:
                 return PolicyDecision.ask(f"securityLevel moderate: '{risky[0]}' needs approval")
         return None

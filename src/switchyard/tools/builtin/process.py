@@ -133,3 +133,6 @@ class ProcessTools:
 
     def kill_all(self) -> int:
         return self.registry.kill_all()
+
+    async def close(self) -> None:
+        await self.registry.close()

@@ -180,6 +180,13 @@ class ProcessRegistry:
             return None
         return entry
 
+    async def close(self, grace: float = 2.0) -> None:
+        """Kill every background process group and reap the processes (bounded by `grace`)."""
+        self.kill_all()
+        waits = [entry.process.wait() for entry in self.processes.values()]
+        if waits:
+            await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=grace)
+
     def kill_all(self) -> int:
         count = 0
         for entry in self.processes.values():
