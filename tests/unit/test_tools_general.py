@@ -53,6 +53,7 @@ def servers():
 
 
 def build(tmp_path: Path, entries: list[dict], approvals=None):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = parse_agent({"tools": entries}).config
     published: list = []
 
@@ -172,3 +173,45 @@ async def test_todo_write_replaces_the_list_and_publishes_todo_update(tmp_path):
     both = [{**first[0]}, {**first[1], "status": "in_progress"}]
     bad = await tools["todo_write"].call({"todos": both}, ctx())
     assert bad.is_error and "only one todo may be in_progress" in bad.as_text()
+
+
+async def test_plan_tools_create_read_update_and_review(tmp_path):
+    coordinator = ApprovalCoordinator(PermissionsConfig(mode="auto-approve"), _ignore)
+    tools, _ = build(tmp_path, [{"type": "plan-tools"}], approvals=coordinator)
+    assert sorted(tools) == ["plan_create", "plan_read", "plan_review", "plan_update"]
+    created = json.loads((await tools["plan_create"].call({"title": "Fix add", "content": "- [ ] fix"}, ctx())).as_text())
+    assert created["status"] == "draft" and created["path"] == str(tmp_path / ".dexto/plans/s1/plan.md")
+    assert "already has a plan" in await refused(tools, "plan_create", title="again", content="x")
+    await tools["plan_update"].call({"content": "- [x] fix"}, ctx())
+    read = json.loads((await tools["plan_read"].call({}, ctx())).as_text())
+    assert (read["content"], read["title"], read["status"]) == ("- [x] fix", "Fix add", "draft")
+
+    async def answer(status, **extra):
+        for _ in range(100):
+            if coordinator.pending("s1"):
+                break
+            await asyncio.sleep(0.01)
+        [request] = coordinator.pending("s1")
+        assert request["metadata"]["args"]["content"] == "- [x] fix"
+        coordinator.resolve(request["approvalId"], status, **extra)
+
+    review = asyncio.ensure_future(tools["plan_review"].call({"summary": "one step"}, ctx()))
+    await answer("denied", message="also add a test")
+    denied = json.loads((await review).as_text())
+    assert denied["approved"] is False and "also add a test" in denied["message"]
+    review = asyncio.ensure_future(tools["plan_review"].call({}, ctx()))
+    await answer("approved")
+    assert json.loads((await review).as_text())["planStatus"] == "approved"
+    assert json.loads((await tools["plan_read"].call({}, ctx())).as_text())["status"] == "approved"
+
+
+async def test_a_plan_never_leaves_its_folder_whatever_the_session_id(tmp_path):
+    tools, _ = build(tmp_path / "agent", [{"type": "plan-tools"}])
+    context = ToolCallContext(call_id="c1", session_id="../../../escape")
+    created = json.loads((await tools["plan_create"].call({"title": "t", "content": "c"}, context)).as_text())
+    assert Path(created["path"]).parent.parent == tmp_path / "agent/.dexto/plans"
+    assert not (tmp_path / "escape").exists()
+
+
+async def _ignore(event):
+    pass

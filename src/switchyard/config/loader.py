@@ -80,6 +80,7 @@ _FAMILY_OF_TOOL = {
     **{name: "process-tools" for name in tools_schema.PROCESS_TOOL_NAMES},
     **{name: "builtin-tools" for name in tools_schema.BUILTIN_TOOL_NAMES},
     **{name: "todo-tools" for name in tools_schema.TODO_TOOL_NAMES},
+    **{name: "plan-tools" for name in tools_schema.PLAN_TOOL_NAMES},
 }
 
 

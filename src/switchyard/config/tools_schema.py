@@ -16,6 +16,7 @@ FILESYSTEM_TOOL_NAMES = ("read_file", "read_media_file", "write_file", "edit_fil
 PROCESS_TOOL_NAMES = ("bash_exec", "bash_output", "kill_process")
 BUILTIN_TOOL_NAMES = ("ask_user", "http_request", "sleep", "search_history")
 TODO_TOOL_NAMES = ("todo_write",)
+PLAN_TOOL_NAMES = ("plan_create", "plan_read", "plan_update", "plan_review")
 
 # Tool names of the reference's families that Switchyard does not implement yet: listed in
 # `enabledTools` they load with a warning (an unknown name is an error).
@@ -67,6 +68,12 @@ class TodoToolsConfig(_Family):
     enableEvents: bool = True
 
 
+class PlanToolsConfig(_Family):
+    type: Literal["plan-tools"]
+    basePath: str = ".dexto/plans"   # relative to the agent's folder
+    enabledTools: list[Literal[PLAN_TOOL_NAMES]] | None = None  # type: ignore[valid-type]
+
+
 class BuiltinToolsConfig(_Family):
     type: Literal["builtin-tools"]
     enabledTools: list[Literal[BUILTIN_TOOL_NAMES]] | None = None  # type: ignore[valid-type]
@@ -79,10 +86,10 @@ class BuiltinToolsConfig(_Family):
 
 
 ToolFamilyConfig = Annotated[
-    Union[FilesystemToolsConfig, ProcessToolsConfig, TodoToolsConfig, BuiltinToolsConfig],
+    Union[FilesystemToolsConfig, ProcessToolsConfig, TodoToolsConfig, PlanToolsConfig, BuiltinToolsConfig],
     Field(discriminator="type")]
 
-TOOL_FAMILY_TYPES = ("filesystem-tools", "process-tools", "todo-tools", "builtin-tools")
+TOOL_FAMILY_TYPES = ("filesystem-tools", "process-tools", "todo-tools", "plan-tools", "builtin-tools")
 # Families of the reference format that Switchyard does not implement yet: an entry loads
 # with a warning instead of an error, so real agent files still load.
-UNIMPLEMENTED_TOOL_FAMILIES = ("plan-tools", "agent-spawner", "lifecycle-tools", "scheduler-tools")
+UNIMPLEMENTED_TOOL_FAMILIES = ("agent-spawner", "lifecycle-tools", "scheduler-tools")

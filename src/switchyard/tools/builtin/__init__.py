@@ -1,6 +1,7 @@
 """The agent file's `tools:` families, built into tools and policies: `build_builtin_tools`.
 
-One module per family (filesystem.py, process.py, todo.py, general.py for builtin-tools);
+One module per family (filesystem.py, process.py, todo.py, plan.py, general.py for
+builtin-tools);
 the sandbox rules are in tools/sandbox.py (paths) and tools/url_guard.py (network), and the
 families' policies (FilesystemPolicy, CommandPolicy) join the approval flow's policies so a
 call is judged with its arguments before anyone is asked.
@@ -12,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
-from switchyard.config.tools_schema import (BuiltinToolsConfig, FilesystemToolsConfig, ProcessToolsConfig,
-                                            TodoToolsConfig, ToolFamilyConfig)
+from switchyard.config.tools_schema import (BuiltinToolsConfig, FilesystemToolsConfig, PlanToolsConfig,
+                                            ProcessToolsConfig, TodoToolsConfig, ToolFamilyConfig)
 from switchyard.events import Event
 from switchyard.tools.base import Tool
 from switchyard.tools.policy import ToolPolicy
@@ -53,6 +54,7 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
     from switchyard.tools.builtin.command_policy import CommandPolicy
     from switchyard.tools.builtin.filesystem import FilesystemPolicy, FilesystemTools
     from switchyard.tools.builtin.general import GeneralTools
+    from switchyard.tools.builtin.plan import PlanTools
     from switchyard.tools.builtin.process import ProcessTools
     from switchyard.tools.builtin.todo import TodoTools
 
@@ -71,6 +73,8 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
         elif isinstance(entry, TodoToolsConfig):
             family = TodoTools(entry, deps.publish)
             out.todo_families.append(family)
+        elif isinstance(entry, PlanToolsConfig):
+            family = PlanTools(entry, deps.agent_dir, deps.approvals)
         elif isinstance(entry, BuiltinToolsConfig):
             family = GeneralTools(entry, deps.approvals, deps.search_history)
         else:  # pragma: no cover - the config's union lists exactly these
