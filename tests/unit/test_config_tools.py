@@ -39,7 +39,7 @@ def test_older_custom_and_internal_tools_load_as_tools():
 
 def test_reference_families_and_tool_names_not_implemented_yet_warn():
     loaded = parse_agent({"tools": [{"type": "agent-spawner", "allowedAgents": ["explore-agent"]},
-                                    {"type": "builtin-tools", "enabledTools": ["ask_user", "delegate_to_url"]}]})
+                                    {"type": "builtin-tools", "enabledTools": ["ask_user", "web_search"]}]})
     assert [t.type for t in loaded.config.tools] == ["builtin-tools"]
     assert loaded.config.tools[0].enabledTools == ["ask_user"]
     assert sorted(w.split("`")[1] for w in loaded.warnings) == ["tools[0]", "tools[1].enabledTools"]

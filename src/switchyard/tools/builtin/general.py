@@ -1,10 +1,12 @@
-"""The `builtin-tools` family: ask_user, http_request, sleep, search_history.
+"""The `builtin-tools` family: ask_user, http_request, delegate_to_url, sleep, search_history.
 
 - ask_user publishes an approval-style request (approval:request for tool `ask_user`, the
   question in its args) and waits for the answer over HTTP: POST /api/approvals/{id} with
   status approved and the answer in formData (tools/approval.py's coordinator).
 - http_request goes through tools/url_guard.py (no loopback, private, link-local or metadata
   addresses unless allowedHosts says so; redirects re-checked; size and time caps).
+- delegate_to_url sends an A2A `message/send` (JSON-RPC) to another agent, through the same
+  guard as http_request (so an agent on a private address needs allowedHosts).
 - sleep waits, waking early when the call is cancelled.
 - search_history searches the messages of the caller's own sessions of this agent.
 """
@@ -19,6 +21,7 @@ from pydantic import Field
 
 from switchyard.config.tools_schema import BUILTIN_TOOL_NAMES, BuiltinToolsConfig
 from switchyard.errors import ToolError
+from switchyard.ids import new_id
 from switchyard.tools.builtin.base import BuiltinTool, ToolInput
 from switchyard.tools.context import ToolCallContext
 from switchyard.tools.url_guard import safe_request, strip_credentials
@@ -54,6 +57,14 @@ class SearchHistoryInput(ToolInput):
     limit: int = Field(20, gt=0, le=200, description="Maximum number of matches")
 
 
+class DelegateToUrlInput(ToolInput):
+    url: str = Field(description='The A2A agent\'s URL (e.g. "http://agents.example.com" or ".../agents/<id>"); '
+                                 "the JSON-RPC endpoint is appended")
+    message: str = Field(min_length=1, description="The task for the other agent, in natural language")
+    sessionId: str | None = Field(None, description="Continue an earlier delegation's conversation")
+    timeout: int = Field(30_000, gt=0, le=600_000, description="Timeout in milliseconds")
+
+
 class GeneralTools:
     def __init__(self, config: BuiltinToolsConfig, approvals: Callable[[], Any],
                  search_history: HistorySearch | None) -> None:
@@ -69,6 +80,10 @@ class GeneralTools:
             "http_request": BuiltinTool("http_request", "Make an HTTP request to a public http(s) URL. "
                                         "Returns ok, status, statusText, headers, body and json when the "
                                         "body is JSON.", HttpRequestInput, self.http_request, family=FAMILY),
+            "delegate_to_url": BuiltinTool(
+                "delegate_to_url", "Delegate a task to another A2A agent at a URL and return its answer. The "
+                "result carries a sessionId: pass it again to continue the same conversation.",
+                DelegateToUrlInput, self.delegate_to_url, family=FAMILY),
             "sleep": BuiltinTool("sleep", "Pause for a number of milliseconds.", SleepInput, self.sleep,
                                  family=FAMILY),
             "search_history": BuiltinTool("search_history", "Search the messages of your sessions with "
@@ -120,6 +135,32 @@ class GeneralTools:
                 pass
         return out
 
+    async def delegate_to_url(self, args: DelegateToUrlInput, context: ToolCallContext) -> dict[str, Any]:
+        session = args.sessionId or f"delegation-{new_id()}"
+        request = {"jsonrpc": "2.0", "id": new_id(), "method": "message/send", "params": {
+            "message": {"role": "user", "kind": "message", "messageId": new_id(), "contextId": session,
+                        "parts": [{"kind": "text", "text": args.message}]},
+            "configuration": {"blocking": True}}}
+        base = args.url.rstrip("/")
+        failures = []
+        for endpoint in (f"{base}/v1/jsonrpc", f"{base}/jsonrpc"):
+            response = await safe_request("POST", endpoint, headers={"Content-Type": "application/json"},
+                                          content=json.dumps(request).encode(), timeout=args.timeout / 1000,
+                                          max_bytes=self.config.maxResponseBytes, max_redirects=0,
+                                          allowed_hosts=self.config.allowedHosts)
+            if response.status >= 400:
+                failures.append(f"{strip_credentials(endpoint)}: HTTP {response.status}")
+                continue
+            try:
+                body = json.loads(response.body)
+            except ValueError:
+                raise ToolError(f"{strip_credentials(endpoint)} did not answer JSON-RPC") from None
+            if isinstance(body, dict) and body.get("error"):
+                raise ToolError(f"the agent returned an error: {body['error'].get('message', body['error'])}")
+            return {"success": True, "agentUrl": strip_credentials(args.url), "sessionId": session,
+                    "response": _answer_text(body.get("result") if isinstance(body, dict) else body)}
+        raise ToolError(f"no A2A endpoint answered at {strip_credentials(args.url)} ({'; '.join(failures)})")
+
     async def sleep(self, args: SleepInput, context: ToolCallContext) -> dict[str, Any]:
         try:
             await asyncio.wait_for(context.cancellation.wait(), args.ms / 1000)
@@ -131,3 +172,22 @@ class GeneralTools:
         assert self.search is not None
         found = await self.search(args.query, args.sessionId, args.role, args.limit, context.owner)
         return {"matches": found, "count": len(found)}
+
+
+def _answer_text(result: Any) -> str:
+    """The text of an A2A result: a message's text parts, or the last agent message of a task
+    (its history or its status message); the raw JSON otherwise."""
+    if isinstance(result, dict):
+        candidates = [result] if result.get("kind") == "message" else []
+        history = [m for m in result.get("history") or [] if isinstance(m, dict) and m.get("role") == "agent"]
+        status = (result.get("status") or {}).get("message")
+        candidates += [*(history[-1:]), *([status] if isinstance(status, dict) else [])]
+        for message in candidates:
+            texts = [p.get("text", "") for p in message.get("parts") or [] if p.get("kind") == "text"]
+            if texts:
+                return "\n".join(texts)
+        for artifact in result.get("artifacts") or []:
+            texts = [p.get("text", "") for p in artifact.get("parts") or [] if p.get("kind") == "text"]
+            if texts:
+                return "\n".join(texts)
+    return json.dumps(result)
