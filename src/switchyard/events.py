@@ -172,6 +172,19 @@ class TodoUpdateEvent(Event):
 
 
 @dataclass(frozen=True)
+class ServiceEvent(Event):
+    """Progress of work a tool runs on the session's behalf (the reference's `service:event`),
+    e.g. a sub-agent started by spawn_agent: `service` names the tool family, `event` what
+    happened, `data` its details."""
+
+    name: ClassVar[str] = "service:event"
+    service: str
+    event: str
+    tool_call_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class RoutedAgent:
     """One agent in a routing decision's ranking."""
 
@@ -225,7 +238,7 @@ class RunCompleteEvent(Event):
 EVENT_TYPES: dict[str, type[Event]] = {cls.name: cls for cls in (
     ThinkingEvent, ChunkEvent, ToolCallEvent, ToolRunningEvent, ToolResultEvent, ResponseEvent,
     ErrorEvent, RetryingEvent, ApprovalRequestEvent, ApprovalResponseEvent, TitleUpdatedEvent,
-    TodoUpdateEvent, RoutingDecisionEvent, RunCompleteEvent)}
+    TodoUpdateEvent, ServiceEvent, RoutingDecisionEvent, RunCompleteEvent)}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""builtin-tools over HTTP: delegate_to_url sends an A2A message/send to another hosted agent
+"""builtin-tools and agent-spawner over HTTP: delegate_to_url sends an A2A message/send to another hosted agent
 (reached only because allowedHosts names it: it is on loopback), search_history finds the
 session's earlier messages, and an SSRF attempt through http_request comes back to the model
-as a tool error. Two agents on one live server, one scripted fake LLM."""
+as a tool error; spawn_agent runs another hosted agent (auto-approving its calls, as
+autoApproveAgents says) and its run shows as service:event events of the parent session.
+Agents on one live server, one scripted fake LLM."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 from tests.support.fake_llm import Text, ToolCalls
 from tests.support.live_server import LiveServer, serve_agents
 from tests.support.net import free_port
+from tests.support.sse import iter_sse
 from tests.support.tools import agent_config, tool_messages
 
 
@@ -65,3 +68,43 @@ def test_delegate_to_url_search_history_and_ssrf(live, fake_llm):
     assert "blocked" in told["s1"] and "169.254.169.254" in told["s1"]
     assert "blocked" in told["s2"] and "loopback" in told["s2"]
     assert tools["delegate_to_url"] == tools["search_history"] == tools["http_request"] == "builtin"
+
+
+@pytest.fixture
+def spawning(fake_llm, tmp_path, monkeypatch):
+    monkeypatch.setenv("SWITCHYARD_HOME", str(tmp_path / "home"))
+    lead = agent_config("lead", fake_llm.base_url, tools=[
+        {"type": "agent-spawner", "allowedAgents": ["explorer"], "autoApproveAgents": ["explorer"]}])
+    explorer = agent_config("explorer", fake_llm.base_url, permissions={"mode": "manual"},
+                            tools=[{"type": "builtin-tools", "enabledTools": ["sleep"]}])
+    outsider = agent_config("outsider", fake_llm.base_url)
+    with serve_agents(lead, explorer, outsider, default_agent="lead") as running:
+        yield running
+
+
+def test_spawn_agent_runs_a_hosted_agent_and_its_run_shows_in_the_parent_session(spawning, fake_llm):
+    fake_llm.script(
+        ToolCalls([("p1", "spawn_agent", {"task": "look around", "instructions": "nap briefly, then report",
+                                          "agentId": "explorer"})]),
+        ToolCalls([("k1", "sleep", {"ms": 5})]),        # the explorer's step: asks approval (manual mode)
+        Text("all quiet"),                               # the explorer's answer
+        ToolCalls([("p2", "spawn_agent", {"task": "x", "instructions": "y", "agentId": "outsider"})]),
+        Text("The explorer says: all quiet."),
+    )
+    seen = []
+    with spawning.client() as c:
+        with c.stream("POST", "/api/message-stream", json={"content": "explore", "sessionId": "lead-1"}) as r:
+            for name, data in iter_sse(r):
+                seen.append((name, data))
+                if name == "run:complete":
+                    break
+        explorer_sessions = c.get("/api/sessions", params={"agentId": "explorer"}).json()["sessions"]
+    service = [(d["event"], d["data"].get("toolName")) for n, d in seen if n == "service:event"]
+    assert service == [("started", None), ("progress", "sleep"), ("completed", None)]
+    started = next(d for n, d in seen if n == "service:event")
+    assert started["toolCallId"] == "p1" and started["data"]["agentId"] == "explorer"
+    assert [s["id"] for s in explorer_sessions] == [started["data"]["sessionId"]]
+    told = said(fake_llm)
+    assert json.loads(told["p1"]) == {"success": True, "agentId": "explorer",
+                                      "sessionId": started["data"]["sessionId"], "response": "all quiet"}
+    assert "not in allowedAgents (explorer)" in told["p2"]

@@ -185,7 +185,8 @@ def test_the_coding_agent_reads_greps_edits_and_runs_the_tests(project, fake_llm
         listed = c.get("/api/tools").json()
         builtin = {t["name"] for t in listed["tools"] if t["source"] == "builtin"}
         assert builtin == {"ask_user", "read_file", "read_media_file", "write_file", "edit_file", "glob_files",
-                           "grep_content", "bash_exec", "bash_output", "kill_process", "todo_write"}
+                           "grep_content", "bash_exec", "bash_output", "kill_process", "todo_write",
+                           "spawn_agent"}
         edit = next(t for t in listed["tools"] if t["name"] == "edit_file")
         assert edit["inputSchema"]["required"] == ["file_path", "old_string", "new_string"]
         assert listed["localCount"] == listed["totalCount"] == len(builtin) and listed["mcpCount"] == 0

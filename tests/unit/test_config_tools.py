@@ -38,7 +38,7 @@ def test_older_custom_and_internal_tools_load_as_tools():
 
 
 def test_reference_families_and_tool_names_not_implemented_yet_warn():
-    loaded = parse_agent({"tools": [{"type": "agent-spawner", "allowedAgents": ["explore-agent"]},
+    loaded = parse_agent({"tools": [{"type": "lifecycle-tools", "enabledTools": ["search_history"]},
                                     {"type": "builtin-tools", "enabledTools": ["ask_user", "web_search"]}]})
     assert [t.type for t in loaded.config.tools] == ["builtin-tools"]
     assert loaded.config.tools[0].enabledTools == ["ask_user"]
@@ -69,7 +69,7 @@ def test_validate_reports_unknown_tool_types_and_options(tmp_path):
     assert f"{bad}: tools[0].maxFilesize: unknown field" in result.stderr
     assert f"{bad}: tools[1]: unknown type 'web-tools'" in result.stderr
     good = tmp_path / "good.yml"
-    good.write_text("agentId: a\ntools:\n  - {type: filesystem-tools, allowedPaths: [.]}\n  - {type: agent-spawner}\n")
+    good.write_text("agentId: a\ntools:\n  - {type: filesystem-tools, allowedPaths: [.]}\n  - {type: scheduler-tools}\n")
     result = _cli("validate", str(good))
     assert result.returncode == 0, result.stderr
-    assert "tools[1]` (type agent-spawner)" in result.stderr
+    assert "tools[1]` (type scheduler-tools)" in result.stderr

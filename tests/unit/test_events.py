@@ -11,7 +11,7 @@ import pytest
 from switchyard.bus import codec
 from switchyard.events import (EVENT_TYPES, ApprovalRequestEvent, ApprovalResponseEvent, ChunkEvent,
                                ErrorEvent, ResponseEvent, RetryingEvent, RoutedAgent, RoutingDecisionEvent,
-                               RunCompleteEvent, RunFailure, RunResult, ThinkingEvent, TitleUpdatedEvent, TodoUpdateEvent,
+                               RunCompleteEvent, RunFailure, RunResult, ThinkingEvent, TitleUpdatedEvent, TodoUpdateEvent, ServiceEvent,
                                ToolCallEvent, ToolResultEvent, ToolRunningEvent, UpstreamFailure)
 from switchyard.llm.base import Usage
 from switchyard.routing.decision import AgentScore, RoutingDecision
@@ -73,6 +73,9 @@ CASES = [
      {"name": "todo:update", "sessionId": SID,
       "todos": [{"id": "t1", "content": "Fix it", "activeForm": "Fixing it", "status": "pending"}],
       "stats": {"created": 1, "updated": 0, "deleted": 0}}),
+    (ServiceEvent(SID, "agent-spawner", "progress", "call-1", {"agentId": "explore-agent", "toolName": "read_file"}),
+     {"name": "service:event", "sessionId": SID, "service": "agent-spawner", "event": "progress",
+      "toolCallId": "call-1", "data": {"agentId": "explore-agent", "toolName": "read_file"}}),
     (RoutingDecisionEvent.of(SID, DECISION),
      {"name": "routing:decision", "sessionId": SID, **DECISION.to_dict()}),
     (RunCompleteEvent(SID, "stop", 2, 40),

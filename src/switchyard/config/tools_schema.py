@@ -74,6 +74,15 @@ class PlanToolsConfig(_Family):
     enabledTools: list[Literal[PLAN_TOOL_NAMES]] | None = None  # type: ignore[valid-type]
 
 
+class AgentSpawnerConfig(_Family):
+    type: Literal["agent-spawner"]
+    maxConcurrentAgents: int = Field(5, gt=0)
+    defaultTimeout: int = Field(0, ge=0, description="ms; 0 = no timeout")
+    allowSpawning: bool = True
+    allowedAgents: list[Annotated[str, Field(min_length=1)]] | None = None
+    autoApproveAgents: list[Annotated[str, Field(min_length=1)]] | None = None
+
+
 class BuiltinToolsConfig(_Family):
     type: Literal["builtin-tools"]
     enabledTools: list[Literal[BUILTIN_TOOL_NAMES]] | None = None  # type: ignore[valid-type]
@@ -86,10 +95,12 @@ class BuiltinToolsConfig(_Family):
 
 
 ToolFamilyConfig = Annotated[
-    Union[FilesystemToolsConfig, ProcessToolsConfig, TodoToolsConfig, PlanToolsConfig, BuiltinToolsConfig],
+    Union[FilesystemToolsConfig, ProcessToolsConfig, TodoToolsConfig, PlanToolsConfig, AgentSpawnerConfig,
+          BuiltinToolsConfig],
     Field(discriminator="type")]
 
-TOOL_FAMILY_TYPES = ("filesystem-tools", "process-tools", "todo-tools", "plan-tools", "builtin-tools")
+TOOL_FAMILY_TYPES = ("filesystem-tools", "process-tools", "todo-tools", "plan-tools", "agent-spawner",
+                     "builtin-tools")
 # Families of the reference format that Switchyard does not implement yet: an entry loads
 # with a warning instead of an error, so real agent files still load.
-UNIMPLEMENTED_TOOL_FAMILIES = ("agent-spawner", "lifecycle-tools", "scheduler-tools")
+UNIMPLEMENTED_TOOL_FAMILIES = ("lifecycle-tools", "scheduler-tools")

@@ -28,6 +28,8 @@ class AgentTooling:
         self.mcp: Any = None          # tools.mcp_manager.MCPManager, once created
         self.approvals: Any = None    # tools.approval.ApprovalCoordinator, from start()
         self.builtin: Any = None      # tools.builtin.BuiltinTooling, from start()
+        # The other agents of the server (agent id -> Agent), set by the AgentHost: spawn_agent.
+        self.find_agent: Callable[[str], Any] | None = None
 
     async def start(self) -> None:
         from switchyard.tools.approval import ApprovalCoordinator
@@ -49,7 +51,8 @@ class AgentTooling:
         deps = BuiltinDeps(agent_dir=self.agent_dir,
                            protected=protected_paths(env, self.store.url if self.store is not None else None),
                            spawn=self._spawn or _unsupervised, publish=self._publish,
-                           approvals=lambda: self.approvals, search_history=search, server_env=env)
+                           approvals=lambda: self.approvals, search_history=search, server_env=env,
+                           agent_id=self.config.agentId, find_agent=lambda: self.find_agent)
         return build_builtin_tools(list(self.config.tools), deps)
 
     def ensure_mcp(self) -> Any:

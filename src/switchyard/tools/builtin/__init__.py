@@ -1,7 +1,7 @@
 """The agent file's `tools:` families, built into tools and policies: `build_builtin_tools`.
 
-One module per family (filesystem.py, process.py, todo.py, plan.py, general.py for
-builtin-tools);
+One module per family (filesystem.py, process.py, todo.py, plan.py, spawner.py, general.py
+for builtin-tools);
 the sandbox rules are in tools/sandbox.py (paths) and tools/url_guard.py (network), and the
 families' policies (FilesystemPolicy, CommandPolicy) join the approval flow's policies so a
 call is judged with its arguments before anyone is asked.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
-from switchyard.config.tools_schema import (BuiltinToolsConfig, FilesystemToolsConfig, PlanToolsConfig,
+from switchyard.config.tools_schema import (AgentSpawnerConfig, BuiltinToolsConfig, FilesystemToolsConfig, PlanToolsConfig,
                                             ProcessToolsConfig, TodoToolsConfig, ToolFamilyConfig)
 from switchyard.events import Event
 from switchyard.tools.base import Tool
@@ -30,6 +30,8 @@ class BuiltinDeps:
     publish: Callable[[Event], Awaitable[None]]
     approvals: Callable[[], Any]                            # the ApprovalCoordinator, once started
     search_history: Any = None                              # general.HistorySearch
+    agent_id: str = ""
+    find_agent: Callable[[], Any] = lambda: None            # -> (agent id -> hosted Agent), or None
     server_env: Mapping[str, str] | None = None
 
 
@@ -56,6 +58,7 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
     from switchyard.tools.builtin.general import GeneralTools
     from switchyard.tools.builtin.plan import PlanTools
     from switchyard.tools.builtin.process import ProcessTools
+    from switchyard.tools.builtin.spawner import AgentSpawner
     from switchyard.tools.builtin.todo import TodoTools
 
     out = BuiltinTooling()
@@ -75,6 +78,8 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
             out.todo_families.append(family)
         elif isinstance(entry, PlanToolsConfig):
             family = PlanTools(entry, deps.agent_dir, deps.approvals)
+        elif isinstance(entry, AgentSpawnerConfig):
+            family = AgentSpawner(entry, deps.agent_id, deps.find_agent, deps.publish)
         elif isinstance(entry, BuiltinToolsConfig):
             family = GeneralTools(entry, deps.approvals, deps.search_history)
         else:  # pragma: no cover - the config's union lists exactly these
