@@ -276,3 +276,18 @@ async def test_the_policy_denies_before_anyone_is_asked_even_in_auto_approve(wor
 
 async def _no_emit(event):
     raise AssertionError(f"nobody should be asked: {event}")
+
+
+async def test_a_fifo_or_a_folder_is_refused_without_hanging(world):
+    tmp_path, tools = world
+    os.mkfifo(tmp_path / "proj" / "pipe")
+    assert "not a regular file" in await refused(tools, "read_file", file_path="pipe")
+    assert "not a regular file" in await refused(tools, "write_file", file_path="pipe", content="x")
+    assert "is a folder" in await refused(tools, "read_file", file_path="pkg")
+
+
+async def test_glob_with_a_leading_dot_slash(world):
+    tmp_path, tools = world
+    (tmp_path / "proj" / ".hidden.py").write_text("x = 1\n")
+    found = await call(tools, "glob_files", pattern="./.hidden.py")
+    assert [f["path"] for f in found["files"]] == [".hidden.py"]

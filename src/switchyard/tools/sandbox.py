@@ -129,7 +129,9 @@ class PathSandbox:
         """Check `path`, open it (O_NOFOLLOW) and verify the open file is the checked one.
         Returns (resolved path, file descriptor); the caller closes the descriptor."""
         resolved = self.check(path)
-        flags = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        # O_NONBLOCK: opening a FIFO planted in the folder must not hang the worker thread
+        # (it is refused below, as is anything but a regular file).
+        flags = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         if mode.startswith("r"):
             flags |= os.O_RDONLY
         else:
@@ -142,9 +144,12 @@ class PathSandbox:
             if exc.errno == errno.ELOOP:   # ELOOP: the last component became a symlink after the check
                 raise SandboxViolation(f"access to '{path}' denied: it is a symlink swapped in "
                                        "after the check") from None
+            if exc.errno == errno.ENXIO:   # a FIFO (or socket) nobody reads: not a file
+                raise SandboxViolation(f"access to '{path}' denied: not a regular file") from None
             raise
         try:
             self._verify_open(fd, resolved, os.fspath(path))
+            os.set_blocking(fd, True)
         except BaseException:
             os.close(fd)
             raise
@@ -152,7 +157,11 @@ class PathSandbox:
 
     def _verify_open(self, fd: int, resolved: Path, shown: str) -> None:
         info = os.fstat(fd)
-        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        if stat.S_ISDIR(info.st_mode):
+            raise SandboxViolation(f"'{shown}' is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise SandboxViolation(f"access to '{shown}' denied: not a regular file")
+        if info.st_nlink > 1:
             raise SandboxViolation(f"access to '{shown}' denied: the file has {info.st_nlink} hard "
                                    "links (a hard link may be a file outside allowedPaths)")
         proc_link = Path(f"/proc/self/fd/{fd}")

@@ -88,7 +88,9 @@ def _search_base(sandbox: PathSandbox, path: str | None) -> Path:
 def glob_files(sandbox: PathSandbox, pattern: str, path: str | None, max_results: int,
                context: ToolCallContext) -> dict[str, Any]:
     base = _search_base(sandbox, path)
-    matcher = glob_regex(pattern.lstrip("./") if pattern.startswith("./") else pattern)
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    matcher = glob_regex(pattern)
     files, total = [], 0
     for real in walk_files(sandbox, base, context):
         try:

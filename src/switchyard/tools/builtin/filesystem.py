@@ -13,7 +13,6 @@ import asyncio
 import base64
 import mimetypes
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -201,9 +200,10 @@ class FilesystemTools:
     def _backup(self, resolved: Path) -> str | None:
         if not self.config.enableBackups or not resolved.is_file():
             return None
+        original = self._read_bytes(str(resolved))   # through the sandbox's verified open
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         target = self.backup_dir / f"{resolved.name}.{time.strftime('%Y%m%dT%H%M%S')}.{time.monotonic_ns()}.bak"
-        shutil.copy2(resolved, target)
+        target.write_bytes(original)
         self._prune_backups()
         return str(target)
 
