@@ -215,3 +215,46 @@ async def test_a_plan_never_leaves_its_folder_whatever_the_session_id(tmp_path):
 
 async def _ignore(event):
     pass
+
+
+SKILL = """---
+title: Code Review
+description: Review the given files
+---
+
+# Code Review Skill
+
+Focus on $focus. Files: $ARGUMENTS
+"""
+
+
+async def test_skills_are_the_agents_prompts_and_read_skill_stays_in_the_skill_folder(tmp_path):
+    agent_dir = tmp_path / "agent"
+    (agent_dir / "skills").mkdir(parents=True)
+    (agent_dir / "skills" / "code-review.md").write_text(SKILL)
+    (agent_dir / "skills" / "checklist.txt").write_text("1. tests\n")
+    (tmp_path / "secret.txt").write_text("outside")
+    config = parse_agent({"prompts": [{"type": "file", "file": "skills/code-review.md"},
+                                      {"type": "inline", "id": "quick-start", "prompt": "Say hi"}],
+                          "tools": [{"type": "builtin-tools"}]}).config
+    tooling = build_builtin_tools(config.tools, BuiltinDeps(
+        agent_dir=agent_dir, protected=[], spawn=lambda work, name: asyncio.ensure_future(work),
+        publish=_ignore, approvals=lambda: None, prompts=list(config.prompts)))
+    tools = {t.name: t for t in tooling.tools}
+    assert "code-review, quick-start" in tools["invoke_skill"].description
+    invoked = json.loads((await tools["invoke_skill"].call(
+        {"skill": "code-review", "args": {"focus": "security"}}, ctx())).as_text())
+    assert invoked["content"].startswith("# Code Review Skill") and "Focus on security." in invoked["content"]
+    read = json.loads((await tools["read_skill"].call({"skill": "code-review"}, ctx())).as_text())
+    assert read["displayName"] == "Code Review" and "$focus" in read["content"]
+    extra = json.loads((await tools["read_skill"].call({"skill": "code-review", "path": "checklist.txt"}, ctx())).as_text())
+    assert extra["content"] == "1. tests\n"
+    with pytest.raises(ToolError, match="outside allowedPaths"):
+        await tools["read_skill"].call({"skill": "code-review", "path": "../../secret.txt"}, ctx())
+    with pytest.raises(ToolError, match="not found"):
+        await tools["invoke_skill"].call({"skill": "nope"}, ctx())
+
+
+async def test_skill_tools_are_offered_only_where_skills_exist(tmp_path):
+    tools, _ = build(tmp_path, [{"type": "builtin-tools"}])
+    assert "invoke_skill" not in tools and "read_skill" not in tools and "ask_user" in tools

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 FILESYSTEM_TOOL_NAMES = ("read_file", "read_media_file", "write_file", "edit_file",
                          "glob_files", "grep_content")
 PROCESS_TOOL_NAMES = ("bash_exec", "bash_output", "kill_process")
-BUILTIN_TOOL_NAMES = ("ask_user", "http_request", "delegate_to_url", "sleep", "search_history")
+BUILTIN_TOOL_NAMES = ("ask_user", "http_request", "delegate_to_url", "invoke_skill", "read_skill", "sleep",
+                      "search_history")
 TODO_TOOL_NAMES = ("todo_write",)
 PLAN_TOOL_NAMES = ("plan_create", "plan_read", "plan_update", "plan_review")
 
@@ -22,7 +23,7 @@ PLAN_TOOL_NAMES = ("plan_create", "plan_read", "plan_update", "plan_review")
 # `enabledTools` they load with a warning (an unknown name is an error).
 UNIMPLEMENTED_TOOL_NAMES = {
     "filesystem-tools": ("list_directory", "find_paths"),
-    "builtin-tools": ("invoke_skill", "read_skill", "skill_load", "web_search",
+    "builtin-tools": ("skill_load", "web_search",
                       "code_search", "get_resource", "list_resources"),
 }
 

@@ -52,7 +52,8 @@ class AgentTooling:
                            protected=protected_paths(env, self.store.url if self.store is not None else None),
                            spawn=self._spawn or _unsupervised, publish=self._publish,
                            approvals=lambda: self.approvals, search_history=search, server_env=env,
-                           agent_id=self.config.agentId, find_agent=lambda: self.find_agent)
+                           agent_id=self.config.agentId, find_agent=lambda: self.find_agent,
+                           prompts=list(self.config.prompts))
         return build_builtin_tools(list(self.config.tools), deps)
 
     def ensure_mcp(self) -> Any:

@@ -31,6 +31,7 @@ class BuiltinDeps:
     approvals: Callable[[], Any]                            # the ApprovalCoordinator, once started
     search_history: Any = None                              # general.HistorySearch
     agent_id: str = ""
+    prompts: list[Any] = field(default_factory=list)        # the agent's prompts: its skills
     find_agent: Callable[[], Any] = lambda: None            # -> (agent id -> hosted Agent), or None
     server_env: Mapping[str, str] | None = None
 
@@ -58,6 +59,7 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
     from switchyard.tools.builtin.general import GeneralTools
     from switchyard.tools.builtin.plan import PlanTools
     from switchyard.tools.builtin.process import ProcessTools
+    from switchyard.tools.builtin.skills import SkillTools
     from switchyard.tools.builtin.spawner import AgentSpawner
     from switchyard.tools.builtin.todo import TodoTools
 
@@ -81,7 +83,8 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
         elif isinstance(entry, AgentSpawnerConfig):
             family = AgentSpawner(entry, deps.agent_id, deps.find_agent, deps.publish)
         elif isinstance(entry, BuiltinToolsConfig):
-            family = GeneralTools(entry, deps.approvals, deps.search_history)
+            family = GeneralTools(entry, deps.approvals, deps.search_history,
+                                  SkillTools(deps.prompts, deps.agent_dir))
         else:  # pragma: no cover - the config's union lists exactly these
             raise TypeError(f"unknown tool family {entry!r}")
         out.tools.extend(family.tools())

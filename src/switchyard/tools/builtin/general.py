@@ -1,4 +1,5 @@
-"""The `builtin-tools` family: ask_user, http_request, delegate_to_url, sleep, search_history.
+"""The `builtin-tools` family: ask_user, http_request, delegate_to_url, invoke_skill and
+read_skill (skills.py), sleep, search_history.
 
 - ask_user publishes an approval-style request (approval:request for tool `ask_user`, the
   question in its args) and waits for the answer over HTTP: POST /api/approvals/{id} with
@@ -23,6 +24,7 @@ from switchyard.config.tools_schema import BUILTIN_TOOL_NAMES, BuiltinToolsConfi
 from switchyard.errors import ToolError
 from switchyard.ids import new_id
 from switchyard.tools.builtin.base import BuiltinTool, ToolInput
+from switchyard.tools.builtin.skills import InvokeSkillInput, ReadSkillInput, SkillTools
 from switchyard.tools.context import ToolCallContext
 from switchyard.tools.url_guard import safe_request, strip_credentials
 
@@ -67,10 +69,11 @@ class DelegateToUrlInput(ToolInput):
 
 class GeneralTools:
     def __init__(self, config: BuiltinToolsConfig, approvals: Callable[[], Any],
-                 search_history: HistorySearch | None) -> None:
+                 search_history: HistorySearch | None, skills: SkillTools | None = None) -> None:
         self.config = config
         self.approvals = approvals
         self.search = search_history
+        self.skills = skills
 
     def tools(self) -> list[BuiltinTool[Any]]:
         every = {
@@ -84,6 +87,13 @@ class GeneralTools:
                 "delegate_to_url", "Delegate a task to another A2A agent at a URL and return its answer. The "
                 "result carries a sessionId: pass it again to continue the same conversation.",
                 DelegateToUrlInput, self.delegate_to_url, family=FAMILY),
+            "invoke_skill": BuiltinTool(
+                "invoke_skill", "Invoke one of this agent's skills (its configured prompts) and get its "
+                f"instructions to follow. Skills: {self._skill_names()}.", InvokeSkillInput,
+                self._skill_call("invoke_skill"), family=FAMILY),
+            "read_skill": BuiltinTool(
+                "read_skill", "Read a skill's instructions, or a file of its folder (`path`), without "
+                "invoking it.", ReadSkillInput, self._skill_call("read_skill"), family=FAMILY),
             "sleep": BuiltinTool("sleep", "Pause for a number of milliseconds.", SleepInput, self.sleep,
                                  family=FAMILY),
             "search_history": BuiltinTool("search_history", "Search the messages of your sessions with "
@@ -93,7 +103,18 @@ class GeneralTools:
         enabled = self.config.enabledTools if self.config.enabledTools is not None else list(BUILTIN_TOOL_NAMES)
         if self.search is None:
             enabled = [n for n in enabled if n != "search_history"]
+        if self.skills is None or not self.skills.skills:   # offered only where skills exist
+            enabled = [n for n in enabled if n not in ("invoke_skill", "read_skill")]
         return [every[name] for name in BUILTIN_TOOL_NAMES if name in enabled]
+
+    def _skill_names(self) -> str:
+        return ", ".join(sorted(self.skills.skills)) if self.skills else "none"
+
+    def _skill_call(self, name: str) -> Callable[[Any, ToolCallContext], Awaitable[Any]]:
+        async def call(args: Any, context: ToolCallContext) -> Any:
+            assert self.skills is not None
+            return await getattr(self.skills, name)(args, context)
+        return call
 
     async def ask_user(self, args: AskUserInput, context: ToolCallContext) -> dict[str, Any]:
         coordinator = self.approvals()
