@@ -52,12 +52,14 @@ def resolve(path: str | os.PathLike[str], base: Path) -> Path:
     return Path(os.path.realpath(candidate))
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _inside(path: Path | str, root: Path | str) -> bool:
+    # On strings: pathlib's `parents` costs more than the rest of a grep over a tree.
+    p, r = str(path), str(root)
+    return p == r or p.startswith(r if r.endswith(os.sep) else r + os.sep)
 
 
-def _folded(path: Path) -> Path:
-    return Path(os.path.normcase(str(path)).casefold())
+def _folded(path: Path | str) -> str:
+    return os.path.normcase(str(path)).casefold()
 
 
 @dataclass
@@ -95,7 +97,7 @@ class PathSandbox:
             raise SandboxViolation(f"access to '{shown}' denied: outside allowedPaths")
         folded = _folded(resolved)
         for blocked in self.blocked:
-            if _inside(folded, _folded(blocked)):
+            if _inside(folded, _folded(blocked)):   # case-folded: .ENV is .env on some disks
                 raise SandboxViolation(f"access to '{shown}' denied: inside blockedPaths entry "
                                        f"'{self._shown(blocked)}'")
         name = resolved.name.casefold()

@@ -107,9 +107,17 @@ def glob_files(sandbox: PathSandbox, pattern: str, path: str | None, max_results
     return {"files": files, "total_found": total, "truncated": total > len(files)}
 
 
-def _compile(pattern: str, case_insensitive: bool) -> Any:
+def _search(compiled: Any, text: str) -> bool:
     try:
-        return regex.compile(pattern, regex.IGNORECASE if case_insensitive else 0)
+        return compiled.search(text, timeout=REGEX_TIMEOUT_S) is not None
+    except TimeoutError:
+        raise ToolError("the regular expression took too long (catastrophic backtracking?)") from None
+
+
+def _compile(pattern: str, case_insensitive: bool, *, multiline: bool = False) -> Any:
+    flags = (regex.IGNORECASE if case_insensitive else 0) | (regex.MULTILINE if multiline else 0)
+    try:
+        return regex.compile(pattern, flags)
     except regex.error as exc:
         raise ToolError(f"invalid regular expression: {exc}") from None
 
@@ -121,7 +129,13 @@ def _clip(line: str) -> str:
 def grep_content(sandbox: PathSandbox, pattern: str, path: str | None, glob: str | None,
                  context_lines: int, case_insensitive: bool, max_results: int,
                  context: ToolCallContext) -> dict[str, Any]:
-    compiled = _compile(pattern, case_insensitive)
+    per_line = _compile(pattern, case_insensitive)
+    # The whole file is searched at once (MULTILINE, so ^ and $ hold at line ends), and only
+    # the lines where a match starts are checked against the pattern alone: lines stay the
+    # unit of a match, without one regex call per line. \A and \Z mean something else on a
+    # whole file: such patterns go line by line.
+    whole = None if ("\\A" in pattern or "\\Z" in pattern) else \
+        _compile(pattern, case_insensitive, multiline=True)
     base = _search_base(sandbox, path)
     name_filter = glob_regex(glob) if glob else None
     matches: list[dict[str, Any]] = []
@@ -130,22 +144,18 @@ def grep_content(sandbox: PathSandbox, pattern: str, path: str | None, glob: str
         relative = real.relative_to(base).as_posix() if base in real.parents else real.name
         if name_filter and not (name_filter.match(relative) or name_filter.match(real.name)):
             continue
-        lines = _text_lines(real, sandbox.max_file_size)
-        if lines is None:
+        text = _text(real, sandbox.max_file_size)
+        if text is None:
             continue
         searched += 1
-        for number, line in enumerate(lines, start=1):
-            try:
-                found = compiled.search(line, timeout=REGEX_TIMEOUT_S)
-            except TimeoutError:
-                raise ToolError("the regular expression took too long (catastrophic backtracking?)") from None
-            if not found:
-                continue
+        lines: list[str] | None = None
+        for number in _matching_lines(text, per_line, whole):
             total += 1
             if len(matches) >= max_results:
                 continue
+            lines = lines if lines is not None else [x.rstrip("\r") for x in text.split("\n")]
             match: dict[str, Any] = {"file": shown_path(sandbox, real), "line_number": number,
-                                     "line": _clip(line)}
+                                     "line": _clip(lines[number - 1])}
             if context_lines:
                 match["context"] = {
                     "before": [_clip(x) for x in lines[max(0, number - 1 - context_lines):number - 1]],
@@ -155,8 +165,33 @@ def grep_content(sandbox: PathSandbox, pattern: str, path: str | None, glob: str
             "truncated": total > len(matches)}
 
 
-def _text_lines(path: Path, max_size: int) -> list[str] | None:
-    """The file's lines, or None for a file too large or binary (a NUL in its first 8 KiB)."""
+def _matching_lines(text: str, per_line: Any, whole: Any) -> Iterator[int]:
+    """The 1-based numbers of the lines (split on \\n) the pattern matches."""
+    if whole is None:
+        for number, line in enumerate(text.split("\n"), start=1):
+            if _search(per_line, line.rstrip("\r")):
+                yield number
+        return
+    position, number, counted_to = 0, 1, 0
+    while position <= len(text):
+        try:
+            found = whole.search(text, position, timeout=REGEX_TIMEOUT_S)
+        except TimeoutError:
+            raise ToolError("the regular expression took too long (catastrophic backtracking?)") from None
+        if found is None:
+            return
+        start = text.rfind("\n", 0, found.start()) + 1
+        end = text.find("\n", found.start())
+        end = len(text) if end == -1 else end
+        number += text.count("\n", counted_to, start)
+        counted_to = start
+        if _search(per_line, text[start:end].rstrip("\r")):
+            yield number
+        position = end + 1
+
+
+def _text(path: Path, max_size: int) -> str | None:
+    """The file's text, or None for a file too large or binary (a NUL in its first 8 KiB)."""
     try:
         if path.stat().st_size > max_size:
             return None
@@ -165,4 +200,4 @@ def _text_lines(path: Path, max_size: int) -> list[str] | None:
         return None
     if b"\x00" in data[:8192]:
         return None
-    return data.decode("utf-8", errors="replace").splitlines()
+    return data.decode("utf-8", errors="replace")
