@@ -291,3 +291,20 @@ async def test_glob_with_a_leading_dot_slash(world):
     (tmp_path / "proj" / ".hidden.py").write_text("x = 1\n")
     found = await call(tools, "glob_files", pattern="./.hidden.py")
     assert [f["path"] for f in found["files"]] == [".hidden.py"]
+
+
+@pytest.mark.parametrize("pattern, lines", [
+    (r"alpha\s+beta", [3]),          # a match across a line end is not a line's match
+    (r"^beta", []),
+    (r"^  beta$", [2]),
+    (r"\Aalpha", [1, 3]),            # \A is the start of each line, as grep has it
+    (r"two$", [5]),                  # CRLF line ends
+    (r"(?i)ALPHA", [1, 3]),
+])
+async def test_grep_matches_are_per_line(tmp_path, pattern, lines):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "f.txt").write_bytes(b"alpha\n  beta\nalpha beta\none\r\ntwo\r\n")
+    tools, _ = build(tmp_path)
+    found = await call(tools, "grep_content", pattern=pattern)
+    assert [m["line_number"] for m in found["matches"]] == lines
+    assert all("\r" not in m["line"] for m in found["matches"])

@@ -200,4 +200,5 @@ def _text(path: Path, max_size: int) -> str | None:
         return None
     if b"\x00" in data[:8192]:
         return None
-    return data.decode("utf-8", errors="replace")
+    # CRLF as LF: `$` then holds at every line end, in the whole-file search as on one line.
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
