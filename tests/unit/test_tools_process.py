@@ -224,3 +224,19 @@ async def test_a_risky_command_is_asked_even_in_auto_approve_mode(tmp_path):
     assert [e.name for e in asked] == ["approval:request", "approval:response"]
     assert outcome.status == "cancelled" and outcome.reason == "timeout"
     assert (await coordinator.authorize("s1", "bash_exec", "c3", {"command": "ls"})).status == "approved"
+
+
+async def test_cancelling_the_call_kills_the_running_command(tmp_path):
+    tools, _ = build(tmp_path)
+    context = ctx()
+    task = asyncio.ensure_future(tools["bash_exec"].call(
+        {"command": "sleep 60 & echo $! > child.pid; sleep 60"}, context))
+    pid_file = tmp_path / "proj" / "child.pid"
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.02)
+    context.cancellation.cancel("the turn was cancelled")
+    out = json.loads((await asyncio.wait_for(task, 20)).as_text())
+    assert out["error"] == "command cancelled; its process group was killed"
+    assert await wait_gone(int(pid_file.read_text()))

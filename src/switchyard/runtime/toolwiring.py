@@ -44,7 +44,7 @@ class AgentTooling:
             await self.ensure_mcp().start()
 
     def _build_builtin(self) -> Any:
-        from switchyard.runtime.history_search import HistorySearch, protected_paths
+        from switchyard.runtime.builtin_support import HistorySearch, protected_paths
         from switchyard.tools.builtin import BuiltinDeps, build_builtin_tools
         env = os.environ if self.env is None else self.env
         search = HistorySearch(self.config.agentId, self.store) if self.store is not None else None
