@@ -38,11 +38,14 @@ def test_older_custom_and_internal_tools_load_as_tools():
 
 
 def test_reference_families_and_tool_names_not_implemented_yet_warn():
-    loaded = parse_agent({"tools": [{"type": "lifecycle-tools", "enabledTools": ["search_history"]},
-                                    {"type": "builtin-tools", "enabledTools": ["ask_user", "web_search"]}]})
-    assert [t.type for t in loaded.config.tools] == ["builtin-tools"]
+    loaded = parse_agent({"tools": [{"type": "scheduler-tools"},
+                                    {"type": "builtin-tools", "enabledTools": ["ask_user", "web_search"]},
+                                    {"type": "lifecycle-tools", "enabledTools": ["search_history", "view_logs"]}]})
+    assert [t.type for t in loaded.config.tools] == ["builtin-tools", "lifecycle-tools"]
     assert loaded.config.tools[0].enabledTools == ["ask_user"]
-    assert sorted(w.split("`")[1] for w in loaded.warnings) == ["tools[0]", "tools[1].enabledTools"]
+    assert loaded.config.tools[1].enabledTools == ["search_history"]
+    assert sorted(w.split("`")[1] for w in loaded.warnings) == [
+        "tools[0]", "tools[1].enabledTools", "tools[2].enabledTools"]
 
 
 @pytest.mark.parametrize("entry, path, words", [

@@ -80,3 +80,15 @@ async def test_stopping_the_agent_kills_background_processes(tmp_path):
         await asyncio.sleep(0.05)
     else:
         raise AssertionError(f"process {child} outlived the agent")
+
+
+async def test_lifecycle_tools_offer_search_history_over_the_agents_store(tmp_path):
+    calls = [tool_call("search_history", {"query": "needle"}, id="h")]
+    agent = agent_with(tmp_path, calls, [{"type": "lifecycle-tools"}])
+    await agent.start()
+    try:
+        assert {t.name for t in agent.tools.all()} == {"search_history"}
+        found = await results(agent, "s1")    # the turn's own user message "go" is not a needle
+    finally:
+        await agent.stop()
+    assert json.loads(found["h"].content[0]["text"]) == {"matches": [], "count": 0}

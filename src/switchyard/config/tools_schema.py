@@ -18,11 +18,15 @@ BUILTIN_TOOL_NAMES = ("ask_user", "http_request", "delegate_to_url", "invoke_ski
                       "search_history")
 TODO_TOOL_NAMES = ("todo_write",)
 PLAN_TOOL_NAMES = ("plan_create", "plan_read", "plan_update", "plan_review")
+LIFECYCLE_TOOL_NAMES = ("view_logs", "search_history", "memory_list", "memory_get", "memory_create",
+                        "memory_update", "memory_delete")
 
 # Tool names of the reference's families that Switchyard does not implement yet: listed in
 # `enabledTools` they load with a warning (an unknown name is an error).
 UNIMPLEMENTED_TOOL_NAMES = {
     "filesystem-tools": ("list_directory", "find_paths"),
+    "lifecycle-tools": ("view_logs", "memory_list", "memory_get", "memory_create", "memory_update",
+                        "memory_delete"),
     "builtin-tools": ("skill_load", "web_search",
                       "code_search", "get_resource", "list_resources"),
 }
@@ -75,6 +79,15 @@ class PlanToolsConfig(_Family):
     enabledTools: list[Literal[PLAN_TOOL_NAMES]] | None = None  # type: ignore[valid-type]
 
 
+class LifecycleToolsConfig(_Family):
+    """Of the reference's lifecycle tools, Switchyard implements search_history."""
+
+    type: Literal["lifecycle-tools"]
+    enabledTools: list[Literal[LIFECYCLE_TOOL_NAMES]] | None = None  # type: ignore[valid-type]
+    maxLogLines: int = Field(200, gt=0)
+    maxLogBytes: int = Field(200_000, gt=0)
+
+
 class AgentSpawnerConfig(_Family):
     type: Literal["agent-spawner"]
     maxConcurrentAgents: int = Field(5, gt=0)
@@ -97,11 +110,11 @@ class BuiltinToolsConfig(_Family):
 
 ToolFamilyConfig = Annotated[
     Union[FilesystemToolsConfig, ProcessToolsConfig, TodoToolsConfig, PlanToolsConfig, AgentSpawnerConfig,
-          BuiltinToolsConfig],
+          LifecycleToolsConfig, BuiltinToolsConfig],
     Field(discriminator="type")]
 
 TOOL_FAMILY_TYPES = ("filesystem-tools", "process-tools", "todo-tools", "plan-tools", "agent-spawner",
-                     "builtin-tools")
+                     "lifecycle-tools", "builtin-tools")
 # Families of the reference format that Switchyard does not implement yet: an entry loads
 # with a warning instead of an error, so real agent files still load.
-UNIMPLEMENTED_TOOL_FAMILIES = ("lifecycle-tools", "scheduler-tools")
+UNIMPLEMENTED_TOOL_FAMILIES = ("scheduler-tools",)

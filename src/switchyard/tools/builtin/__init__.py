@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
-from switchyard.config.tools_schema import (AgentSpawnerConfig, BuiltinToolsConfig, FilesystemToolsConfig, PlanToolsConfig,
+from switchyard.config.tools_schema import (AgentSpawnerConfig, BuiltinToolsConfig, LifecycleToolsConfig, FilesystemToolsConfig, PlanToolsConfig,
                                             ProcessToolsConfig, TodoToolsConfig, ToolFamilyConfig)
 from switchyard.events import Event
 from switchyard.tools.base import Tool
@@ -82,6 +82,9 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
             family = PlanTools(entry, deps.agent_dir, deps.approvals)
         elif isinstance(entry, AgentSpawnerConfig):
             family = AgentSpawner(entry, deps.agent_id, deps.find_agent, deps.publish)
+        elif isinstance(entry, LifecycleToolsConfig):   # its search_history is builtin-tools' own
+            family = GeneralTools(BuiltinToolsConfig(type="builtin-tools", enabledTools=["search_history"]),
+                                  deps.approvals, deps.search_history)
         elif isinstance(entry, BuiltinToolsConfig):
             family = GeneralTools(entry, deps.approvals, deps.search_history,
                                   SkillTools(deps.prompts, deps.agent_dir))
