@@ -27,8 +27,8 @@ def agent_with(tmp_path: Path, calls: list, tools: list[dict]) -> Agent:
     return Agent(loaded, llm_client=FunctionModel(reply))
 
 
-async def results(agent: Agent, session: str) -> dict[str, ToolResultEvent]:
-    return {e.call_id: e async for e in agent.run(session, "go") if isinstance(e, ToolResultEvent)}
+async def results(agent: Agent, session: str, content: str = "go") -> dict[str, ToolResultEvent]:
+    return {e.call_id: e async for e in agent.run(session, content) if isinstance(e, ToolResultEvent)}
 
 
 async def test_server_data_is_refused_unless_a_rule_names_it(tmp_path, monkeypatch):
@@ -88,7 +88,9 @@ async def test_lifecycle_tools_offer_search_history_over_the_agents_store(tmp_pa
     await agent.start()
     try:
         assert {t.name for t in agent.tools.all()} == {"search_history"}
-        found = await results(agent, "s1")    # the turn's own user message "go" is not a needle
+        found = await results(agent, "s1", "where is the needle?")   # stored before the tool runs
     finally:
         await agent.stop()
-    assert json.loads(found["h"].content[0]["text"]) == {"matches": [], "count": 0}
+    result = json.loads(found["h"].content[0]["text"])
+    assert result["count"] == 1 and result["matches"][0]["snippet"] == "where is the needle?"
+    assert (result["matches"][0]["sessionId"], result["matches"][0]["role"]) == ("s1", "user")
