@@ -162,6 +162,29 @@ class TitleUpdatedEvent(Event):
 
 
 @dataclass(frozen=True)
+class TodoUpdateEvent(Event):
+    """A todo_write call replaced the session's todo list (`todos`: the whole new list;
+    `stats`: how many items were created, updated and deleted)."""
+
+    name: ClassVar[str] = "todo:update"
+    todos: list[dict[str, Any]]
+    stats: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ServiceEvent(Event):
+    """Progress of work a tool runs on the session's behalf (the reference's `service:event`),
+    e.g. a sub-agent started by spawn_agent: `service` names the tool family, `event` what
+    happened, `data` its details."""
+
+    name: ClassVar[str] = "service:event"
+    service: str
+    event: str
+    tool_call_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class RoutedAgent:
     """One agent in a routing decision's ranking."""
 
@@ -239,7 +262,8 @@ class MessageDequeuedEvent(Event):
 EVENT_TYPES: dict[str, type[Event]] = {cls.name: cls for cls in (
     ThinkingEvent, ChunkEvent, ToolCallEvent, ToolRunningEvent, ToolResultEvent, ResponseEvent,
     ErrorEvent, RetryingEvent, ApprovalRequestEvent, ApprovalResponseEvent, TitleUpdatedEvent,
-    RoutingDecisionEvent, RunCompleteEvent, MessageQueuedEvent, MessageDequeuedEvent)}
+    RoutingDecisionEvent, RunCompleteEvent, MessageQueuedEvent, MessageDequeuedEvent,
+    TodoUpdateEvent, ServiceEvent)}
 
 
 @dataclass(frozen=True)

@@ -92,16 +92,16 @@ def test_the_reference_example_loads_with_one_warning_per_unimplemented_field(tm
     faq = config.systemPrompt.contributors[2]
     assert faq.files == [f"{tmp_path}/docs/faq.md"]
     flagged = sorted(w.split("`")[1] for w in loaded.warnings)
-    assert flagged == sorted(["elicitation", "tools[0]", "resources", "hooks", "compaction",
+    assert flagged == sorted(["elicitation", "tools[0].enabledTools", "resources", "hooks", "compaction",
                               "llm.reasoning", "storage.blob"])
     assert len(loaded.warnings) == len(set(loaded.warnings))
 
 
-def test_scheduler_tools_are_recognised_and_other_tool_types_warned_about():
+def test_tool_types_name_each_enabled_family_once():
     loaded = parse_agent({"agentId": "a", "tools": [{"type": "scheduler-tools"}, {"type": "process-tools"},
                                                      {"type": "scheduler-tools"}]}, env={})
-    assert loaded.tool_types == ("scheduler-tools",)
-    assert [w.split("`")[1] for w in loaded.warnings] == ["tools[1]"]
+    assert loaded.tool_types == ("scheduler-tools", "process-tools")
+    assert loaded.warnings == []
     off = parse_agent({"agentId": "a", "tools": [{"type": "scheduler-tools", "enabled": False}]}, env={})
     assert off.tool_types == () and off.warnings == []
 

@@ -10,8 +10,9 @@ import pytest
 
 from switchyard.bus import codec
 from switchyard.events import (EVENT_TYPES, ApprovalRequestEvent, ApprovalResponseEvent, ChunkEvent,
-                               ErrorEvent, MessageDequeuedEvent, MessageQueuedEvent, ResponseEvent, RetryingEvent, RoutedAgent, RoutingDecisionEvent,
-                               RunCompleteEvent, RunFailure, RunResult, ThinkingEvent, TitleUpdatedEvent,
+                               ErrorEvent, MessageDequeuedEvent, MessageQueuedEvent, ResponseEvent, RetryingEvent,
+                               RoutedAgent, RoutingDecisionEvent, RunCompleteEvent, RunFailure, RunResult,
+                               ServiceEvent, ThinkingEvent, TitleUpdatedEvent, TodoUpdateEvent,
                                ToolCallEvent, ToolResultEvent, ToolRunningEvent, UpstreamFailure)
 from switchyard.llm.base import Usage
 from switchyard.routing.decision import AgentScore, RoutingDecision
@@ -68,6 +69,14 @@ CASES = [
     (ApprovalResponseEvent(SID, "ap1", "approved"),
      {"name": "approval:response", "sessionId": SID, "approvalId": "ap1", "status": "approved"}),
     (TitleUpdatedEvent(SID, "Trip"), {"name": "session:title-updated", "sessionId": SID, "title": "Trip"}),
+    (TodoUpdateEvent(SID, [{"id": "t1", "content": "Fix it", "activeForm": "Fixing it", "status": "pending"}],
+                     {"created": 1, "updated": 0, "deleted": 0}),
+     {"name": "todo:update", "sessionId": SID,
+      "todos": [{"id": "t1", "content": "Fix it", "activeForm": "Fixing it", "status": "pending"}],
+      "stats": {"created": 1, "updated": 0, "deleted": 0}}),
+    (ServiceEvent(SID, "agent-spawner", "progress", "call-1", {"agentId": "explore-agent", "toolName": "read_file"}),
+     {"name": "service:event", "sessionId": SID, "service": "agent-spawner", "event": "progress",
+      "toolCallId": "call-1", "data": {"agentId": "explore-agent", "toolName": "read_file"}}),
     (RoutingDecisionEvent.of(SID, DECISION),
      {"name": "routing:decision", "sessionId": SID, **DECISION.to_dict()}),
     (RunCompleteEvent(SID, "stop", 2, 40),

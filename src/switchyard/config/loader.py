@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from switchyard.config import schema
+from switchyard.config import schema, tools_schema
 from switchyard.config.env import expand
 from switchyard.errors import ConfigError
 
@@ -34,35 +34,15 @@ class LoadedAgent:
     # Environment variables the file uses that are not set: one issue each ({file, path,
     # message, variable}). Only with `allow_unset=True` (validate); otherwise they are errors.
     unset: list[dict[str, Any]] = field(default_factory=list)
-    # The `type`s of the file's `tools` entries that Switchyard implements (TOOL_TYPES).
-    tool_types: tuple[str, ...] = ()
+
+    @property
+    def tool_types(self) -> tuple[str, ...]:
+        """The `type`s of the file's enabled `tools` entries (each family once)."""
+        return tuple(dict.fromkeys(entry.type for entry in self.config.tools if entry.enabled))
 
     @property
     def agent_dir(self) -> str:
         return str(Path(self.path).parent) if self.path else os.getcwd()
-
-
-# `tools` entries (the Dexto format's tool families) Switchyard implements: the scheduler's
-# tools (automation/scheduler_tools.py). Other entries load with a warning each.
-TOOL_TYPES = ("scheduler-tools",)
-
-
-def _take_tool_types(tree: dict[str, Any], warnings: list[str]) -> tuple[str, ...]:
-    entries = tree.pop("tools", None)
-    if entries is None:
-        return ()
-    if not isinstance(entries, list):
-        warnings.append("`tools` should be a list of {type: ...} entries; it is ignored")
-        return ()
-    found: list[str] = []
-    for i, entry in enumerate(entries):
-        kind = entry.get("type") if isinstance(entry, dict) else None
-        if kind in TOOL_TYPES and entry.get("enabled", True) is not False:
-            found.append(kind)
-        elif kind not in TOOL_TYPES:
-            warnings.append(f"`tools[{i}]` (type {kind!r}) is part of the Dexto agent format but not "
-                            "implemented by Switchyard yet; it is ignored")
-    return tuple(dict.fromkeys(found))
 
 
 def _strip_unimplemented(raw: dict[str, Any], model: type[BaseModel], path: str,
@@ -100,7 +80,8 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
         else:
             # Discriminated unions add the tag (e.g. 'stdio') as a path element: drop it.
             if part in ("stdio", "http", "sse", "static", "dynamic", "file", "inline",
-                        "in-memory", "sqlite", "postgres", "redis", "str", "SystemPromptConfig"):
+                        "in-memory", "sqlite", "postgres", "redis", "str", "SystemPromptConfig",
+                        *tools_schema.TOOL_FAMILY_TYPES):
                 continue
             out += f".{part}" if out else str(part)
     return out
@@ -128,6 +109,73 @@ def under(path: str, prefixes: set[str]) -> bool:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
+_FAMILY_OF_TOOL = {
+    **{name: "filesystem-tools" for name in tools_schema.FILESYSTEM_TOOL_NAMES},
+    **{name: "process-tools" for name in tools_schema.PROCESS_TOOL_NAMES},
+    **{name: "builtin-tools" for name in tools_schema.BUILTIN_TOOL_NAMES},
+    **{name: "todo-tools" for name in tools_schema.TODO_TOOL_NAMES},
+    **{name: "plan-tools" for name in tools_schema.PLAN_TOOL_NAMES},
+}
+
+
+def _normalize_tools(tree: dict[str, Any], warnings: list[str]) -> None:
+    """Older reference files split `tools` into `customTools` (the same entries) and
+    `internalTools` (tool names): read both into `tools`. Families of the format that
+    Switchyard does not implement yet are dropped with a warning naming their entry."""
+    tools = tree.get("tools")
+    if "customTools" in tree:
+        custom = tree.pop("customTools")
+        warnings.append("`customTools` is the older name of `tools`; read as `tools`")
+        if isinstance(custom, list):
+            tools = [*(tools if isinstance(tools, list) else []), *custom]
+    if "internalTools" in tree:
+        names = tree.pop("internalTools")
+        warnings.append("`internalTools` is the older form of `tools`; read as `tools` entries")
+        tools = [*(tools if isinstance(tools, list) else []), *_internal_entries(names, warnings)]
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        tree["tools"] = tools   # validation reports the wrong type with its path
+        return
+    kept = []
+    for i, entry in enumerate(tools):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if kind in tools_schema.UNIMPLEMENTED_TOOL_FAMILIES:
+            warnings.append(f"`tools[{i}]` (type {kind}) is part of the Dexto agent format but not "
+                            "implemented by Switchyard yet; it is ignored")
+            continue
+        _drop_unimplemented_names(entry, i, warnings)
+        kept.append(entry)
+    tree["tools"] = kept
+
+
+def _drop_unimplemented_names(entry: Any, index: int, warnings: list[str]) -> None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("enabledTools"), list):
+        return
+    unimplemented = tools_schema.UNIMPLEMENTED_TOOL_NAMES.get(entry.get("type"), ())
+    for name in [n for n in entry["enabledTools"] if n in unimplemented]:
+        warnings.append(f"`tools[{index}].enabledTools`: tool '{name}' is part of the Dexto format but "
+                        "not implemented by Switchyard yet; it is ignored")
+    entry["enabledTools"] = [n for n in entry["enabledTools"] if n not in unimplemented]
+
+
+def _internal_entries(names: Any, warnings: list[str]) -> list[dict[str, Any]]:
+    if not isinstance(names, list):
+        return []
+    by_family: dict[str, list[str]] = {}
+    for name in names:
+        family = _FAMILY_OF_TOOL.get(name) if isinstance(name, str) else None
+        if family is None:
+            warnings.append(f"`internalTools`: tool {name!r} is not implemented by Switchyard; ignored")
+            continue
+        by_family.setdefault(family, []).append(name)
+    entries = []
+    for family, enabled in by_family.items():
+        entry: dict[str, Any] = {"type": family}
+        if family != "todo-tools":
+            entry["enabledTools"] = enabled
+        entries.append(entry)
+    return entries
 
 
 def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | None = None,
@@ -155,7 +203,7 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
     if "toolConfirmation" in tree and "permissions" not in tree:
         tree["permissions"] = tree.pop("toolConfirmation")
         warnings.append("`toolConfirmation` is the older name of `permissions`; read as `permissions`")
-    tool_types = _take_tool_types(tree, warnings)
+    _normalize_tools(tree, warnings)
     for node, model, path in _nested_models(tree):
         _strip_unimplemented(node, model, path, warnings)
     sp = tree.get("systemPrompt")
@@ -191,7 +239,7 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
         error.unset = unset if allow_unset else []   # type: ignore[attr-defined]  # the caller decides
         raise error
     return LoadedAgent(config=config, path=None, warnings=warnings,
-                       unset=unset if allow_unset else [], tool_types=tool_types)
+                       unset=unset if allow_unset else [])
 
 
 def derive_agent_id(path: str | os.PathLike[str]) -> tuple[str, str]:

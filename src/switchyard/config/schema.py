@@ -12,6 +12,8 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from switchyard.config.tools_schema import ToolFamilyConfig
+
 # Providers the reference format names, plus Switchyard's own: echo (offline, deterministic),
 # and presets for local OpenAI-compatible servers.
 REFERENCE_PROVIDERS = (
@@ -296,8 +298,8 @@ class RoutingConfig(Strict):
 
 class AgentConfig(Strict):
     UNIMPLEMENTED: ClassVar[tuple[str, ...]] = (
-        "telemetry", "image", "tools", "hooks", "agentFile", "logger", "elicitation",
-        "resources", "compaction", "internalTools", "plugins",
+        "telemetry", "image", "hooks", "agentFile", "logger", "elicitation",
+        "resources", "compaction", "plugins", "internalResources",
     )
 
     agentId: str = Field("default-agent", min_length=1, max_length=100,
@@ -313,6 +315,7 @@ class AgentConfig(Strict):
     memories: MemoriesConfig = Field(default_factory=MemoriesConfig)
     prompts: list[PromptConfig] = Field(default_factory=list)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    tools: list[ToolFamilyConfig] = Field(default_factory=list)
 
     @field_validator("mcpServers", mode="before")
     @classmethod

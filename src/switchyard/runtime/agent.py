@@ -64,7 +64,8 @@ class Agent:
         self.supervisor = Supervisor(f"agent:{self.id}")   # the agent's background work
         self.publisher = EventPublisher(self.live, self.bus, spawn=self._spawn)
         self.models = ModelClients(self.config, env=env, client=llm_client, on_retry=self._on_retry)
-        self.tooling = AgentTooling(self.config, self.tools, self.publisher.publish)
+        self.tooling = AgentTooling(self.config, self.tools, self.publisher.publish,
+                                    agent_dir=loaded.agent_dir, spawn=self._spawn, store=self.store, env=env)
         self.runs = Runs(self.id, self.store, self.live, self._turn_context)
         self.sessions = SessionRecords(self.id, self.store, self.live, self.runs, self.publisher.publish)
         # Steer and follow-up messages (POST /api/steer|follow-up/{sessionId}).
@@ -93,6 +94,8 @@ class Agent:
         """Let running turns finish within `grace` seconds, cancel the rest, release all."""
         await self.supervisor.cancel_group(QUEUED_TURNS)
         await self.runs.drain(grace)
+        # bash_exec's background processes: killed (their groups), so their readers end.
+        self.tooling.kill_processes()
         # What is left are the turns' last bus publishes (and the sweeper): before the bus closes.
         await self.supervisor.stop(grace=min(grace, 2.0))
         await self.tooling.stop()

@@ -17,6 +17,7 @@ class AgentHost:
             if agent.id in self.agents:
                 raise ValueError(f"two agents share the id {agent.id!r}")
             self.agents[agent.id] = agent
+            agent.tooling.find_agent = self.get   # spawn_agent reaches the other hosted agents
         self.default_id = default_id or agents[0].id
         if self.default_id not in self.agents:
             raise ValueError(f"default agent {self.default_id!r} is not among the hosted agents")

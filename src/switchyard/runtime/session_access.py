@@ -172,3 +172,5 @@ class SessionAccess:
         approvals = self.agent.approvals
         if approvals is not None:
             approvals.forget_session(session_id)
+        # Likewise the session's todo list (todo-tools).
+        self.agent.tooling.forget_session(session_id)

@@ -216,7 +216,7 @@ class ToolEntry(_Body):
     id: str
     name: str
     description: str
-    source: Literal["local", "mcp"]
+    source: Literal["builtin", "local", "mcp"]
     serverName: str | None = None
     inputSchema: dict[str, Any] | None = None
 

@@ -13,8 +13,9 @@ import json
 from typing import Any, Callable
 
 from switchyard.events import (ApprovalRequestEvent, ApprovalResponseEvent, ChunkEvent, ErrorEvent, Event,
-                               MessageDequeuedEvent, MessageQueuedEvent, ResponseEvent, RetryingEvent, RoutingDecisionEvent, RunCompleteEvent,
-                               ThinkingEvent, TitleUpdatedEvent, ToolCallEvent, ToolResultEvent,
+                               MessageDequeuedEvent, MessageQueuedEvent, ResponseEvent, RetryingEvent,
+                               RoutingDecisionEvent, RunCompleteEvent, ServiceEvent,
+                               ThinkingEvent, TitleUpdatedEvent, TodoUpdateEvent, ToolCallEvent, ToolResultEvent,
                                ToolRunningEvent)
 from switchyard.runtime.activity import Quiet
 
@@ -118,6 +119,17 @@ def _title(e: TitleUpdatedEvent, out: dict[str, Any]) -> None:
     out["title"] = e.title
 
 
+def _todos(e: TodoUpdateEvent, out: dict[str, Any]) -> None:
+    out.update(todos=e.todos, stats=e.stats)
+
+
+def _service(e: ServiceEvent, out: dict[str, Any]) -> None:
+    out.update(service=e.service, event=e.event)
+    if e.tool_call_id is not None:
+        out["toolCallId"] = e.tool_call_id
+    out["data"] = e.data
+
+
 def routing_payload(e: RoutingDecisionEvent) -> dict[str, Any]:
     """The decision as POST /api/route and the message-sync `routing` field show it."""
     ranked = []
@@ -154,7 +166,8 @@ _ENCODERS: dict[type[Event], Callable[[Any, dict[str, Any]], None]] = {
     ThinkingEvent: _thinking, ChunkEvent: _chunk, ToolCallEvent: _tool_call,
     ToolRunningEvent: _tool_running, ToolResultEvent: _tool_result, ResponseEvent: _response,
     ErrorEvent: _error, RetryingEvent: _retrying, ApprovalRequestEvent: _approval_request,
-    ApprovalResponseEvent: _approval_response, TitleUpdatedEvent: _title,
+    ApprovalResponseEvent: _approval_response, TitleUpdatedEvent: _title, TodoUpdateEvent: _todos,
+    ServiceEvent: _service,
     RoutingDecisionEvent: _routing, RunCompleteEvent: _run_complete,
     MessageQueuedEvent: _queued, MessageDequeuedEvent: _dequeued,
 }

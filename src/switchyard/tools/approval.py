@@ -82,6 +82,12 @@ class ApprovalCoordinator:
             return ApprovalOutcome("approved")
         return await self._ask(session_id, tool_name, tool_call_id, args)
 
+    async def request_input(self, session_id: str, tool_name: str, tool_call_id: str,
+                            request: dict[str, Any]) -> ApprovalOutcome:
+        """Ask a person for input (ask_user): always asked, never remembered. The request is
+        an approval:request whose args carry it; the answer is the approval's formData."""
+        return await self._ask(session_id, tool_name, tool_call_id, request)
+
     async def _ask(self, session_id: str, tool_name: str, tool_call_id: str,
                    args: dict[str, Any]) -> ApprovalOutcome:
         approval_id = new_id()

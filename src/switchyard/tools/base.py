@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Literal, Protocol, runtime_checkable
 from switchyard.llm.base import ToolSpec
 from switchyard.tools.context import ToolCallContext
 
-ToolSource = Literal["local", "mcp"]
+ToolSource = Literal["local", "mcp", "builtin"]
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Tool(Protocol):
     name: str
     description: str
     input_schema: dict[str, Any]
-    source: ToolSource          # "mcp" for an MCP server's tool; "local" for anything in-process
+    source: ToolSource          # "mcp": an MCP server's tool; "builtin": a `tools:` family; "local": in-process
     server_name: str | None     # the MCP server it belongs to (None for a local tool)
 
     async def call(self, arguments: dict[str, Any], context: ToolCallContext) -> ToolResult: ...

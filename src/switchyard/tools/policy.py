@@ -11,7 +11,8 @@ make a call stricter than the others would, never looser: a sandbox that denies 
 the working folder is obeyed even in auto-approve mode, and a sandbox's `ask` is asked even
 when the permissions mode would approve.
 
-`PermissionsPolicy` is the agent config's `permissions`: toolPolicies.alwaysDeny -> deny;
+`PermissionsPolicy` is the agent config's `permissions` (a toolPolicies entry may also name a
+tool the older reference way, `custom--<tool>` or `internal--<tool>`): toolPolicies.alwaysDeny -> deny;
 toolPolicies.alwaysAllow -> allow; mode auto-approve -> allow, auto-deny -> deny, manual -> ask.
 """
 
@@ -82,12 +83,23 @@ class PermissionsPolicy:
     def evaluate(self, tool_name: str, arguments: dict[str, Any],
                  context: ToolCallContext) -> PolicyDecision:
         policies = self.permissions.toolPolicies
-        if tool_name in policies.alwaysDeny:
+        names = policy_names(tool_name)
+        if names & set(policies.alwaysDeny):
             return PolicyDecision.deny(f"Tool '{tool_name}' is denied by toolPolicies.alwaysDeny")
-        if tool_name in policies.alwaysAllow:
+        if names & set(policies.alwaysAllow):
             return PolicyDecision.allow()
         if self.permissions.mode == "auto-approve":
             return PolicyDecision.allow()
         if self.permissions.mode == "auto-deny":
             return PolicyDecision.deny(f"Tool '{tool_name}' denied: permissions mode is auto-deny")
         return PolicyDecision.ask()
+
+
+# Older reference agent files qualify local tools in toolPolicies: `custom--read_file` for a
+# tools-family tool, `internal--ask_user` for a built-in one.
+_QUALIFIERS = ("custom--", "internal--")
+
+
+def policy_names(tool_name: str) -> set[str]:
+    """The names a toolPolicies entry may use for this tool."""
+    return {tool_name, *(prefix + tool_name for prefix in _QUALIFIERS)}

@@ -26,8 +26,9 @@ routes = RouteGroup(tags=["tools"], order=60)
 
 def tool_entry(tool: Tool) -> dict[str, Any]:
     """One tool as the reference lists it. `name` is what the model sees (an MCP tool may be
-    `<server>--<tool>` on a name collision)."""
-    source = "mcp" if tool.source == "mcp" else "local"
+    `<server>--<tool>` on a name collision); `source` is `builtin` for a `tools:` family's
+    tool, `mcp` for an MCP server's, `local` for one given in-process."""
+    source = tool.source if tool.source in ("mcp", "builtin") else "local"
     entry: dict[str, Any] = {"id": tool.name, "name": tool.name,
                              "description": tool.description or "", "source": source}
     if source == "mcp":
@@ -40,12 +41,12 @@ def tool_entry(tool: Tool) -> dict[str, Any]:
 
 
 @routes.get("/api/tools", scope="read", response_model=ToolList, errors=(404,),
-            summary="Every tool the agent's model can call (local and MCP)")
+            summary="Every tool the agent's model can call (built-in, local and MCP)")
 async def list_tools(request: Request) -> dict[str, Any]:
     agent = agent_for(request)
-    tools = sorted((tool_entry(t) for t in agent.tools.all()),
-                   key=lambda e: (e["source"] != "local", e["name"]))
-    local = sum(1 for t in tools if t["source"] == "local")
+    order = {"builtin": 0, "local": 1, "mcp": 2}
+    tools = sorted((tool_entry(t) for t in agent.tools.all()), key=lambda e: (order[e["source"]], e["name"]))
+    local = sum(1 for t in tools if t["source"] != "mcp")   # the reference counts non-MCP as local
     return {"tools": tools, "totalCount": len(tools), "localCount": local,
             "mcpCount": len(tools) - local}
 
