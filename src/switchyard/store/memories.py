@@ -62,15 +62,15 @@ class MemoryStore:
 
     async def create(self, agent_id: str, owner: str | None, content: str, *,
                      tags: list[str] | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-        ts = now_ms()
         metadata = dict(metadata or {})
         tags = _unique(tags or [])
         row = {"agent_id": agent_id, "id": new_memory_id(), "owner": owner, "content": content,
                "tags": tags, "metadata": metadata, "source": metadata.get("source"),
-               "pinned": bool(metadata.get("pinned")), "created_at": ts, "updated_at": ts}
+               "pinned": bool(metadata.get("pinned"))}
 
         def run(conn: Connection) -> dict[str, Any]:
-            conn.execute(insert(memories).values(**row))
+            ts = _next_change(conn, agent_id)
+            conn.execute(insert(memories).values(**row, created_at=ts, updated_at=ts))
             _write_tags(conn, agent_id, row["id"], tags)
             return _memory_dict(conn.execute(select(memories).where(
                 memories.c.agent_id == agent_id, memories.c.id == row["id"])).one())
@@ -111,7 +111,7 @@ class MemoryStore:
             found = conn.execute(select(memories).where(*where)).first()
             if found is None:
                 raise _not_found(memory_id)
-            values: dict[str, Any] = {"updated_at": max(now_ms(), found.updated_at + 1)}
+            values: dict[str, Any] = {"updated_at": _next_change(conn, agent_id)}
             if content is not None:
                 values["content"] = content
             if tags is not None:
@@ -138,6 +138,13 @@ class MemoryStore:
     async def count(self, agent_id: str, owner: Any) -> int:
         query = select(func.count()).select_from(memories).where(*self._scope(agent_id, owner))
         return await self.db.read(lambda conn: conn.execute(query).scalar_one())
+
+
+def _next_change(conn: Connection, agent_id: str) -> int:
+    """The time of a change: now, but after the agent's last change, so that "newest change
+    first" is a strict order even for changes within one millisecond."""
+    last = conn.execute(select(func.max(memories.c.updated_at)).where(memories.c.agent_id == agent_id)).scalar()
+    return max(now_ms(), (last or 0) + 1)
 
 
 def _unique(tags: list[str]) -> list[str]:
