@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import JSON, Connection, text
 
 from switchyard.errors import RequestError
 from switchyard.store.database import Database
@@ -125,7 +125,8 @@ class MessageSearch:
             "(SELECT count(*) FROM messages p WHERE p.agent_id = m.agent_id AND p.session_id = m.session_id "
             "AND p.seq < m.seq) AS idx "
             f"FROM {b.source} WHERE {b.match} AND {where} "
-            f"ORDER BY {b.rank} {b.rank_order}, m.created_at DESC, m.seq LIMIT :limit OFFSET :offset")
+            f"ORDER BY {b.rank} {b.rank_order}, m.created_at DESC, m.seq LIMIT :limit OFFSET :offset"
+        ).columns(body=JSON)
         total = text(f"SELECT count(*) FROM {b.source} WHERE {b.match} AND {where}")
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], int]:
@@ -140,21 +141,22 @@ class MessageSearch:
         b, terms = self._backend, query_terms(q)
         where, params = _Filter(agent_id, owner).clauses()
         params.update(b.params(terms), limit=limit, offset=offset)
-        matches = (f"SELECT m.session_id AS session_id, {b.rank} AS rank FROM {b.source} "
-                   f"WHERE {b.match} AND {where}")
+        # Materialised: SQLite refuses bm25() inside an aggregate of a flattened subquery.
+        matches = (f"WITH h AS MATERIALIZED (SELECT m.session_id AS session_id, {b.rank} AS score "
+                   f"FROM {b.source} WHERE {b.match} AND {where}) ")
         page = text(
-            f"SELECT h.session_id, count(*) AS n, {b.best}(h.rank) AS best, s.created_at, s.last_activity, "
-            "s.message_count, s.title "
-            f"FROM ({matches}) h JOIN sessions s ON s.agent_id = :agent AND s.id = h.session_id "
+            f"{matches}SELECT h.session_id, count(*) AS n, {b.best}(h.score) AS best, s.created_at, "
+            "s.last_activity, s.message_count, s.title "
+            "FROM h JOIN sessions s ON s.agent_id = :agent AND s.id = h.session_id "
             "GROUP BY h.session_id, s.created_at, s.last_activity, s.message_count, s.title "
             f"ORDER BY best {b.rank_order}, s.last_activity DESC LIMIT :limit OFFSET :offset")
-        total = text(f"SELECT count(DISTINCT h.session_id) FROM ({matches}) h")
+        total = text(f"{matches}SELECT count(DISTINCT h.session_id) FROM h")
         first = text(
             f"SELECT m.session_id, m.seq, m.body, {b.snippet} AS snip, "
             "(SELECT count(*) FROM messages p WHERE p.agent_id = m.agent_id AND p.session_id = m.session_id "
             "AND p.seq < m.seq) AS idx "
             f"FROM {b.source} WHERE {b.match} AND m.agent_id = :agent AND m.session_id = :session "
-            "ORDER BY m.seq LIMIT 1")
+            "ORDER BY m.seq LIMIT 1").columns(body=JSON)
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], int]:
             results = []
