@@ -26,7 +26,6 @@ from switchyard.events import Event, RetryingEvent
 from switchyard.llm.base import LLMClient
 from switchyard.runtime.models import ModelClients
 from switchyard.runtime import context
-from switchyard.runtime.memory_access import OwnedMemories
 from switchyard.runtime.prompt import config_sections
 from switchyard.runtime.publisher import EventPublisher
 from switchyard.runtime.results import result_of
@@ -39,6 +38,7 @@ from switchyard.runtime.system_prompt import SystemPrompt
 from switchyard.runtime.toolwiring import AgentTooling
 from switchyard.runtime.turn import TurnContext
 from switchyard.store import Store, database_url
+from switchyard.store.memories import AgentMemories
 from switchyard.tools.base import Tool, ToolSet
 
 log = logging.getLogger("switchyard.agent")
@@ -86,7 +86,7 @@ class Agent:
                               else "\n\n".join(text for _, _, text in sections))
         if self.config.memories.tools:
             from switchyard.tools.memory_tools import memory_tools
-            for tool in memory_tools(OwnedMemories(self.id, self.store.memories)):
+            for tool in memory_tools(AgentMemories(self.id, self.store.memories)):
                 self.tools.add(tool)
         await self.tooling.start()
         if self.supervisor.stopping:   # started again after a stop

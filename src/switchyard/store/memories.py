@@ -155,3 +155,26 @@ def _write_tags(conn: Connection, agent_id: str, memory_id: str, tags: list[str]
     if tags:
         conn.execute(insert(memory_tags), [{"agent_id": agent_id, "memory_id": memory_id, "tag": t}
                                            for t in tags])
+
+
+class AgentMemories:
+    """One agent's memories, for the `memory_*` tools (tools/memory_tools.py `MemoryBook`):
+    each call names the owner it acts for (the session's owner, from the tool call's
+    context) and reaches only that owner's memories."""
+
+    def __init__(self, agent_id: str, store: MemoryStore) -> None:
+        self.agent_id = agent_id
+        self.store = store
+
+    async def create(self, owner: str | None, content: str, tags: list[str] | None,
+                     metadata: dict[str, Any] | None) -> dict[str, Any]:
+        return await self.store.create(self.agent_id, owner, content, tags=tags, metadata=metadata)
+
+    async def list(self, owner: str | None, **filters: Any) -> list[dict[str, Any]]:
+        return await self.store.list(self.agent_id, owner, **filters)
+
+    async def update(self, owner: str | None, memory_id: str, **changes: Any) -> dict[str, Any]:
+        return await self.store.update(self.agent_id, owner, memory_id, **changes)
+
+    async def delete(self, owner: str | None, memory_id: str) -> None:
+        await self.store.delete(self.agent_id, owner, memory_id)

@@ -2,7 +2,7 @@
 
 - SQLite: the FTS5 index `messages_fts` (fulltext.py), ranked by bm25, `snippet()` excerpts.
 - Postgres: the GIN index over `to_tsvector('english', text)`, ranked by `ts_rank`,
-  `ts_headline` excerpts.
+  `ts_headline` excerpts (its parser drops what looks like an HTML tag from an excerpt).
 
 A query is the words of `q` (letters and digits; punctuation and FTS operators are dropped,
 so no input is a syntax error), all of which must occur, stemmed: "deploying" finds "deploy".
@@ -94,7 +94,7 @@ class _Postgres:
     def params(terms: list[str]) -> dict[str, Any]:
         return {"match": " ".join(terms),
                 "headline": f'StartSel="{OPEN}", StopSel="{CLOSE}", MaxWords={SNIPPET_WORDS}, '
-                            f'MinWords={SNIPPET_WORDS // 2}, MaxFragments=1, FragmentDelimiter=" … "'}
+                            f'MinWords={SNIPPET_WORDS // 2}'}
 
 
 def _hit(row: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ as `/api/memory`. Offered when the agent file says `memories: {tools: true}`.
     memory_delete {id}                           -> confirmation
 
 `memory_tools(book)` makes them over any object with the `MemoryBook` methods (the runtime's
-`OwnedMemories`), so this module needs nothing of the store."""
+`AgentMemories` in store/memories.py), so this module needs nothing of the store."""
 
 from __future__ import annotations
 
