@@ -194,3 +194,62 @@ def test_system_prompt_contributors(monkeypatch):
                     {"id": "tone", "content": "x", "priority": -1}, {"content": "x"}):
             response = c.post(f"/api/sessions/{sid}/system-prompt/contributors", headers=alice, json=bad)
             assert response.status_code == 400, (bad, response.text)
+
+
+def test_openapi_tells_the_truth_about_these_routes():
+    """Each operation documents its success model and its error statuses (the envelope, never
+    FastAPI's 422), and real answers validate against the documented models."""
+    from switchyard.server.api import context as ctx
+    from switchyard.server.api import memory as mem
+    from switchyard.server.api import search as srch
+    from switchyard.server.schemas import ErrorEnvelope
+
+    documented = {
+        ("post", "/api/memory"): ("201", "MemoryResult", ("400", "404")),
+        ("get", "/api/memory"): ("200", "MemoryList", ("400", "404")),
+        ("get", "/api/memory/{id}"): ("200", "MemoryResult", ("400", "404")),
+        ("put", "/api/memory/{id}"): ("200", "MemoryResult", ("400", "404")),
+        ("delete", "/api/memory/{id}"): ("200", "MemoryDeleted", ("400", "404")),
+        ("get", "/api/search/messages"): ("200", "MessageResults", ("400", "404")),
+        ("get", "/api/search/sessions"): ("200", "SessionResults", ("400", "404")),
+        ("post", "/api/sessions/{session_id}/clear-context"): ("200", "ContextCleared", ("400", "404", "409")),
+        ("post", "/api/sessions/{session_id}/generate-title"): ("200", "TitleResult", ("400", "404")),
+        ("get", "/api/sessions/{session_id}/system-prompt/contributors"): ("200", "ContributorList", ("404",)),
+        ("post", "/api/sessions/{session_id}/system-prompt/contributors"): ("200", "ContributorChange", ("400", "404")),
+        ("get", "/api/system-prompt/contributors"): ("200", "ContributorList", ("404",)),
+        ("post", "/api/system-prompt/contributors"): ("200", "ContributorChange", ("400", "404")),
+    }
+    with serve() as server, server.client() as c:
+        spec = c.get("/openapi.json").json()
+        for (method, path), (success, model, errors) in documented.items():
+            responses = spec["paths"][path][method]["responses"]
+            assert responses[success]["content"]["application/json"]["schema"]["$ref"].endswith("/" + model)
+            for status in errors:
+                assert responses[status]["content"]["application/json"]["schema"]["$ref"].endswith(
+                    "/ErrorEnvelope"), (method, path, status)
+            assert "422" not in responses
+
+        def check(model: Any, response: Any, status: int = 200) -> dict[str, Any]:
+            assert response.status_code == status, response.text
+            model.model_validate(response.json())
+            return response.json()
+
+        memory = check(mem.MemoryResult, c.post("/api/memory", json={"content": "x", "tags": ["t"]}), 201)
+        mid = memory["memory"]["id"]
+        check(mem.MemoryList, c.get("/api/memory"))
+        check(mem.MemoryResult, c.get(f"/api/memory/{mid}"))
+        check(mem.MemoryResult, c.put(f"/api/memory/{mid}", json={"content": "y"}))
+        check(mem.MemoryDeleted, c.delete(f"/api/memory/{mid}"))
+        sid = _send(c, {}, "searchable words")
+        check(srch.MessageResults, c.get("/api/search/messages", params={"q": "searchable"}))
+        check(srch.SessionResults, c.get("/api/search/sessions", params={"q": "searchable"}))
+        check(ctx.ContextCleared, c.post(f"/api/sessions/{sid}/clear-context"))
+        check(ctx.TitleResult, c.post(f"/api/sessions/{sid}/generate-title"))
+        check(ctx.ContributorList, c.get(f"/api/sessions/{sid}/system-prompt/contributors"))
+        check(ctx.ContributorChange, c.post(f"/api/sessions/{sid}/system-prompt/contributors",
+                                            json={"id": "a", "content": "b"}))
+        check(ctx.ContributorList, c.get("/api/system-prompt/contributors"))
+        check(ctx.ContributorChange, c.post("/api/system-prompt/contributors", json={"id": "a", "enabled": False}))
+        for response in (c.get("/api/memory/nope"), c.post("/api/sessions/nope/clear-context"),
+                         c.get("/api/search/messages")):
+            ErrorEnvelope.model_validate(response.json())

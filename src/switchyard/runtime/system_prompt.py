@@ -34,7 +34,7 @@ def contributor_id(raw: str) -> str:
     """The reference's sanitising: runs of other characters become `-`, trimmed, 80 at most."""
     cleaned = _UNSAFE_ID.sub("-", raw).strip("-")[:MAX_ID]
     if not cleaned:
-        raise RequestError("`id` must contain a letter, digit, `.`, `_` or `-`", code="validation_failed",
+        raise RequestError("`id` must contain a letter, a digit, `.` or `_`", code="validation_failed",
                            details={"issues": [{"path": "id", "message": "empty after sanitising"}]})
     return cleaned
 

@@ -6,10 +6,10 @@ in memory until the agent stops (runtime/system_prompt.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from switchyard.server.deps import agent_for, sessions_for
 from switchyard.server.routes import RouteGroup
@@ -18,12 +18,50 @@ from switchyard.server.schemas import SessionId
 routes = RouteGroup(tags=["context"], order=90)
 
 
-class ContributorBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=200)
+class _Contributor(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    # Sanitised as the reference does (runtime/system_prompt.py): it must keep a character.
+    id: str = Field(min_length=1, max_length=200, pattern=r"[A-Za-z0-9._]")
     priority: Annotated[float, Field(ge=0, le=1_000_000)] | None = None   # truncated to an integer
-    enabled: bool | None = None
+
+
+class ContributorUpsert(_Contributor):
+    """Add or replace a contributor (`enabled` true or left out): `content` is required."""
+
+    enabled: Literal[True] | None = None
+    content: str = Field(min_length=1, pattern=r"\S")
+
+
+class ContributorRemoval(_Contributor):
+    """Remove a contributor: `enabled: false`."""
+
+    enabled: Literal[False]
     content: str | None = None
+
+
+class ContributorClear(_Contributor):
+    """Agent-wide only, as the reference: an explicitly empty `content` (with `enabled` left
+    out) removes the contributor too."""
+
+    content: Literal[""]
+
+
+def _kind(value: Any, *, global_: bool) -> str:
+    if isinstance(value, dict):
+        if value.get("enabled") is False:
+            return "remove"
+        if global_ and value.get("enabled") is None and value.get("content") == "":
+            return "clear"
+    return "upsert"
+
+
+SessionContributorBody = Annotated[
+    Union[Annotated[ContributorUpsert, Tag("upsert")], Annotated[ContributorRemoval, Tag("remove")]],
+    Discriminator(lambda v: _kind(v, global_=False))]
+ContributorBody = Annotated[
+    Union[Annotated[ContributorUpsert, Tag("upsert")], Annotated[ContributorRemoval, Tag("remove")],
+          Annotated[ContributorClear, Tag("clear")]],
+    Discriminator(lambda v: _kind(v, global_=True))]
 
 
 class _Body(BaseModel):
@@ -59,7 +97,7 @@ class ContributorChange(_Body):
     truncated: bool | None = None
 
 
-def _priority(body: ContributorBody) -> int | None:
+def _priority(body: _Contributor) -> int | None:
     return None if body.priority is None else int(body.priority)
 
 
@@ -86,9 +124,11 @@ async def session_contributors(request: Request, session_id: SessionId) -> dict[
 @routes.post("/api/sessions/{session_id}/system-prompt/contributors", scope="chat",
              response_model=ContributorChange, errors=(404,),
              summary="Add, replace or (enabled: false) remove one of the session's contributors")
-async def set_session_contributor(request: Request, session_id: SessionId, body: ContributorBody) -> dict[str, Any]:
+async def set_session_contributor(request: Request, session_id: SessionId,
+                                  body: SessionContributorBody) -> dict[str, Any]:
+    enabled = isinstance(body, ContributorUpsert)
     return await sessions_for(request).set_contributor(
-        session_id, body.id, enabled=body.enabled is not False, content=body.content, priority=_priority(body))
+        session_id, body.id, enabled=enabled, content=body.content, priority=_priority(body))
 
 
 @routes.get("/api/system-prompt/contributors", scope="read", response_model=ContributorList, errors=(404,),
@@ -101,7 +141,6 @@ async def contributors(request: Request) -> dict[str, Any]:
              summary="Add, replace or remove a contributor of the agent's system prompt (every session)")
 async def set_contributor(request: Request, body: ContributorBody) -> dict[str, Any]:
     prompt = agent_for(request).prompt
-    # As the reference: `enabled: false`, or an explicitly empty content with `enabled` unset, removes.
-    if body.enabled is False or (body.enabled is None and body.content is not None and body.content == ""):
-        return prompt.remove(body.id)
-    return prompt.upsert(body.id, body.content or "", _priority(body))
+    if isinstance(body, ContributorUpsert):
+        return prompt.upsert(body.id, body.content, _priority(body))
+    return prompt.remove(body.id)

@@ -19,6 +19,7 @@ from switchyard.server.routes import RouteGroup
 routes = RouteGroup(tags=["memory"], order=90)
 
 MAX_METADATA_CHARS = 10_000
+MAX_OFFSET = 2**31 - 1
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
 MemoryId = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -26,7 +27,7 @@ MemoryId = Annotated[str, Field(min_length=1, max_length=64)]
 class MemoryMetadata(BaseModel):
     """`source` and `pinned`, and any other fields, kept as given."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     source: Literal["user", "system"] | None = None
     pinned: bool | None = None
 
@@ -38,7 +39,7 @@ def _bounded(metadata: MemoryMetadata | None) -> MemoryMetadata | None:
 
 
 class CreateMemoryBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     content: str = Field(min_length=1, max_length=10_000)
     tags: list[Tag] | None = Field(None, max_length=10)
     metadata: MemoryMetadata | None = None
@@ -46,7 +47,7 @@ class CreateMemoryBody(BaseModel):
 
 
 class UpdateMemoryBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     content: str | None = Field(None, min_length=1, max_length=10_000)
     tags: list[Tag] | None = Field(None, max_length=10)
     metadata: MemoryMetadata | None = None
@@ -101,7 +102,7 @@ async def list_memories(
         source: Annotated[Literal["user", "system"] | None, Query()] = None,
         pinned: Annotated[bool | None, Query()] = None,
         limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
-        offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
     wanted = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
     found = await memories_for(request).list(tags=wanted, source=source, pinned=pinned, limit=limit, offset=offset)
     return {"ok": True, "memories": found}

@@ -19,7 +19,7 @@ routes = RouteGroup(tags=["search"], order=90)
 
 SearchQuery = Annotated[str, Query(min_length=1, max_length=1000, description="Words to find (all of them, stemmed)")]
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 
 
 class _Body(BaseModel):
