@@ -66,14 +66,41 @@ class _Filter:
         return " AND ".join(sql), params
 
 
+# A page of hits is chosen first (ranked, in a materialised CTE `page`), and only its rows get
+# an excerpt and their place in the history: both cost far more than ranking, and a common
+# word matches most messages.
+_PAGE_MESSAGES = ("FROM page p JOIN messages m ON m.agent_id = p.agent_id AND m.session_id = p.session_id "
+                  "AND m.seq = p.seq")
+_INDEX_IN_HISTORY = ("(SELECT count(*) FROM messages h WHERE h.agent_id = m.agent_id "
+                     "AND h.session_id = m.session_id AND h.seq < m.seq)")
+
+
+def _page_query(b: Any, where: str, order: str) -> Any:  # `order`: "{t}column ..." templates
+    """Hits with their excerpt and history index, for the page `order` (over the columns
+    of `page`, unqualified) and :limit/:offset pick."""
+    return text(
+        f"WITH page AS MATERIALIZED (SELECT m.agent_id, m.session_id, m.seq AS seq, m.created_at AS created_at, "
+        f"{b.rank} AS score "
+        f"FROM {b.source} WHERE {b.match} AND {where} ORDER BY {order.format(t='')} LIMIT :limit OFFSET :offset) "
+        f"SELECT m.session_id, m.seq, m.body, {b.snippet} AS snip, {_INDEX_IN_HISTORY} AS idx "
+        f"{b.hits_of_page} ORDER BY {order.format(t='p.')}"
+    ).columns(body=JSON)
+
+
 class _Sqlite:
-    source = ("messages_fts JOIN messages m ON m.rowid = messages_fts.rowid "
-              "JOIN sessions s ON s.agent_id = m.agent_id AND s.id = m.session_id")
+    # CROSS JOIN fixes the join order: the full-text match drives the query. Left to the
+    # planner, a count scans the agent's messages and runs the match once per message
+    # (a hundred times slower on ten thousand messages, bench/search_bench.py).
+    source = ("messages_fts CROSS JOIN messages m ON m.rowid = messages_fts.rowid "
+              "CROSS JOIN sessions s ON s.agent_id = m.agent_id AND s.id = m.session_id")
     match = "messages_fts MATCH :match"
     rank = "bm25(messages_fts)"        # smaller is better
     rank_order = "ASC"
     best = "min"
     snippet = f"snippet(messages_fts, 0, :open, :close, '…', {SNIPPET_WORDS})"
+    # snippet() needs its row in a MATCH query of the FTS table.
+    hits_of_page = (f"{_PAGE_MESSAGES} JOIN messages_fts ON messages_fts.rowid = m.rowid "
+                    "WHERE messages_fts MATCH :match")
 
     @staticmethod
     def params(terms: list[str]) -> dict[str, Any]:
@@ -89,6 +116,7 @@ class _Postgres:
     rank_order = "DESC"
     best = "max"
     snippet = (f"ts_headline('{POSTGRES_CONFIG}', coalesce(m.text, ''), {query}, :headline)")
+    hits_of_page = _PAGE_MESSAGES
 
     @staticmethod
     def params(terms: list[str]) -> dict[str, Any]:
@@ -120,13 +148,7 @@ class MessageSearch:
         b, terms = self._backend, query_terms(q)
         where, params = _Filter(agent_id, owner, session_id, role).clauses()
         params.update(b.params(terms), limit=limit, offset=offset)
-        page = text(
-            f"SELECT m.session_id, m.seq, m.body, {b.snippet} AS snip, "
-            "(SELECT count(*) FROM messages p WHERE p.agent_id = m.agent_id AND p.session_id = m.session_id "
-            "AND p.seq < m.seq) AS idx "
-            f"FROM {b.source} WHERE {b.match} AND {where} "
-            f"ORDER BY {b.rank} {b.rank_order}, m.created_at DESC, m.seq LIMIT :limit OFFSET :offset"
-        ).columns(body=JSON)
+        page = _page_query(b, where, f"{{t}}score {b.rank_order}, {{t}}created_at DESC, {{t}}seq")
         total = text(f"SELECT count(*) FROM {b.source} WHERE {b.match} AND {where}")
 
         def run(conn: Connection) -> tuple[list[dict[str, Any]], int]:
@@ -151,17 +173,11 @@ class MessageSearch:
             "GROUP BY h.session_id, s.created_at, s.last_activity, s.message_count, s.title "
             f"ORDER BY best {b.rank_order}, s.last_activity DESC LIMIT :limit OFFSET :offset")
         total = text(f"{matches}SELECT count(DISTINCT h.session_id) FROM h")
-        first = text(
-            f"SELECT m.session_id, m.seq, m.body, {b.snippet} AS snip, "
-            "(SELECT count(*) FROM messages p WHERE p.agent_id = m.agent_id AND p.session_id = m.session_id "
-            "AND p.seq < m.seq) AS idx "
-            f"FROM {b.source} WHERE {b.match} AND m.agent_id = :agent AND m.session_id = :session "
-            "ORDER BY m.seq LIMIT 1").columns(body=JSON)
-
+        first = _page_query(b, "m.agent_id = :agent AND m.session_id = :session", "{t}seq")
         def run(conn: Connection) -> tuple[list[dict[str, Any]], int]:
             results = []
             for row in conn.execute(page, params).all():
-                hit = conn.execute(first, {**params, "session": row.session_id}).first()
+                hit = conn.execute(first, {**params, "session": row.session_id, "limit": 1, "offset": 0}).first()
                 results.append({"sessionId": row.session_id, "matchCount": int(row.n),
                                 "firstMatch": _hit(hit) if hit is not None else None,
                                 "metadata": {"createdAt": row.created_at, "lastActivity": row.last_activity,
