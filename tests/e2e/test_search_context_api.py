@@ -253,3 +253,64 @@ def test_openapi_tells_the_truth_about_these_routes():
         for response in (c.get("/api/memory/nope"), c.post("/api/sessions/nope/clear-context"),
                          c.get("/api/search/messages")):
             ErrorEnvelope.model_validate(response.json())
+
+
+def test_clear_context_waits_for_no_turn(monkeypatch):
+    """While a turn runs it holds the context it started with: clear-context is refused (409)
+    until the turn ends, then accepted."""
+    import asyncio
+    import threading
+
+    release = threading.Event()
+
+    async def slow(messages: list[dict[str, Any]], tools: list[Any], info: Any) -> str:
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+        return "done"
+
+    with serve(model=recording_model(slow)) as server, server.client() as c:
+        started = c.post("/api/message", json={"content": "take your time", "sessionId": "busy"})
+        assert started.status_code == 202
+        refused = c.post("/api/sessions/busy/clear-context")
+        assert refused.status_code == 409 and refused.json()["code"] == "session_busy"
+        release.set()
+        with c.stream("GET", "/api/sessions/busy/events") as events:   # to the end of the turn
+            for _ in events.iter_lines():
+                pass
+        assert c.post("/api/sessions/busy/clear-context").status_code == 200
+
+
+def test_memories_and_search_on_postgres(monkeypatch):
+    """The same routes over an agent whose database is Postgres (tsvector + GIN search)."""
+    import os
+    import uuid
+
+    import pytest
+
+    url = os.environ.get("SWITCHYARD_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("SWITCHYARD_TEST_POSTGRES_URL is not set (Postgres not available)")
+    production(monkeypatch)
+    agent_id = f"pg-mem-{uuid.uuid4().hex[:8]}"     # its own rows in a shared database
+    config = {"agentId": agent_id, "storage": {"database": {"type": "postgres", "url": url}},
+              "memories": {"enabled": True}}
+    model = recording_model(lambda messages, tools, info: f"noted: {messages[-1]['content']}")
+    with serve(config, model) as server, server.client() as c:
+        alice = bearer(create_key(c, f"alice-{agent_id}", ["chat"]))
+        bob = bearer(create_key(c, f"bob-{agent_id}", ["chat"]))
+        memory = c.post("/api/memory", headers=alice, json={"content": "alice flies to Oslo", "tags": ["travel"]})
+        assert memory.status_code == 201
+        assert c.get(f"/api/memory/{memory.json()['memory']['id']}", headers=bob).status_code == 404
+        sid = _send(c, alice, "booking the flights to Oslo for the conference")
+        _send(c, bob, "bob never flew anywhere")
+        assert "alice flies to Oslo" in model.steps[0].info.system
+        found = c.get("/api/search/messages", headers=alice, params={"q": "flight oslo"}).json()
+        assert found["total"] == 2 and {r["sessionId"] for r in found["results"]} == {sid}
+        assert "<mark>" in found["results"][0]["snippet"]
+        assert c.get("/api/search/messages", headers=bob, params={"q": "oslo"}).json()["total"] == 0
+        assert c.get("/api/search/messages", headers=bob, params={"q": "flew"}).json()["total"] == 2   # and the answer
+        sessions = c.get("/api/search/sessions", headers=ROOT, params={"q": "oslo"}).json()
+        assert [s["sessionId"] for s in sessions["results"]] == [sid] and sessions["results"][0]["matchCount"] == 2
+        c.post(f"/api/sessions/{sid}/clear-context", headers=alice)
+        _send(c, alice, "fresh start", sid)
+        assert [m["content"] for m in model.steps[-1].messages] == ["fresh start"]
