@@ -47,9 +47,11 @@ class SystemPrompt:
         self.base: list[Section] = []                        # the agent file's, set at start
         self.runtime: dict[str, Section] = {}                # agent-wide, added at run time
         self.sessions: dict[str, dict[str, Section]] = {}    # per session
+        self._base_text = ""
 
     def set_base(self, sections: list[tuple[str, int, str]]) -> None:
         self.base = [Section(*s) for s in sections]
+        self._base_text = "\n\n".join(s.text for s in self.base)
 
     # --- contributors --------------------------------------------------------------------
 
@@ -96,6 +98,8 @@ class SystemPrompt:
     # --- the prompt of one turn ----------------------------------------------------------
 
     async def build(self, session: dict[str, Any]) -> str:
+        if not (self.runtime or self.memories.enabled or session["id"] in self.sessions):
+            return self._base_text     # the common case, every turn: nothing added at run time
         sections = self._sections(session["id"])
         if self.memories.enabled:
             text = await self.memories_section(session.get("owner"))
