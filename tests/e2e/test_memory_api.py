@@ -180,3 +180,37 @@ def test_the_model_keeps_memories_with_the_memory_tools(monkeypatch):
             ("the user's cat is called Miso", ["pets"], {"source": "system", "pinned": True})]
         assert c.get("/api/memory", headers=bob).json()["memories"] == []
         assert {"memory_create", "memory_list"} <= {t.name for t in model.steps[0].tools}
+
+
+def test_the_memory_tools_reach_only_the_session_owners_memories(monkeypatch):
+    production(monkeypatch)
+    ids: dict[str, str] = {}
+
+    def reply(messages: list[dict[str, Any]], tools: list[Any], info: Any) -> Any:
+        if info.step == 1:     # another key's memory: as if it did not exist
+            return [tool_call("memory_update", {"id": ids["bob"], "content": "hijacked"}),
+                    tool_call("memory_delete", {"id": ids["bob"]})]
+        if info.step == 2:
+            return [tool_call("memory_update", {"id": ids["alice"], "content": "alice likes rye bread",
+                                                "pinned": True}),
+                    tool_call("memory_create", {"content": ""})]          # refused: empty
+        if info.step == 3:
+            return [tool_call("memory_delete", {"id": ids["alice"]})]
+        return "done"
+
+    model = recording_model(reply)
+    with serve({"memories": {"tools": True}}, model) as server, server.client() as c:
+        alice = bearer(create_key(c, "alice", ["chat"]))
+        bob = bearer(create_key(c, "bob", ["chat"]))
+        ids["bob"] = _create(c, bob, "bob's private note")["id"]
+        ids["alice"] = _create(c, alice, "alice likes bread")["id"]
+        answer = c.post("/api/message-sync", headers=alice, json={"content": "tidy my memories"})
+        assert answer.status_code == 200 and answer.json()["response"] == "done"
+        results = [m for m in c.get(f"/api/sessions/{answer.json()['sessionId']}/history", headers=alice)
+                   .json()["history"] if m["role"] == "tool"]
+        outcome = [(m["name"], m["success"]) for m in results]
+        assert outcome == [("memory_update", False), ("memory_delete", False), ("memory_update", True),
+                           ("memory_create", False), ("memory_delete", True)]
+        assert "not found" in results[0]["content"][0]["text"]
+        assert c.get(f"/api/memory/{ids['bob']}", headers=bob).json()["memory"]["content"] == "bob's private note"
+        assert c.get("/api/memory", headers=alice).json()["memories"] == []
