@@ -190,10 +190,16 @@ def test_system_prompt_contributors(monkeypatch):
         removed = c.post(f"/api/sessions/{sid}/system-prompt/contributors", headers=alice,
                          json={"id": "tone", "enabled": False}).json()
         assert removed == {"id": "tone", "enabled": False, "removed": True}
-        for bad in ({"id": "tone"}, {"id": "tone", "content": "   "}, {"id": "%%%", "content": "x"},
-                    {"id": "tone", "content": "x", "priority": -1}, {"content": "x"}):
+        for bad, path in (({"id": "tone"}, "content"), ({"id": "tone", "content": "   "}, "content"),
+                          ({"id": "tone", "content": ""}, "content"), ({"id": "%%%", "content": "x"}, "id"),
+                          ({"id": "tone", "content": "x", "priority": -1}, "priority"), ({"content": "x"}, "id"),
+                          ({"id": "tone", "content": "x", "enabled": 0}, "enabled"),
+                          ({"id": "tone", "content": "x", "colour": "red"}, "colour")):
             response = c.post(f"/api/sessions/{sid}/system-prompt/contributors", headers=alice, json=bad)
             assert response.status_code == 400, (bad, response.text)
+            assert response.json()["details"]["issues"][0]["path"] == path, (bad, response.json())
+        assert c.post("/api/system-prompt/contributors", headers=ROOT, json={"id": "x", "content": " "}
+                      ).json()["details"]["issues"][0]["path"] == "content"
 
 
 def test_openapi_tells_the_truth_about_these_routes():

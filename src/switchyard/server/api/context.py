@@ -6,10 +6,11 @@ in memory until the agent stops (runtime/system_prompt.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import (BaseModel, ConfigDict, Field, GetJsonSchemaHandler, TypeAdapter, ValidationInfo,
+                      field_validator)
 
 from switchyard.server.deps import agent_for, sessions_for
 from switchyard.server.routes import RouteGroup
@@ -43,25 +44,42 @@ class ContributorClear(_Contributor):
     """Agent-wide only, as the reference: an explicitly empty `content` (with `enabled` left
     out) removes the contributor too."""
 
+    enabled: None = None
     content: Literal[""]
 
 
-def _kind(value: Any, *, global_: bool) -> str:
-    if isinstance(value, dict):
-        if value.get("enabled") is False:
-            return "remove"
-        if global_ and value.get("enabled") is None and value.get("content") == "":
-            return "clear"
-    return "upsert"
+class SessionContributorBody(_Contributor):
+    """Validated as one model, so that an error names the field (`content`); documented as
+    what it is, one of the variants above."""
+
+    EMPTY_CONTENT_REMOVES: ClassVar[bool] = False
+    VARIANTS: ClassVar[Any] = Union[ContributorUpsert, ContributorRemoval]
+
+    enabled: bool | None = None
+    content: str | None = Field(None, validate_default=True)
+
+    @field_validator("content")
+    @classmethod
+    def _content_unless_removing(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("enabled") is False or (
+                cls.EMPTY_CONTENT_REMOVES and info.data.get("enabled") is None and value == ""):
+            return value
+        if value is None or not value.strip():
+            raise ValueError("must not be empty unless `enabled` is false")
+        return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core: Any, handler: GetJsonSchemaHandler) -> Any:
+        return handler(TypeAdapter(cls.VARIANTS).core_schema)
+
+    @property
+    def removes(self) -> bool:
+        return self.enabled is False or (self.EMPTY_CONTENT_REMOVES and self.enabled is None and self.content == "")
 
 
-SessionContributorBody = Annotated[
-    Union[Annotated[ContributorUpsert, Tag("upsert")], Annotated[ContributorRemoval, Tag("remove")]],
-    Discriminator(lambda v: _kind(v, global_=False))]
-ContributorBody = Annotated[
-    Union[Annotated[ContributorUpsert, Tag("upsert")], Annotated[ContributorRemoval, Tag("remove")],
-          Annotated[ContributorClear, Tag("clear")]],
-    Discriminator(lambda v: _kind(v, global_=True))]
+class ContributorBody(SessionContributorBody):
+    EMPTY_CONTENT_REMOVES: ClassVar[bool] = True
+    VARIANTS: ClassVar[Any] = Union[ContributorUpsert, ContributorRemoval, ContributorClear]
 
 
 class _Body(BaseModel):
@@ -126,9 +144,8 @@ async def session_contributors(request: Request, session_id: SessionId) -> dict[
              summary="Add, replace or (enabled: false) remove one of the session's contributors")
 async def set_session_contributor(request: Request, session_id: SessionId,
                                   body: SessionContributorBody) -> dict[str, Any]:
-    enabled = isinstance(body, ContributorUpsert)
     return await sessions_for(request).set_contributor(
-        session_id, body.id, enabled=enabled, content=body.content, priority=_priority(body))
+        session_id, body.id, enabled=not body.removes, content=body.content, priority=_priority(body))
 
 
 @routes.get("/api/system-prompt/contributors", scope="read", response_model=ContributorList, errors=(404,),
@@ -141,6 +158,6 @@ async def contributors(request: Request) -> dict[str, Any]:
              summary="Add, replace or remove a contributor of the agent's system prompt (every session)")
 async def set_contributor(request: Request, body: ContributorBody) -> dict[str, Any]:
     prompt = agent_for(request).prompt
-    if isinstance(body, ContributorUpsert):
-        return prompt.upsert(body.id, body.content, _priority(body))
-    return prompt.remove(body.id)
+    if body.removes:
+        return prompt.remove(body.id)
+    return prompt.upsert(body.id, body.content or "", _priority(body))
