@@ -239,13 +239,15 @@ async def test_history_kept_between_turns_matches_the_store(tmp_path, fake_llm, 
         Text("Second answer."), Text("Third answer."), Text("After the reset."))
     agent = await make_agent(tmp_path, fake_llm, tools=[WEATHER]).start()
     reads = []
-    original = agent.store.sessions.history
+    # A turn reads the messages of the model's context (the whole history here: no
+    # clear-context), runtime/turn.py.
+    original = agent.store.sessions.context
 
     async def counting_history(agent_id, session_id):
         reads.append(session_id)
         return await original(agent_id, session_id)
 
-    monkeypatch.setattr(agent.store.sessions, "history", counting_history)
+    monkeypatch.setattr(agent.store.sessions, "context", counting_history)
 
     def sent(i):  # (role, content) of what request i sent, without the system prompt
         return [(m["role"], m.get("content")) for m in fake_llm.requests[i]["json"]["messages"]

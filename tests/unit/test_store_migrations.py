@@ -144,6 +144,10 @@ async def check_everything_is_there(url: str, secret: str, *, sessions: bool = T
             # The migrated tables take new writes where the old ones left off.
             assert await store.sessions.append("a", "s0", [{"id": "new", "role": "user", "content": "x"}]) \
                 == MESSAGES_EACH + 1
+            # Messages stored before the full-text index are found by it (0003 indexed them).
+            from switchyard.store.memories import ALL
+            hits, total = await store.search.messages("a", ALL, "hello", limit=5)
+            assert total == SESSIONS * MESSAGES_EACH and len(hits) == 5
         keys = ApiKeyStore(store.db)
         assert [r.name for r in await keys.list()] == ["legacy"]
         assert (await keys.verify(secret)).ok
@@ -156,8 +160,10 @@ async def check_everything_is_there(url: str, secret: str, *, sessions: bool = T
         def schema_facts(conn):  # noqa: ANN001, ANN202
             from sqlalchemy import inspect
             return (conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all(),
-                    inspect(conn).has_table("memories"))
-        assert await store.db.read(schema_facts) == ([HEAD], False)
+                    {c["name"] for c in inspect(conn).get_columns("memories")})
+        # The unused legacy `memories` table is gone; the one there is 0003's, with owners.
+        version, memory_columns = await store.db.read(schema_facts)
+        assert version == [HEAD] and "owner" in memory_columns
     finally:
         await store.close()
 
@@ -201,10 +207,12 @@ def schema_differences(url: str) -> list:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    from switchyard.store.fulltext import include_name
     from switchyard.store.tables import metadata
 
     found: list = []
-    run_legacy(url, lambda conn: found.extend(compare_metadata(MigrationContext.configure(conn), metadata)))
+    run_legacy(url, lambda conn: found.extend(compare_metadata(
+        MigrationContext.configure(conn, opts={"include_name": include_name}), metadata)))
     return found
 
 

@@ -260,6 +260,8 @@ class MemoriesConfig(Strict):
     includeTags: bool = True
     limit: int | None = Field(None, gt=0)
     pinnedOnly: bool = False
+    # Switchyard's own: offer the model the memory_* tools (tools/memory_tools.py).
+    tools: bool = False
 
 
 class InlinePrompt(Strict):

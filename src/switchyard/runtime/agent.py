@@ -7,6 +7,7 @@
 - `publisher` (runtime/publisher.py): events into running turns and onto the bus (and to its
   observers, e.g. the webhook outbox);
 - `queued` (runtime/queued_input.py): steer and follow-up messages.
+- `prompt` (runtime/system_prompt.py): the system prompt of each turn (contributors, memories).
 
 `Agent.run(session_id, content)` starts a turn in a background task and yields its typed
 events (switchyard/events.py), from llm:thinking to run:complete; the Agent's methods are
@@ -26,7 +27,8 @@ from switchyard.errors import ConflictError
 from switchyard.events import Event, RetryingEvent
 from switchyard.llm.base import LLMClient
 from switchyard.runtime.models import ModelClients
-from switchyard.runtime.prompt import build_system_prompt
+from switchyard.runtime import context
+from switchyard.runtime.prompt import config_sections
 from switchyard.runtime.publisher import EventPublisher
 from switchyard.runtime.queued_input import QueuedInput
 from switchyard.runtime.results import result_of
@@ -35,9 +37,11 @@ from switchyard.runtime.runs import Runs
 from switchyard.runtime.session_records import SessionRecords
 from switchyard.runtime.sessions import LiveSessions
 from switchyard.runtime.supervisor import Supervisor
+from switchyard.runtime.system_prompt import SystemPrompt
 from switchyard.runtime.toolwiring import AgentTooling
 from switchyard.runtime.turn import TurnContext
 from switchyard.store import Store, database_url
+from switchyard.store.memories import AgentMemories
 from switchyard.tools.base import Tool, ToolSet
 
 log = logging.getLogger("switchyard.agent")
@@ -71,6 +75,7 @@ class Agent:
         # Steer and follow-up messages (POST /api/steer|follow-up/{sessionId}).
         self.queued = QueuedInput(self.publisher.publish, self._start_queued_turn, self._spawn_queued,
                                   self._occupied)
+        self.prompt = SystemPrompt(self.id, self.config.memories, self.store.memories)
         self.system_prompt: str | None = None
         self.started = False
 
@@ -82,7 +87,14 @@ class Agent:
         if self._owns_store:
             await self.store.open()
         self.models.check()
-        self.system_prompt = build_system_prompt(self.config, self.loaded.agent_dir)
+        sections = config_sections(self.config, self.loaded.agent_dir)
+        self.prompt.set_base(sections)
+        self.system_prompt = (self.config.systemPrompt if isinstance(self.config.systemPrompt, str)
+                              else "\n\n".join(text for _, _, text in sections))
+        if self.config.memories.tools:
+            from switchyard.tools.memory_tools import memory_tools
+            for tool in memory_tools(AgentMemories(self.id, self.store.memories)):
+                self.tools.add(tool)
         await self.tooling.start()
         if self.supervisor.stopping:   # started again after a stop
             self.supervisor = Supervisor(f"agent:{self.id}")
@@ -129,7 +141,7 @@ class Agent:
         return TurnContext(agent_id=self.id, store=self.store, tools=self.tools, approvals=self.approvals,
                            system_prompt=self.system_prompt, model_for=self._model_for,
                            publish=self.publisher.for_run(run), working_dir=Path(self.loaded.agent_dir),
-                           take_steer=self.queued.take_steer)
+                           take_steer=self.queued.take_steer, prompt_for=self.prompt.build)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> Any:
         return self.supervisor.spawn(work, name=name)
@@ -204,6 +216,7 @@ class Agent:
         return await self.sessions.list(owner=owner)
 
     async def delete_session(self, session_id: str) -> bool:
+        self.prompt.forget_session(session_id)
         return await self.sessions.delete(session_id)
 
     async def fork_session(self, session_id: str, *, owner: str | None = None) -> dict[str, Any]:
@@ -217,6 +230,20 @@ class Agent:
 
     async def set_title(self, session_id: str, title: str) -> dict[str, Any]:
         return await self.sessions.set_title(session_id, title)
+
+    async def clear_context(self, session_id: str) -> int:
+        """A fresh model context for the session; its history stays (runtime/context.py)."""
+        await self.get_session(session_id)
+        return await context.clear_context(self.id, self.store, self.live, session_id)
+
+    async def generate_title(self, session_id: str) -> str | None:
+        """Name the session from its conversation with its own model, and keep the title."""
+        session = await self.get_session(session_id)
+        history = await self.sessions.history(session_id)
+        title = await context.generate_title(history, lambda: self._model_for(session))
+        if title:
+            await self.set_title(session_id, title)
+        return title
 
     async def publish(self, event: Event) -> None:
         """An event from outside a turn into the session's running turn and onto the bus."""

@@ -46,10 +46,11 @@ def _dynamic_section(contributor: DynamicContributor) -> str:
     return ""  # `resources` is not implemented; the loader warned about it
 
 
-def build_system_prompt(config: AgentConfig, agent_dir: str) -> str:
+def config_sections(config: AgentConfig, agent_dir: str) -> list[tuple[str, int, str]]:
+    """The agent file's contributors as (id, priority, text), enabled and non-empty, in order."""
     prompt = config.systemPrompt
     if isinstance(prompt, str):
-        return prompt
+        return [("inline", 0, prompt)] if prompt else []
     assert isinstance(prompt, SystemPromptConfig)
     sections = []
     for contributor in sorted(prompt.contributors, key=lambda c: c.priority):
@@ -62,5 +63,12 @@ def build_system_prompt(config: AgentConfig, agent_dir: str) -> str:
         else:
             text = _dynamic_section(contributor)
         if text.strip():
-            sections.append(text.strip())
-    return "\n\n".join(sections)
+            sections.append((contributor.id, contributor.priority, text.strip()))
+    return sections
+
+
+def build_system_prompt(config: AgentConfig, agent_dir: str) -> str:
+    prompt = config.systemPrompt
+    if isinstance(prompt, str):
+        return prompt
+    return "\n\n".join(text for _, _, text in config_sections(config, agent_dir))

@@ -134,6 +134,28 @@ class SessionAccess:
         await self.agent.reset(session_id)
         self._forget_approvals(session_id)
 
+    async def clear_context(self, session_id: str) -> None:
+        """A fresh model context; the history the user sees stays whole."""
+        await self.get(session_id)
+        await self.agent.clear_context(session_id)
+
+    async def generate_title(self, session_id: str) -> str | None:
+        await self.get(session_id)
+        return await self.agent.generate_title(session_id)
+
+    async def contributors(self, session_id: str) -> list[dict[str, Any]]:
+        """What the session's system prompt is built from (the agent's, and its own)."""
+        await self.get(session_id)
+        return self.agent.prompt.contributors(session_id)
+
+    async def set_contributor(self, session_id: str, contributor_id: str, *, enabled: bool,
+                              content: str | None, priority: int | None) -> dict[str, Any]:
+        """Add or replace (enabled) or remove (not) one of the session's own contributors."""
+        await self.get(session_id)
+        if not enabled:
+            return self.agent.prompt.remove(contributor_id, session_id)
+        return self.agent.prompt.upsert(contributor_id, content or "", priority, session_id)
+
     async def cancel(self, session_id: str) -> bool:
         """Cancel the running turn; False when none runs."""
         await self.get(session_id)

@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from switchyard.config.schema import LLMConfig
 from switchyard.errors import LLMError, SwitchyardError, ToolError
@@ -54,6 +54,9 @@ class TurnContext:
     working_dir: Path = field(default_factory=Path.cwd)
     # Steer messages queued for the session (runtime/queues.py), taken at each step boundary.
     take_steer: Callable[[str], list[Any]] | None = None
+    # The system prompt for a session, built once per turn (runtime contributors, the
+    # owner's memories); None: `system_prompt` as it is.
+    prompt_for: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None
 
 
 class TurnRunner:
@@ -75,6 +78,8 @@ class TurnRunner:
             client, cfg = self.ctx.model_for(session)
             state.provider, state.model = client.provider, client.model
             emit(ThinkingEvent(sid))
+            state.system = (await self.ctx.prompt_for(session) if self.ctx.prompt_for is not None
+                            else self.ctx.system_prompt)
             messages = await self._history(live, session, user_msg, new, next_seq)
             finish_reason = await self._loop(client, cfg, messages, state, emit)
             if state.stored_seq is not None:
@@ -113,7 +118,8 @@ class TurnRunner:
         if kept is not None:
             kept.append(user_msg)
             return kept
-        return await self.ctx.store.sessions.history(self.ctx.agent_id, session["id"])
+        # From the session's context start on (clear-context, compaction): runtime/context.py.
+        return await self.ctx.store.sessions.context(self.ctx.agent_id, session["id"])
 
     async def _loop(self, client: LLMClient, cfg: LLMConfig, messages: list[dict[str, Any]],
                     state: "_TurnState", emit: Emit) -> str:
@@ -165,7 +171,7 @@ class TurnRunner:
         calls = ToolCallAccumulator()
         state.text = ""
         sid = state.session_id
-        async for delta in client.stream(messages, tools, system=self.ctx.system_prompt or None):
+        async for delta in client.stream(messages, tools, system=state.system or None):
             if isinstance(delta, TextDelta):
                 if delta.text:
                     result.text += delta.text
@@ -269,6 +275,7 @@ class _TurnState:
     def __init__(self, session_id: str, *, owner: str | None = None) -> None:
         self.session_id = session_id
         self.owner = owner  # the session's owner, for the tools' call context
+        self.system: str | None = None  # the turn's system prompt
         self.steps = 0
         self.text = ""  # text of the current step not yet persisted
         self.usage = Usage()

@@ -7,7 +7,11 @@
     database.py         Database: a handle on that engine; write/read run one transaction
     schema.py           brings a database to the current schema when it is opened
     migrations/         the Alembic migrations that do it
-    sessions.py         SessionStore: sessions and their history
+    sessions.py         SessionStore: sessions and their history (and where the model's
+                        context starts: clear-context, compaction)
+    memories.py         MemoryStore: the memories API keys keep for an agent
+    fulltext.py         the full-text index over messages (SQLite FTS5, Postgres GIN)
+    search.py           MessageSearch: ranked, highlighted full-text search over it
 
 API keys and the audit log keep their logic in server/security/ (keys.py, audit.py) and run
 their SQL through a `Database` on these tables."""
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 from switchyard.store.database import Database
 from switchyard.store.engine import database_url
+from switchyard.store.memories import MemoryStore
+from switchyard.store.search import MessageSearch
 from switchyard.store.sessions import SessionStore
 from switchyard.store.tables import metadata
 
@@ -27,6 +33,8 @@ class Store:
         self.url = url
         self.db = Database(url)
         self.sessions = SessionStore(self.db)
+        self.memories = MemoryStore(self.db)
+        self.search = MessageSearch(self.db)
 
     async def open(self) -> "Store":
         await self.db.open()
@@ -40,4 +48,4 @@ class Store:
         return self.db.backend
 
 
-__all__ = ["Store", "SessionStore", "Database", "database_url", "metadata"]
+__all__ = ["Store", "SessionStore", "MemoryStore", "MessageSearch", "Database", "database_url", "metadata"]

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 from switchyard.errors import NotFoundError
 from switchyard.ids import now_ms
 from switchyard.store.database import Database
+from switchyard.store.fulltext import message_text
 from switchyard.store.tables import messages, sessions
 
 # API name -> column, for the running token totals.
@@ -39,6 +40,7 @@ def _session_dict(row: Any) -> dict[str, Any]:
         "owner": row.owner,
         "tokenUsage": usage,
         "llmOverride": row.llm_override,
+        "contextStartSeq": row.context_start_seq,
     }
 
 
@@ -81,6 +83,13 @@ _APPEND = (update(sessions)
                       for column in _USAGE_COLUMNS.values()})
            .returning(sessions.c.next_seq))
 _INSERT_MESSAGES = insert(messages)
+_CONTEXT = (select(messages.c.body)
+            .where(messages.c.agent_id == bindparam("a"), messages.c.session_id == bindparam("s"),
+                   messages.c.seq >= func.coalesce(
+                       select(sessions.c.context_start_seq)
+                       .where(sessions.c.agent_id == bindparam("a"), sessions.c.id == bindparam("s"))
+                       .scalar_subquery(), 0))
+            .order_by(messages.c.seq))
 
 
 def _get(conn: Connection, agent_id: str, session_id: str) -> dict[str, Any] | None:
@@ -91,6 +100,7 @@ def _get(conn: Connection, agent_id: str, session_id: str) -> dict[str, Any] | N
 def _new_row(agent_id: str, session_id: str, ts: int, **extra: Any) -> dict[str, Any]:
     row = {"agent_id": agent_id, "id": session_id, "created_at": ts, "last_activity": ts, "title": None,
            "parent_session_id": None, "owner": None, "llm_override": None, "message_count": 0,
+           "context_start_seq": None,
            "next_seq": 0, **{c: 0 for c in _USAGE_COLUMNS.values()}}
     row.update(extra)
     return row
@@ -126,7 +136,7 @@ class SessionStore:
             conn.execute(_INSERT_MESSAGES, [{
                 "agent_id": agent_id, "session_id": session_id, "seq": row.next_seq - 1,
                 "id": message["id"], "role": message["role"], "created_at": message.get("timestamp", ts),
-                "body": message}])
+                "body": message, "text": message_text(message)}])
             session = _get(conn, agent_id, session_id)
             assert session is not None
             return session, created, row.next_seq
@@ -173,7 +183,8 @@ class SessionStore:
         params = {"a": agent_id, "s": session_id, "n": n, "ts": ts, "title": title,
                   **{f"u_{column}": int((usage or {}).get(name) or 0) for name, column in _USAGE_COLUMNS.items()}}
         rows = [{"agent_id": agent_id, "session_id": session_id, "seq": 0, "id": m["id"], "role": m["role"],
-                 "created_at": m.get("timestamp", ts), "body": m} for m in new_messages]
+                 "created_at": m.get("timestamp", ts), "body": m, "text": message_text(m)}
+                for m in new_messages]
 
         def run(conn: Connection) -> int:
             # UPDATE ... RETURNING reserves the sequence numbers atomically on both backends,
@@ -191,12 +202,36 @@ class SessionStore:
         return await self.db.read(lambda conn: [r.body for r in conn.execute(
             _HISTORY, {"a": agent_id, "s": session_id}).all()])
 
+    async def context(self, agent_id: str, session_id: str) -> list[dict[str, Any]]:
+        """The messages the model sees: the history from the session's context start on."""
+        return await self.db.read(lambda conn: [r.body for r in conn.execute(
+            _CONTEXT, {"a": agent_id, "s": session_id}).all()])
+
+    async def start_context(self, agent_id: str, session_id: str, at_seq: int | None = None) -> int:
+        """Start the model's context at message `at_seq` (None: after the last message, i.e.
+        a fresh context); the history the user sees keeps every message. Returns the start.
+
+        The one primitive for clear-context and for compaction (which appends its summary
+        message, then starts the context at that message's seq). It also advances next_seq
+        by one (a gap in the numbering), which moves the history's mark: every replica's kept
+        history of the session (runtime/sessions.py) stops matching and is read back."""
+        def run(conn: Connection) -> int:
+            row = conn.execute(select(sessions.c.next_seq).where(*_where(agent_id, session_id))).first()
+            if row is None:
+                raise _not_found(session_id)
+            start = row.next_seq + 1 if at_seq is None else at_seq
+            conn.execute(update(sessions).where(*_where(agent_id, session_id)).values(
+                next_seq=sessions.c.next_seq + 1, context_start_seq=start, last_activity=now_ms()))
+            return start
+        return await self.db.write(run)
+
     async def clear_history(self, agent_id: str, session_id: str) -> None:
         def run(conn: Connection) -> None:
             conn.execute(delete(messages).where(messages.c.agent_id == agent_id,
                                                 messages.c.session_id == session_id))
             conn.execute(update(sessions).where(*_where(agent_id, session_id)).values(
-                message_count=0, last_activity=now_ms(), **{c: 0 for c in _USAGE_COLUMNS.values()}))
+                message_count=0, last_activity=now_ms(), context_start_seq=None,
+                **{c: 0 for c in _USAGE_COLUMNS.values()}))
         await self.db.write(run)
 
     async def fork(self, agent_id: str, parent_id: str, child_id: str, *, title: str,
@@ -210,14 +245,17 @@ class SessionStore:
                 messages.c.agent_id == agent_id, messages.c.session_id == parent_id)
                 .order_by(messages.c.seq)).all()
             usage = {c: getattr(parent, c) for c in _USAGE_COLUMNS.values()}
+            # The copy is renumbered from 0: its context starts at the same message.
+            start = (None if parent.context_start_seq is None
+                     else sum(1 for r in rows if r.seq < parent.context_start_seq))
             conn.execute(insert(sessions).values(**{
                 **_new_row(agent_id, child_id, now_ms(), title=title, parent_session_id=parent_id,
-                           owner=owner, llm_override=parent.llm_override),
+                           owner=owner, llm_override=parent.llm_override, context_start_seq=start),
                 "message_count": len(rows), "next_seq": len(rows), **usage}))
             if rows:
                 conn.execute(insert(messages), [
                     {"agent_id": agent_id, "session_id": child_id, "seq": i, "id": r.id,
-                     "role": r.role, "created_at": r.created_at, "body": r.body}
+                     "role": r.role, "created_at": r.created_at, "body": r.body, "text": r.text}
                     for i, r in enumerate(rows)])
             session = _get(conn, agent_id, child_id)
             assert session is not None

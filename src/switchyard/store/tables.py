@@ -1,7 +1,8 @@
 """The schema, in SQLAlchemy Core, shared by SQLite and Postgres: one metadata for every
-table Switchyard keeps (an agent's sessions and messages, the server's API keys and audit
-log). This is the schema the code reads and writes; a database on disk is brought to it by the
-migrations in store/migrations/ (a change here needs a migration there)."""
+table Switchyard keeps (an agent's sessions, messages and memories, the server's API keys and
+audit log; the full-text index over messages is backend-specific DDL in fulltext.py). This
+is the schema the code reads and writes; a database on disk is brought to it by the migrations
+in store/migrations/ (a change here needs a migration there)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ sessions = Table(
     Column("cache_read_tokens", BigInteger, nullable=False, default=0),
     Column("cache_write_tokens", BigInteger, nullable=False, default=0),
     Column("llm_override", JSON),                            # never holds an API key
+    # The model's context starts at the message with this sequence number (None: at the
+    # first). Older messages stay in the history the user sees; clear-context sets it past
+    # the last message, compaction sets it to its summary message (store/sessions.py).
+    Column("context_start_seq", Integer),
     Index("ix_sessions_activity", "agent_id", "last_activity"),
 )
 
@@ -40,8 +45,36 @@ messages = Table(
     Column("role", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("body", JSON, nullable=False),                    # the whole InternalMessage
+    # The message's searchable text (its text parts), written with it: the full-text index
+    # (fulltext.py) is built over this column on both backends.
+    Column("text", Text),
     UniqueConstraint("agent_id", "session_id", "seq", name="uq_messages_seq"),
     Index("ix_messages_session", "agent_id", "session_id", "seq"),
+)
+
+memories = Table(
+    "memories", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(200)),                            # API key name that made it
+    Column("content", Text, nullable=False),
+    Column("tags", JSON, nullable=False),                    # list of strings, in order given
+    Column("metadata", JSON, nullable=False),                # {source?, pinned?, ...}
+    # Copies of metadata.source and metadata.pinned, as columns so that filters run in SQL.
+    Column("source", String(16)),
+    Column("pinned", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),        # epoch milliseconds
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_memories_owner", "agent_id", "owner", "updated_at"),
+)
+
+# One row per tag of a memory, so that the any-tag filter and paging run in SQL.
+memory_tags = Table(
+    "memory_tags", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("memory_id", String(64), primary_key=True),
+    Column("tag", String(50), primary_key=True),
+    Index("ix_memory_tags_tag", "agent_id", "tag"),
 )
 
 api_keys = Table(
@@ -160,3 +193,9 @@ schedule_runs = Table(
     Column("result", Text),
     UniqueConstraint("schedule_id", "due_at", name="uq_schedule_runs_due"),
 )
+
+# The full-text index over messages.text is made with the tables (a new database is made from
+# this metadata), by backend-specific DDL.
+from switchyard.store import fulltext as _fulltext  # noqa: E402 - needs `messages` above
+
+_fulltext.attach(messages)

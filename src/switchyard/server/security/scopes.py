@@ -6,7 +6,7 @@ allowed the same way as its family), so it is written by path family; every rout
 its scope where it is registered (server/routes.py) and `verify_routes` checks the two agree
 when the app is built.
 
-Scopes: `read` (GETs), `chat` (send messages, manage its own sessions; implies read),
+Scopes: `read` (GETs), `chat` (send messages, manage its own sessions and memories; implies read),
 `admin` (keys, audit, LLM switch, MCP, agent and config management; implies everything).
 """
 
@@ -89,7 +89,6 @@ RULES = [
     _rule(WRITE, r"^/api/models(/.*)?$", "admin"),
     _rule(WRITE, r"^/api/openrouter(/.*)?$", "admin"),
     _rule(WRITE, r"^/api/prompts(/.*)?$", "admin"),
-    _rule(WRITE, r"^/api/memory(/.*)?$", "admin"),
     _rule(WRITE, r"^/api/workspaces(/.*)?$", "admin"),
     _rule(WRITE, r"^/api/system-prompt(/.*)?$", "admin"),
     # chat: sending messages, and managing (its own) sessions, queues and approvals.
@@ -98,6 +97,7 @@ RULES = [
     _rule(WRITE, r"^/api/sessions(/.*)?$", "chat"),
     _rule(WRITE, rf"^/api/(steer|follow-up)/{_SEG}(/.*)?$", "chat"),
     _rule(WRITE, r"^/api/approvals(/.*)?$", "chat"),
+    _rule(WRITE, r"^/api/memory(/.*)?$", "chat"),      # a key's memories are its own
     _rule(WRITE, r"^/api/llm/model-picker-state(/.*)?$", "chat"),
     _rule(WRITE, r"^/api/search(/.*)?$", "read"),
     # protocols: A2A JSON-RPC and REST, OpenAI-compatible, MCP.

@@ -29,6 +29,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from switchyard.store.engine import postgres_async_url, sync_sqlite_url
+from switchyard.store.fulltext import include_name
 from switchyard.store.tables import metadata
 
 
@@ -40,7 +41,9 @@ def _url() -> str:
 
 
 def _migrate(conn: Connection) -> None:
-    context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+    # The full-text index's tables are DDL of store/fulltext.py, not of tables.py.
+    context.configure(connection=conn, target_metadata=metadata, render_as_batch=True,
+                      include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
