@@ -3,13 +3,18 @@ connection usable; interrupted turns are marked in history and for the model."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
-from tests.e2e.test_server_runs import _ok, wait_until
+import httpx
+
+from tests.e2e.test_server_runs import _ok, agent_config, wait_until
+from tests.support.fake_llm import Broken, Error, Text
 from tests.support.live_server import serve_agents
 from tests.support.net import free_port
 from tests.support.security import ScriptedLLM
@@ -78,3 +83,84 @@ def test_a_sigbus_in_the_server_is_reported_not_silent(tmp_path):
     assert proc.returncode == -signal.SIGBUS
     assert "Fatal Python error: Bus error" in output, output
     assert "most recent call first" in output
+
+
+# --- interrupted turns ------------------------------------------------------------------
+
+
+def _roles(history):
+    return [m["role"] for m in history]
+
+
+def test_a_dropped_upstream_connection_stores_an_interrupted_partial(tmp_path, fake_llm):
+    fake_llm.script(Broken("half of an answer", chunks=2, after_chunks=1))
+    with serve_agents(agent_config(tmp_path, fake_llm)) as server, server.client() as c:
+        response = c.post("/api/message-sync", json={"content": "go", "sessionId": "drop"})
+        assert response.status_code >= 400 or response.json().get("finishReason") == "error", response.text
+        last = c.get("/api/sessions/drop/history").json()["history"][-1]
+    assert last["role"] == "assistant" and last["content"] == "half of a"
+    assert last["finishReason"] == "error"
+    assert last["interrupted"] == "upstream" and last["partial"] is True
+
+
+def test_a_user_cancel_is_marked_apart_from_a_failure(tmp_path, fake_llm):
+    fake_llm.script(Text("one two three four five six", chunks=6, chunk_delay=0.3))
+    with serve_agents(agent_config(tmp_path, fake_llm)) as server, server.client() as c:
+        assert c.post("/api/message", json={"content": "go", "sessionId": "cx"}).status_code == 202
+        wait_until(lambda: len(fake_llm.requests) == 1, timeout=10)
+        time.sleep(0.5)   # a piece or two of the answer have streamed
+        assert c.post("/api/sessions/cx/cancel").status_code == 200
+        wait_until(lambda: not c.get("/api/sessions/cx/history").json()["isBusy"], timeout=10)
+        last = c.get("/api/sessions/cx/history").json()["history"][-1]
+    assert last["finishReason"] == "cancelled"
+    assert last["interrupted"] == "cancelled" and last["partial"] is True
+
+
+def test_a_turn_lost_to_kill_9_is_marked_and_never_doubles_user_messages(tmp_path, fake_llm):
+    fake_llm.script(Text("never delivered", delay=30))
+    config = agent_config(tmp_path, fake_llm)
+    agent_file = tmp_path / "agent.yml"
+    agent_file.write_text(json.dumps(config))  # JSON is YAML
+    port = free_port()
+    env = {**os.environ, "SWITCHYARD_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-m", "switchyard.cli", "serve", "--agent", str(agent_file),
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ok(base + "/health"), timeout=20)
+        assert httpx.post(base + "/api/message", json={"content": "first question", "sessionId": "k9"},
+                          timeout=10).status_code == 202
+        wait_until(lambda: len(fake_llm.requests) == 1, timeout=10)   # the model is answering
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    fake_llm.reset()
+
+    fake_llm.script(Text("second answer"))
+    with serve_agents(config) as server, server.client() as c:
+        # On load the lost turn shows in history ...
+        history = c.get("/api/sessions/k9/history").json()["history"]
+        assert _roles(history) == ["user", "assistant"]
+        assert history[1]["interrupted"] == "lost" and "interrupted" in history[1]["content"]
+        # ... and the model sees it: no two user messages in a row.
+        response = c.post("/api/message-sync", json={"content": "second question", "sessionId": "k9"})
+        assert response.status_code == 200 and response.json()["response"] == "second answer"
+        sent = [m["role"] for m in fake_llm.last_request["json"]["messages"] if m["role"] != "system"]
+        assert sent == ["user", "assistant", "user"]
+        assert _roles(c.get("/api/sessions/k9/history").json()["history"]) == ["user", "assistant", "user",
+                                                                              "assistant"]
+
+
+def test_an_unanswered_message_is_marked_at_the_next_turn(tmp_path, fake_llm):
+    # A model that fails before saying anything leaves the user message alone: the next turn
+    # marks it (the same path as a turn lost on another replica).
+    fake_llm.script(Error(400, message="bad request upstream"), Text("fine now"))
+    with serve_agents(agent_config(tmp_path, fake_llm)) as server, server.client() as c:
+        c.post("/api/message-sync", json={"content": "one", "sessionId": "u"})
+        assert _roles(c.get("/api/sessions/u/history").json()["history"]) == ["user"]
+        assert c.post("/api/message-sync", json={"content": "two", "sessionId": "u"}).status_code == 200
+        history = c.get("/api/sessions/u/history").json()["history"]
+    assert _roles(history) == ["user", "assistant", "user", "assistant"]
+    assert history[1]["interrupted"] == "lost"

@@ -77,6 +77,8 @@ class Agent:
         self.models.check()
         self.system_prompt = build_system_prompt(self.config, self.loaded.agent_dir)
         await self.tooling.start()
+        if self.store.backend == "sqlite":
+            await self.runs.mark_lost_turns()
         if self.supervisor.stopping:   # started again after a stop
             self.supervisor = Supervisor(f"agent:{self.id}")
         self.supervisor.every(max(1.0, min(self.live.ttl / 4, 900)), self._sweep, name=f"sweeper:{self.id}")

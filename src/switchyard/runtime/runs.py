@@ -11,6 +11,7 @@ from switchyard.errors import ConflictError, RequestError
 from switchyard.events import Event
 from switchyard.ids import new_id, now_ms
 from switchyard.llm.base import content_to_text
+from switchyard.runtime.interruptions import unanswered_marker
 from switchyard.runtime.run import Run
 from switchyard.runtime.sessions import LiveSessions
 from switchyard.runtime.turn import TurnContext, TurnRunner
@@ -57,8 +58,10 @@ class Runs:
         user_msg = {"id": new_id(), "role": "user", "content": content, "timestamp": now_ms()}
         try:
             # The session (if new) and the user's message, in one transaction, before the run.
+            # A user message left unanswered by a lost turn gets its marker first.
             session, created, next_seq = await self.store.sessions.begin_turn(
-                self.agent_id, session_id, user_msg, owner=owner, title=title_from(content))
+                self.agent_id, session_id, user_msg, owner=owner, title=title_from(content),
+                unanswered=unanswered_marker())
         except BaseException:
             live.lock.release()
             raise
@@ -71,6 +74,20 @@ class Runs:
                                                                next_seq=next_seq),
                                        name=f"run:{session_id}")
         return run
+
+    async def mark_lost_turns(self) -> int:
+        """Mark every session whose history ends unanswered (the process died mid-turn).
+        Only where no other process can be running a turn on the same database right now
+        (one SQLite file, one server), so it is called at start for SQLite; elsewhere the
+        next turn of such a session marks it (Runs.start)."""
+        lost = await self.store.sessions.unanswered(self.agent_id)
+        for session_id in lost:
+            if not self.is_busy(session_id):
+                await self.store.sessions.append(self.agent_id, session_id, [unanswered_marker()])
+        if lost:
+            log.warning("agent %s: %d session(s) had a turn interrupted before its answer "
+                        "(server stopped mid-turn); marked in their history", self.agent_id, len(lost))
+        return len(lost)
 
     def is_busy(self, session_id: str) -> bool:
         live = self.live.peek(session_id)
