@@ -95,3 +95,57 @@ def test_audit_out_of_range_query_is_400(monkeypatch, params):
         assert response.status_code == 400, response.text
         name = next(iter(params))
         assert response.json()["details"]["issues"][0]["path"] == name
+
+
+# --- key settings out of range (item 6) -------------------------------------------------
+
+BAD_KEY_BODIES = [
+    ({"expiresIn": "99999999999d"}, "invalid_duration", "expiresIn"),
+    ({"expiresIn": "0s"}, "invalid_duration", "expiresIn"),
+    ({"expiresIn": "11000d"}, "invalid_duration", "expiresIn"),
+    ({"rateLimit": "0/second"}, "invalid_rate_limit", "between 1 and"),
+    ({"rateLimit": "5/0 seconds"}, "invalid_rate_limit", "rate limit"),
+    ({"rateLimit": "99999999999/second"}, "invalid_rate_limit", "between 1 and"),
+    ({"rateLimit": "lots"}, "invalid_rate_limit", "rate limit"),
+]
+
+
+@pytest.mark.parametrize(("extra", "code", "named"), BAD_KEY_BODIES)
+def test_api_refuses_absurd_key_settings(monkeypatch, extra, code, named):
+    production(monkeypatch)
+    with live() as server, server.client() as c:
+        response = c.post("/api/keys", headers=ROOT, json={"name": "k", "scopes": ["chat"], **extra})
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == code and named in response.json()["message"]
+        assert c.get("/api/keys", headers=ROOT).json()["keys"] == []
+
+
+def test_api_refuses_absurd_rotation(monkeypatch):
+    production(monkeypatch)
+    with live() as server, server.client() as c:
+        assert c.post("/api/keys", headers=ROOT, json={"name": "k", "scopes": ["chat"]}).status_code == 201
+        for body in ({"grace": "99999999999d"}, {"expiresIn": "99999999999d"}, {"grace": "400d"}):
+            response = c.post("/api/keys/k/rotate", headers=ROOT, json=body)
+            assert response.status_code == 400, response.text
+            assert response.json()["code"] == "invalid_duration"
+
+
+def test_api_accepts_sensible_key_settings(monkeypatch):
+    production(monkeypatch)
+    with live() as server, server.client() as c:
+        response = c.post("/api/keys", headers=ROOT, json={"name": "k", "scopes": ["chat"], "expiresIn": "3650d",
+                                                            "rateLimit": "1/second;1000000/day"})
+        assert response.status_code == 201, response.text
+
+
+def test_cli_refuses_absurd_key_settings(monkeypatch, capsys):
+    from switchyard.server.security.keys_cli import keys_main
+    production(monkeypatch)
+    assert keys_main(["create", "--name", "a", "--scope", "chat", "--expires", "99999999999d"]) == 1
+    assert "expiresIn must be between" in capsys.readouterr().err
+    assert keys_main(["create", "--name", "b", "--scope", "chat", "--rate-limit", "0/second"]) == 1
+    assert "between 1 and" in capsys.readouterr().err
+    assert keys_main(["create", "--name", "c", "--scope", "chat"]) == 0
+    capsys.readouterr()
+    assert keys_main(["rotate", "c", "--grace", "99999999999d"]) == 1
+    assert "grace must be between" in capsys.readouterr().err
