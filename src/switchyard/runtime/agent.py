@@ -28,6 +28,7 @@ from switchyard.runtime.prompt import build_system_prompt
 from switchyard.runtime.publisher import EventPublisher
 from switchyard.runtime.results import result_of
 from switchyard.runtime.run import Run, current_run
+from switchyard.runtime.run_quota import RunSlot
 from switchyard.runtime.runs import Runs
 from switchyard.runtime.session_records import SessionRecords
 from switchyard.runtime.sessions import LiveSessions
@@ -208,13 +209,20 @@ class Agent:
     def is_busy(self, session_id: str) -> bool:
         return self.runs.is_busy(session_id)
 
+    def reserve_run(self, owner: str | None) -> RunSlot:
+        """A place in `owner`'s run quota, taken now for a run started later in the
+        background (a queued turn): LimitError 429 when the key is at its cap."""
+        return self.runs.quota.acquire(owner)
+
     async def start_run(self, session_id: str | None, content: Any, *, wait: bool = True,
-                        owner: str | None = None, first: Iterable[Event] = ()) -> Run:
+                        owner: str | None = None, first: Iterable[Event] = (),
+                        slot: RunSlot | None = None) -> Run:
         """Start a turn in the background (see Runs.start). `first`: events the run's stream
-        begins with, e.g. the routing decision that chose this agent."""
+        begins with, e.g. the routing decision that chose this agent. `slot`: from
+        reserve_run, when the caller took the run's place in the quota beforehand."""
         if not self.started:
             await self.start()
-        return await self.runs.start(session_id, content, wait=wait, owner=owner, first=first)
+        return await self.runs.start(session_id, content, wait=wait, owner=owner, first=first, slot=slot)
 
     async def run(self, session_id: str | None, content: Any, *, wait: bool = True,
                   owner: str | None = None) -> AsyncIterator[Event]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from switchyard.errors import NotFoundError
 from switchyard.runtime.agent import Agent
+from switchyard.runtime.run_quota import RunQuota
 
 
 class AgentHost:
@@ -17,6 +18,10 @@ class AgentHost:
             if agent.id in self.agents:
                 raise ValueError(f"two agents share the id {agent.id!r}")
             self.agents[agent.id] = agent
+        # One per-key run quota for every hosted agent (the server sets its cap).
+        self.run_quota = RunQuota()
+        for agent in self.agents.values():
+            agent.runs.quota = self.run_quota
         self.default_id = default_id or agents[0].id
         if self.default_id not in self.agents:
             raise ValueError(f"default agent {self.default_id!r} is not among the hosted agents")

@@ -232,8 +232,11 @@ class A2AService:
         history_length = int_param(configuration, "historyLength")
         immediate = (configuration.get("blocking") is False if call.flavor == V03
                      else bool(configuration.get("returnImmediately")))
-        # The run goes on whoever is listening: a caller that leaves does not stop it.
-        start = self._spawn(agent.start_run(sid, content, wait=True, owner=self._sessions(call).owner))
+        # The run goes on whoever is listening: a caller that leaves does not stop it. Its place
+        # in the key's run quota is taken now (a JSON-RPC error when the key is at its cap).
+        owner = self._sessions(call).owner
+        slot = agent.reserve_run(owner)
+        start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner, slot=slot))
         if immediate:
             if not start.done():
                 await asyncio.wait({start}, timeout=0.5)
@@ -252,7 +255,9 @@ class A2AService:
         message, sid, content, _ = self._send_params(call)
         await self._check_access(call, sid)
         agent = call.agent
-        start = self._spawn(agent.start_run(sid, content, wait=True, owner=self._sessions(call).owner))
+        owner = self._sessions(call).owner
+        slot = agent.reserve_run(owner)
+        start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner, slot=slot))
 
         async def events() -> AsyncIterator[pb.StreamResponse | None]:
             task = pb.Task(id=sid, context_id=sid, status=status_of(S.TASK_STATE_SUBMITTED), history=[message])
