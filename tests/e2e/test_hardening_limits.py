@@ -139,3 +139,55 @@ def _wait(predicate, timeout: float = 15.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+# --- JSON-RPC batches (item 2) -----------------------------------------------------------
+
+def _list_call(i: int, **params) -> dict:
+    return {"jsonrpc": "2.0", "id": i, "method": "tasks/list", "params": params}
+
+
+def test_jsonrpc_batches_are_bounded(monkeypatch):
+    from switchyard.server.protocols import a2a_batch
+    production(monkeypatch, SWITCHYARD_RATE_LIMIT="off", SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off")
+    server = LiveServer(lambda: _app(ScriptedLLM("an answer " * 20))).start()
+    try:
+        with server.client() as c:
+            for i in range(16):   # one session with a long history (32 messages)
+                assert c.post("/api/message-sync", headers=ROOT, json={"content": f"q{i}", "sessionId": "long"}).status_code == 200
+            # Too many calls in one batch: refused whole, nothing run.
+            big = c.post("/jsonrpc", headers=ROOT, json=[_list_call(i) for i in range(21)])
+            assert big.status_code == 200 and big.json()["error"]["code"] == -32600
+            assert "over the limit of 20" in big.json()["error"]["message"]
+            # A listing pages its work and caps each task's history.
+            one = c.post("/jsonrpc", headers=ROOT, json=_list_call(1)).json()["result"]
+            assert len(one["tasks"][0]["history"]) == 20
+            too_long = c.post("/jsonrpc", headers=ROOT, json=_list_call(1, historyLength=10_000)).json()
+            assert too_long["error"]["code"] == -32602 and "historyLength" in too_long["error"]["message"]
+            too_big = c.post("/jsonrpc", headers=ROOT, json=_list_call(1, pageSize=10_000)).json()
+            assert too_big["error"]["code"] == -32602 and "pageSize" in too_big["error"]["message"]
+            # The answers stop growing at the response budget: later calls are errors, not run.
+            single = len(c.post("/jsonrpc", headers=ROOT, json=[_list_call(0)]).content)
+            monkeypatch.setattr(a2a_batch, "MAX_RESPONSE_BYTES", single * 3)
+            answers = c.post("/jsonrpc", headers=ROOT, json=[_list_call(i) for i in range(10)]).json()
+            assert len(answers) == 10
+            assert sum("result" in a for a in answers) == 4
+            assert all(a["error"]["code"] == -32603 and "Response too large" in a["error"]["message"]
+                       for a in answers[4:])
+            assert [a["id"] for a in answers] == list(range(10))
+    finally:
+        server.stop()
+
+
+def test_each_batch_entry_counts_against_the_rate_limit(monkeypatch):
+    production(monkeypatch, SWITCHYARD_RATE_LIMIT="8/minute", SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off")
+    server = LiveServer(lambda: _app(ScriptedLLM())).start()
+    try:
+        with server.client() as c:
+            key = bearer(create_key(c, "batcher", ["chat"]))
+            assert c.post("/jsonrpc", headers=key, json=[_list_call(i) for i in range(5)]).status_code == 200
+            over = c.post("/jsonrpc", headers=key, json=[_list_call(i) for i in range(5)])
+            assert over.status_code == 429 and int(over.headers["retry-after"]) >= 1
+            assert "counts as 5 requests" in over.json()["message"]
+    finally:
+        server.stop()

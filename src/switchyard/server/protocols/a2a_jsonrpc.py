@@ -67,6 +67,7 @@ from switchyard.server.protocols.a2a_model import (
     V10,
 )
 from switchyard.ids import SESSION_ID
+from switchyard.server.protocols.a2a_batch import run_batch
 from switchyard.server.protocols.a2a_listing import int_param, list_tasks, state_name
 from switchyard.server.protocols.a2a_stream import follow_run, status_event as _status_event
 from switchyard.server.wire import KEEPALIVE_FRAME, data_frame
@@ -109,11 +110,7 @@ class A2AService:
         except (ValueError, UnicodeDecodeError) as exc:
             return JSONResponse(_error(None, PARSE_ERROR, f"Parse error: {exc}"))
         if isinstance(body, list):
-            if not body:
-                return JSONResponse(_error(None, INVALID_REQUEST, "Invalid Request: empty batch"))
-            results = await asyncio.gather(*(self._one(request, agent, item, batch=True) for item in body))
-            answers = [r for r in results if r is not None]
-            return JSONResponse(answers) if answers else Response(status_code=204)
+            return await run_batch(request, body, lambda item: self._one(request, agent, item, batch=True))
         result = await self._one(request, agent, body, batch=False)
         if result is None:
             return Response(status_code=204)
