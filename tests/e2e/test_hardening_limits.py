@@ -191,3 +191,30 @@ def test_each_batch_entry_counts_against_the_rate_limit(monkeypatch):
             assert "counts as 5 requests" in over.json()["message"]
     finally:
         server.stop()
+
+
+# --- upstream concurrency per provider (item 3) -----------------------------------------
+
+def test_upstream_calls_per_provider_are_bounded_with_a_clear_queue_timeout(monkeypatch):
+    gate = Gate()
+    production(monkeypatch, SWITCHYARD_MAX_CONCURRENT_RUNS_PER_KEY="0", SWITCHYARD_RATE_LIMIT="off",
+               SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off", SWITCHYARD_LLM_MAX_CONCURRENCY="2",
+               SWITCHYARD_LLM_QUEUE_TIMEOUT="0.2")
+    server = LiveServer(lambda: _app(gate.model())).start()
+    try:
+        with server.client() as c:
+            for i in range(2):   # two calls hold the provider's two places
+                assert c.post("/api/message", headers=ROOT, json={"content": "hi", "sessionId": f"u{i}"}).status_code == 202
+            _wait(lambda: gate.opened is not None)
+            third = c.post("/api/message-sync", headers=ROOT, json={"content": "hi", "sessionId": "u2"})
+            assert third.status_code == 503, third.text
+            body = third.json()
+            assert body["code"] == "llm_queue_timeout" and third.headers["retry-after"] == "1"
+            assert "SWITCHYARD_LLM_MAX_CONCURRENCY" in body["message"] and "2 calls" in body["message"]
+            gate.open()
+            _wait(lambda: not _busy(c, "u0", ROOT) and not _busy(c, "u1", ROOT))
+            again = c.post("/api/message-sync", headers=ROOT, json={"content": "hi", "sessionId": "u3"})
+            assert again.status_code == 200 and again.json()["response"] == "done"
+    finally:
+        gate.open()
+        server.stop()

@@ -77,6 +77,8 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
                         description="Dexto-compatible agent server API.", redoc_url=None, **options)
     app.state.host = host
     host.run_quota.cap = settings.security.max_concurrent_runs
+    host.provider_gates.max_concurrency = settings.llm_max_concurrency
+    host.provider_gates.queue_timeout = settings.llm_queue_timeout
     app.state.settings = settings
     app.state.auth_required = settings.security.auth_required
     app.state.startup_hooks = []

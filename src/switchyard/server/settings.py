@@ -9,6 +9,9 @@ Variables (besides the security ones in security/settings.py):
 - SWITCHYARD_BASE_URL / DEXTO_BASE_URL: the public URL the agent card advertises (else the
   request's own base URL; over stdio `http://localhost:$PORT`).
 - SWITCHYARD_MAX_MESSAGE_CHARS: the longest message content accepted (default 200000).
+- SWITCHYARD_LLM_MAX_CONCURRENCY (default 64; 0: no bound) and SWITCHYARD_LLM_QUEUE_TIMEOUT
+  (seconds, default 30): calls in flight per LLM provider endpoint, and how long a call waits
+  for a place before failing with llm_queue_timeout (503).
 - SWITCHYARD_ROUTER_FALLBACK, SWITCHYARD_ROUTER_SEMANTIC, SWITCHYARD_ROUTER_LLM_MARGIN: the
   router for `agentId: "auto"` (the serve flags --router-* override them).
 """
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from switchyard.llm.concurrency import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_TIMEOUT
 from switchyard.server.security.settings import SecuritySettings
 
 log = logging.getLogger("switchyard.server")
@@ -72,6 +76,10 @@ class ServerSettings:
     base_url: str | None = None          # configured public base URL, without a trailing /
     port: int = DEFAULT_PORT
     max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    # Calls in flight per LLM provider endpoint (0: no bound), and how long a call waits for
+    # a place before it fails with llm_queue_timeout.
+    llm_max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    llm_queue_timeout: float = DEFAULT_QUEUE_TIMEOUT
     # The environment as it was when the settings were built: what the LLM catalog reports
     # (which providers have a key). Read-only; never the place to pass options around.
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -100,6 +108,10 @@ class ServerSettings:
         return cls(security=security, router=router,
                    base_url=configured.rstrip("/") if configured else None, port=port,
                    max_message_chars=int(env.get("SWITCHYARD_MAX_MESSAGE_CHARS") or DEFAULT_MAX_MESSAGE_CHARS),
+                   llm_max_concurrency=max(0, int(env.get("SWITCHYARD_LLM_MAX_CONCURRENCY")
+                                                  or DEFAULT_MAX_CONCURRENCY)),
+                   llm_queue_timeout=max(0.0, float(env.get("SWITCHYARD_LLM_QUEUE_TIMEOUT")
+                                                    or DEFAULT_QUEUE_TIMEOUT)),
                    env=_frozen(env))
 
     @classmethod
