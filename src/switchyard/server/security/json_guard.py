@@ -138,7 +138,7 @@ class JsonBodyGuardMiddleware:
             problem = json_body_problem(body)
             if problem is not None:
                 code, text = problem
-                await send_json(send, 400, {"error": "Bad Request", "code": code, "message": text})
+                await send_json(send, 400, {"code": code, "message": text})
                 return
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive),
                        send)
