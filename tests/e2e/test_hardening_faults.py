@@ -48,6 +48,8 @@ def test_storage_error_is_503_and_keeps_the_connection(tmp_path):
 
 
 def test_sqlite_connections_do_not_memory_map_the_database(tmp_path):
+    # SQLite builds differ in their default (SQLITE_DEFAULT_MMAP_SIZE; 0 in most, not all):
+    # the store sets it, so every build runs without memory-mapped database I/O.
     import asyncio
 
     from switchyard.store import Store

@@ -5,6 +5,7 @@ A stored message keeps the reference's fields (`finishReason` among them) and ad
 - `interrupted`: why the turn stopped early:
   - `"cancelled"`: the user cancelled it (finishReason `cancelled`);
   - `"upstream"`: the model's connection or provider failed mid-answer (finishReason `error`);
+  - `"failed"`: something else failed mid-answer (a bug, the store; finishReason `error`);
   - `"lost"`: the turn ended with no answer stored at all: the server was killed or stopped
     mid-turn, or the model failed before it said anything. Found on the next turn of the
     session (and, for SQLite, when the agent starts) and marked then.
@@ -22,6 +23,7 @@ from switchyard.ids import new_id, now_ms
 
 CANCELLED = "cancelled"
 UPSTREAM = "upstream"
+FAILED = "failed"
 LOST = "lost"
 
 LOST_TEXT = ("[No answer: this turn was interrupted before a reply was stored (the server stopped "
@@ -36,8 +38,8 @@ def unanswered_marker() -> dict[str, Any]:
 
 def partial_answer(text: str, *, reason: str, model: str, provider: str,
                    usage: dict[str, int]) -> dict[str, Any]:
-    """What the model had said when its turn was cancelled (reason `cancelled`) or its
-    connection failed (reason `upstream`)."""
+    """What the model had said when its turn was cancelled (reason `cancelled`), its
+    connection failed (`upstream`) or something else failed (`failed`)."""
     return {"id": new_id(), "role": "assistant", "content": text, "timestamp": now_ms(),
             "model": model, "provider": provider,
             "finishReason": "cancelled" if reason == CANCELLED else "error",

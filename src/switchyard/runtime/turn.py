@@ -88,7 +88,8 @@ class TurnRunner:
             error = RunFailure(str(exc), type(exc).__name__, upstream)
             if not isinstance(exc, SwitchyardError):
                 log.exception("run of session %s failed", sid)
-            await self._record_partial(sid, state, interruptions.UPSTREAM)
+            await self._record_partial(sid, state, interruptions.UPSTREAM if isinstance(exc, LLMError)
+                                       else interruptions.FAILED)
             emit(ErrorEvent(sid, error.message, error.error_type, recoverable=False, upstream=upstream))
         finally:
             if self.ctx.approvals is not None:
