@@ -7,7 +7,8 @@ SwitchyardError
 │   ├── NotFoundError    an unknown session, agent, server, approval (404)
 │   ├── ConflictError    a busy session, a duplicate (409)
 │   ├── ForbiddenError   a missing scope (403)
-│   └── LimitError       over a configured limit (400 unless a status is given)
+│   └── LimitError       over a configured limit (400 unless a status is given: 429 for a
+│                        caller over its share, 503 for a server at capacity; Retry-After)
 └── RuntimeFailure       what failed at run time (maps to 5xx)
     ├── LLMError         a provider failed (names provider, status, message; never the key)
     ├── ToolError        a tool failed (goes back to the model, never crashes a run)
@@ -91,7 +92,15 @@ class ForbiddenError(UserError):
 
 
 class LimitError(UserError):
+    """Over a limit. `retry_after` (seconds) when waiting helps: the HTTP layer sends it as
+    Retry-After (with status 429 or 503)."""
+
     code = "limit_exceeded"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None,
+                 status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, code=code, details=details, status=status)
+        self.retry_after = retry_after
 
 
 class RuntimeFailure(SwitchyardError):

@@ -9,8 +9,14 @@ from collections.abc import Iterable
 # The one redactor (logs, error bodies, the audit log's details, LLM error messages).
 # Authorization headers, our API keys (sy_...), provider keys (sk-..., sk-ant-..., gsk_...,
 # xai-..., or-...), and `apiKey: ...` / `"x-api-key": "..."` fields. A placeholder such as
-# `Bearer <api-key>` is kept.
+# `Bearer <api-key>` is kept. Credentials inside URLs too: the user-info part
+# (`http://user:pass@host`) and the values of query parameters whose names look secret
+# (`?api-key=`, `&token=`, `?sig=`, `?password=`...), wherever a URL is shown (issue 17).
+_SECRET_QUERY_NAME = (r"[A-Za-z0-9_.-]*(?:key|token|secret|passw(?:or)?d|pass|pwd|auth|sig|signature|"
+                      r"credential|session|code)[A-Za-z0-9_.-]*")
 _SECRET_PATTERNS = [
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)(?!\[REDACTED\]@)[^/\s'\"<>?#]+@"), r"\1[REDACTED]@"),
+    (re.compile(rf"(?i)([?&;]{_SECRET_QUERY_NAME}=)(?!\[REDACTED\])[^&#\s'\"<>]+"), r"\1[REDACTED]"),
     (re.compile(r"(?i)(authorization\s*[:=]\s*)(?:(?:bearer|basic|token)\s+)?(?!<|bearer\b|basic\b|token\b)[^\s,'\"}]+"),
      r"\1[REDACTED]"),
     (re.compile(r"(?i)\bbearer\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}"), "Bearer [REDACTED]"),
@@ -41,6 +47,12 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def redact_url(url: str | None) -> str | None:
+    """A URL as it may be shown: without its user-info or secret-looking query values
+    (`http://[REDACTED]@host/v1?api-key=[REDACTED]&model=x`)."""
+    return redact(url) if url else url
 
 
 class RedactingFilter(logging.Filter):

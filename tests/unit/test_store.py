@@ -116,3 +116,19 @@ async def test_begin_turn_creates_and_appends_in_one_step(store):
     await store.sessions.clear_history(agent, "t")
     session, _, seq = await store.sessions.begin_turn(agent, "t", msg("user", "again"))
     assert seq == 5 and session["messageCount"] == 1
+
+
+async def test_an_unanswered_user_message_gets_its_marker_before_the_next_one(store):
+    agent = f"a-{uuid.uuid4().hex[:6]}"
+    marker = {"id": str(uuid.uuid4()), "role": "assistant", "content": "[lost]", "interrupted": "lost"}
+    await store.sessions.begin_turn(agent, "s", msg("user", "one"), unanswered=dict(marker))
+    await store.sessions.begin_turn(agent, "done", msg("user", "q"), unanswered=dict(marker))
+    await store.sessions.append(agent, "done", [msg("assistant", "a")])
+    assert await store.sessions.unanswered(agent) == ["s"]
+    session, created, next_seq = await store.sessions.begin_turn(agent, "s", msg("user", "two"),
+                                                                 unanswered=dict(marker))
+    assert not created and session["messageCount"] == 3 and next_seq == 3
+    assert [m["content"] for m in await store.sessions.history(agent, "s")] == ["one", "[lost]", "two"]
+    # An answered history gets no marker.
+    await store.sessions.begin_turn(agent, "done", msg("user", "q2"), unanswered=dict(marker))
+    assert [m["content"] for m in await store.sessions.history(agent, "done")] == ["q", "a", "q2"]

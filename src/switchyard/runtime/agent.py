@@ -33,6 +33,7 @@ from switchyard.runtime.publisher import EventPublisher
 from switchyard.runtime.queued_input import QueuedInput
 from switchyard.runtime.results import result_of
 from switchyard.runtime.run import Run, current_run
+from switchyard.runtime.run_quota import RunSlot
 from switchyard.runtime.runs import Runs
 from switchyard.runtime.session_records import SessionRecords
 from switchyard.runtime.sessions import LiveSessions
@@ -96,6 +97,8 @@ class Agent:
             for tool in memory_tools(AgentMemories(self.id, self.store.memories)):
                 self.tools.add(tool)
         await self.tooling.start()
+        if self.store.backend == "sqlite":
+            await self.runs.mark_lost_turns()
         if self.supervisor.stopping:   # started again after a stop
             self.supervisor = Supervisor(f"agent:{self.id}")
         self.supervisor.every(max(1.0, min(self.live.ttl / 4, 900)), self._sweep, name=f"sweeper:{self.id}")
@@ -254,13 +257,20 @@ class Agent:
     def is_busy(self, session_id: str) -> bool:
         return self.runs.is_busy(session_id)
 
+    def reserve_run(self, owner: str | None) -> RunSlot:
+        """A place in `owner`'s run quota, taken now for a run started later in the
+        background (a queued turn): LimitError 429 when the key is at its cap."""
+        return self.runs.quota.acquire(owner)
+
     async def start_run(self, session_id: str | None, content: Any, *, wait: bool = True,
-                        owner: str | None = None, first: Iterable[Event] = ()) -> Run:
+                        owner: str | None = None, first: Iterable[Event] = (),
+                        slot: RunSlot | None = None) -> Run:
         """Start a turn in the background (see Runs.start). `first`: events the run's stream
-        begins with, e.g. the routing decision that chose this agent."""
+        begins with, e.g. the routing decision that chose this agent. `slot`: from
+        reserve_run, when the caller took the run's place in the quota beforehand."""
         if not self.started:
             await self.start()
-        run = await self.runs.start(session_id, content, wait=wait, owner=owner, first=first)
+        run = await self.runs.start(session_id, content, wait=wait, owner=owner, first=first, slot=slot)
         if run.task is not None:   # when it ends, the session's queued input (if any) goes next
             run.task.add_done_callback(lambda _task, sid=run.session_id: self.queued.after_run(sid))
         return run

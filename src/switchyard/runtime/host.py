@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from switchyard.errors import NotFoundError
+from switchyard.llm.concurrency import ProviderGates
 from switchyard.runtime.agent import Agent
+from switchyard.runtime.run_quota import RunQuota
 
 
 class AgentHost:
@@ -18,6 +20,13 @@ class AgentHost:
                 raise ValueError(f"two agents share the id {agent.id!r}")
             self.agents[agent.id] = agent
             agent.tooling.find_agent = self.get   # spawn_agent reaches the other hosted agents
+        # One per-key run quota for every hosted agent (the server sets its cap).
+        self.run_quota = RunQuota()
+        # One bound on calls in flight per provider endpoint, for every hosted agent.
+        self.provider_gates = ProviderGates()
+        for agent in self.agents.values():
+            agent.runs.quota = self.run_quota
+            agent.models.gates = self.provider_gates
         self.default_id = default_id or agents[0].id
         if self.default_id not in self.agents:
             raise ValueError(f"default agent {self.default_id!r} is not among the hosted agents")

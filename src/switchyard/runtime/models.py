@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from switchyard.config.schema import AgentConfig, LLMConfig
 from switchyard.errors import RequestError
 from switchyard.llm.base import LLMClient
+from switchyard.llm.concurrency import BoundedClient, ProviderGates
 
 MAX_CACHED_CLIENTS = 32
 
@@ -33,6 +34,8 @@ class ModelClients:
         self._given = client is not None
         self._on_retry = on_retry
         self._cached: OrderedDict[str, LLMClient] = OrderedDict()
+        # Calls in flight per provider endpoint; the host shares one set among its agents.
+        self.gates = ProviderGates()
 
     def _environ(self) -> Mapping[str, str]:
         return os.environ if self.env is None else self.env
@@ -44,15 +47,18 @@ class ModelClients:
             resolve_llm(self.config.llm, self._environ())
 
     def create(self, cfg: LLMConfig) -> LLMClient:
-        """A new client for `cfg` (raises ConfigError for an unusable provider)."""
+        """A new client for `cfg` (raises ConfigError for an unusable provider), bounded by
+        its provider's gate."""
         from switchyard.llm.factory import create_llm_client
-        return create_llm_client(cfg, env=self._environ(), on_retry=self._on_retry)
+        return BoundedClient(create_llm_client(cfg, env=self._environ(), on_retry=self._on_retry), self.gates)
 
     @property
     def default(self) -> LLMClient:
         """The agent's own model."""
         if self._default is None:
             self._default = self.create(self.config.llm)
+        elif self._given and not isinstance(self._default, BoundedClient):
+            self._default = BoundedClient(self._default, self.gates)
         return self._default
 
     def config_for(self, session: dict[str, Any], api_key: str | None = None) -> LLMConfig:

@@ -29,7 +29,12 @@ def answer_of(result: RunResult | None) -> RunResult:
     if result.error is not None:
         upstream = result.error.upstream
         context = None if upstream is None else {"provider": upstream.provider, "status": upstream.status}
-        raise RunFailed(result.error.message, context)
+        failed = RunFailed(result.error.message, context)
+        if result.error.error_type == "LLMQueueTimeout":
+            # Our own bound on calls to the provider was full (llm/concurrency.py): the server
+            # is at capacity, not the upstream failing. 503, and worth retrying shortly.
+            failed.status, failed.code, failed.retry_after = 503, "llm_queue_timeout", 1
+        raise failed
     raise RunFailed(f"the run ended without an answer ({result.finish_reason})", None)
 
 

@@ -11,7 +11,9 @@ from switchyard.errors import ConflictError, RequestError
 from switchyard.events import Event
 from switchyard.ids import new_id, now_ms
 from switchyard.llm.base import content_to_text
+from switchyard.runtime.interruptions import unanswered_marker
 from switchyard.runtime.run import Run
+from switchyard.runtime.run_quota import RunQuota, RunSlot
 from switchyard.runtime.sessions import LiveSessions
 from switchyard.runtime.turn import TurnContext, TurnRunner
 from switchyard.store import Store
@@ -34,19 +36,38 @@ class Runs:
     def __init__(self, agent_id: str, store: Store, live: LiveSessions,
                  context_for: Callable[[Run], TurnContext]) -> None:
         self.agent_id = agent_id
+        # Per-key runs in progress; the host shares one quota among its agents (AgentHost).
+        self.quota = RunQuota()
         self.store = store
         self.live = live
         self._context_for = context_for
 
     async def start(self, session_id: str | None, content: Any, *, wait: bool = True,
-                    owner: str | None = None, first: Iterable[Event] = ()) -> Run:
+                    owner: str | None = None, first: Iterable[Event] = (),
+                    slot: RunSlot | None = None) -> Run:
         """Start a turn in the background. With wait=False a busy session raises
         ConflictError; with wait=True the turn queues behind the running one. `first` are
-        events the run begins with (e.g. the routing decision that chose this agent)."""
+        events the run begins with (e.g. the routing decision that chose this agent). The run
+        holds a place in its owner's run quota (`slot`, taken here when not given) from now
+        until its turn ends, queued or running."""
         session_id = session_id or new_id()
         if not content_to_text(content).strip() and not (isinstance(content, list) and content):
+            if slot is not None:
+                slot.release()
             raise RequestError("`content` must not be empty", details={"field": "content"})
-        live = self.live.get(session_id)
+        slot = slot or self.quota.acquire(owner)
+        try:
+            run = await self._start(session_id, content, wait=wait, owner=owner, first=first)
+        except BaseException:
+            slot.release()
+            raise
+        assert run.task is not None
+        run.task.add_done_callback(lambda _task: slot.release())
+        return run
+
+    async def _start(self, session_id: str, content: Any, *, wait: bool, owner: str | None,
+                     first: Iterable[Event]) -> Run:
+        live = self.live.get(session_id, owner=owner)
         if not wait and (live.busy or live.lock.locked()):
             raise ConflictError(f"session {session_id} is busy with another run", code="session_busy")
         live.waiters += 1
@@ -57,8 +78,10 @@ class Runs:
         user_msg = {"id": new_id(), "role": "user", "content": content, "timestamp": now_ms()}
         try:
             # The session (if new) and the user's message, in one transaction, before the run.
+            # A user message left unanswered by a lost turn gets its marker first.
             session, created, next_seq = await self.store.sessions.begin_turn(
-                self.agent_id, session_id, user_msg, owner=owner, title=title_from(content))
+                self.agent_id, session_id, user_msg, owner=owner, title=title_from(content),
+                unanswered=unanswered_marker())
         except BaseException:
             live.lock.release()
             raise
@@ -71,6 +94,20 @@ class Runs:
                                                                next_seq=next_seq),
                                        name=f"run:{session_id}")
         return run
+
+    async def mark_lost_turns(self) -> int:
+        """Mark every session whose history ends unanswered (the process died mid-turn).
+        Only where no other process can be running a turn on the same database right now
+        (one SQLite file, one server), so it is called at start for SQLite; elsewhere the
+        next turn of such a session marks it (Runs.start)."""
+        lost = await self.store.sessions.unanswered(self.agent_id)
+        for session_id in lost:
+            if not self.is_busy(session_id):
+                await self.store.sessions.append(self.agent_id, session_id, [unanswered_marker()])
+        if lost:
+            log.warning("agent %s: %d session(s) had a turn interrupted before its answer "
+                        "(server stopped mid-turn); marked in their history", self.agent_id, len(lost))
+        return len(lost)
 
     def is_busy(self, session_id: str) -> bool:
         live = self.live.peek(session_id)

@@ -38,6 +38,7 @@ class LiveSession:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     run: Run | None = None
     waiters: int = 0
+    owner: str | None = None        # the key whose turn last ran or waits here (pool fairness)
     last_used: float = field(default_factory=time.monotonic)
     # A per-session LLM override may carry an API key: it lives here, never in the store.
     llm_api_key: str | None = None
@@ -94,19 +95,38 @@ class LiveSessions:
     def peek(self, session_id: str) -> LiveSession | None:
         return self._live.get(session_id)
 
-    def get(self, session_id: str) -> LiveSession:
-        """The live state of a session, admitting it to the working set when needed."""
+    def get(self, session_id: str, *, owner: str | None = None) -> LiveSession:
+        """The live state of a session, admitting it to the working set when needed. A named
+        `owner` (an API key) admitting a session for a run may hold at most half the pool busy,
+        so one key cannot starve the others (429); a pool whose every session is busy is 503."""
         live = self._live.get(session_id)
+        if owner is not None and (live is None or live.idle):
+            self._check_share(owner)
         if live is not None:
             live.last_used = time.monotonic()
             self._live.move_to_end(session_id)
+            if owner is not None:
+                live.owner = owner
             return live
         if len(self._live) >= self.max_sessions:
             # The least recently used idle session goes (the periodic sweep handles the TTL).
             self._evict_least_recent()
-        live = LiveSession(session_id)
+        live = LiveSession(session_id, owner=owner)
         self._live[session_id] = live
         return live
+
+    @property
+    def share(self) -> int:
+        """How many busy sessions one key may hold: half the pool (at least one)."""
+        return max(1, self.max_sessions // 2)
+
+    def _check_share(self, owner: str) -> None:
+        held = sum(1 for live in self._live.values() if live.owner == owner and not live.idle)
+        if held >= self.share:
+            raise LimitError(f"this API key already holds {held} of the {self.max_sessions} sessions "
+                             "(sessions.maxSessions) busy, its fair share; try again when one of its runs "
+                             "finishes", code="session_share_exceeded", status=429, retry_after=1,
+                             details={"limit": self.share})
 
     def _evict_least_recent(self) -> None:
         for sid, live in self._live.items():
@@ -114,7 +134,8 @@ class LiveSessions:
                 del self._live[sid]
                 return
         raise LimitError(f"all {self.max_sessions} sessions (sessions.maxSessions) are busy; "
-                         "try again when a run finishes", code="session_max_sessions_exceeded")
+                         "try again when a run finishes", code="session_max_sessions_exceeded",
+                         status=503, retry_after=1, details={"limit": self.max_sessions})
 
     def sweep(self) -> int:
         """Evict idle sessions unused for longer than the TTL. Returns how many."""

@@ -27,6 +27,7 @@ from switchyard.events import (ChunkEvent, ErrorEvent, Event, MessageDequeuedEve
 from switchyard.ids import new_id, now_ms
 from switchyard.llm.base import (Finish, LLMClient, ReasoningDelta, StepResult, TextDelta,
                                  ToolCall, ToolCallAccumulator, ToolCallDelta, Usage)
+from switchyard.runtime import interruptions
 from switchyard.runtime.run import Run, current_run
 from switchyard.runtime.sessions import LiveSession
 from switchyard.store import Store
@@ -87,14 +88,15 @@ class TurnRunner:
                                              session["messageCount"] + state.appended))
         except asyncio.CancelledError:
             finish_reason = "cancelled"
-            await self._record_partial(sid, state)
+            await self._record_partial(sid, state, interruptions.CANCELLED)
         except Exception as exc:  # noqa: BLE001 - any failure ends the run with an event
             finish_reason = "error"
             upstream = UpstreamFailure(exc.provider, exc.upstream_status) if isinstance(exc, LLMError) else None
             error = RunFailure(str(exc), type(exc).__name__, upstream)
             if not isinstance(exc, SwitchyardError):
                 log.exception("run of session %s failed", sid)
-            await self._record_partial(sid, state)
+            await self._record_partial(sid, state, interruptions.UPSTREAM if isinstance(exc, LLMError)
+                                       else interruptions.FAILED)
             emit(ErrorEvent(sid, error.message, error.error_type, recoverable=False, upstream=upstream))
         finally:
             if self.ctx.approvals is not None:
@@ -256,13 +258,13 @@ class TurnRunner:
             log.warning("tool %s failed: %s", call.name, exc)
             return ToolResult.text(f"Tool {call.name} failed: {type(exc).__name__}: {exc}", is_error=True)
 
-    async def _record_partial(self, session_id: str, state: "_TurnState") -> None:
-        """Keep what the model had said when a turn stops early (cancel or failure)."""
+    async def _record_partial(self, session_id: str, state: "_TurnState", reason: str) -> None:
+        """Keep what the model had said when a turn stops early, marked as an interrupted
+        partial: cancelled by the user, or cut off by a failure (runtime/interruptions.py)."""
         if not state.text:
             return
-        message = {"id": new_id(), "role": "assistant", "content": state.text, "timestamp": now_ms(),
-                   "model": state.model, "provider": state.provider, "finishReason": "cancelled",
-                   "tokenUsage": state.usage.to_dict()}
+        message = interruptions.partial_answer(state.text, reason=reason, model=state.model,
+                                               provider=state.provider, usage=state.usage.to_dict())
         try:
             await asyncio.shield(self.ctx.store.sessions.append(self.ctx.agent_id, session_id, [message],
                                                                 usage=state.usage.to_dict()))

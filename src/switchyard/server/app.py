@@ -78,6 +78,9 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
     app = SwitchyardApp(title="Switchyard API", version=__version__, lifespan=lifespan,
                         description="Dexto-compatible agent server API.", redoc_url=None, **options)
     app.state.host = host
+    host.run_quota.cap = settings.security.max_concurrent_runs
+    host.provider_gates.max_concurrency = settings.llm_max_concurrency
+    host.provider_gates.queue_timeout = settings.llm_queue_timeout
     app.state.settings = settings
     app.state.auth_required = settings.security.auth_required
     app.state.startup_hooks = []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchyard.errors import SwitchyardError
 
@@ -51,7 +53,51 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
                           {"issues": issues})
 
 
+def _unexpected_response(exc: Exception) -> JSONResponse:
+    """The answer to an exception no handler claimed. A database that failed is 503 (the
+    request may succeed later); the message names the kind of failure, never the statement
+    or the exception text, which may carry user data or a secret. The log has both."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+    if isinstance(exc, SQLAlchemyError):
+        kind = type(exc.orig).__name__ if isinstance(exc, DBAPIError) and exc.orig is not None else type(exc).__name__
+        return error_response(503, "store_unavailable", f"The database failed ({kind}); try again later.",
+                              headers={"retry-after": "1"})
+    return error_response(500, "internal_error", "An unexpected error occurred.")
+
+
+class UnexpectedErrorMiddleware:
+    """Answers an exception no handler claimed with the JSON envelope and keeps the
+    connection. Starlette's own last-resort handler (ServerErrorMiddleware) answers too, but
+    then re-raises, and uvicorn closes the keep-alive connection: the client's next request on
+    it fails with ECONNRESET (issue 17). Added first, so it wraps the routes directly."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise   # half a response went out: only closing the connection ends it
+            log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            await _unexpected_response(exc)(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_middleware(UnexpectedErrorMiddleware)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return _validation_response(exc)
@@ -60,7 +106,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _ours(_: Request, exc: SwitchyardError) -> JSONResponse:
         if exc.status >= 500:
             log.error("%s: %s", exc.code, exc.message)
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"retry-after": str(max(1, math.ceil(retry_after)))} if retry_after else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -73,4 +121,4 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never echo the exception: it may carry a secret. The log has it.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "An unexpected error occurred.")
+        return _unexpected_response(exc)

@@ -8,7 +8,8 @@
   FastAPI's 422 entries become 400 entries, and its validation schemas are dropped.
 - Every protected operation can be refused by the security middleware: 401 (no or a bad
   key), 403 (a missing scope) and 429 (a limit), with its own body (`SecurityRefusal`);
-  public ones are marked `security: []`.
+  public ones are marked `security: []`. Each can also answer 503 (a database failure, a full
+  session pool or provider queue), and each with a body 400 (the JSON body check).
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             responses.setdefault("401", _error("Unauthorized: no API key, or not a valid one", "SecurityRefusal"))
             responses.setdefault("403", _error("Forbidden: the API key lacks the route's scope", "SecurityRefusal"))
             responses.setdefault("429", _error("Too Many Requests: a rate or run limit", "SecurityRefusal"))
+            if method.upper() in ("POST", "PUT", "PATCH", "DELETE"):
+                # The JSON body check (security/json_guard.py) sits in front of every route.
+                responses.setdefault("400", _error("Bad Request: the body is invalid (e.g. nested too deep, "
+                                                   "a lone surrogate, an integer over 20 digits)"))
+            responses.setdefault("503", _error("Service Unavailable: the database failed, or a pool the "
+                                               "request needs is full; retry after Retry-After"))
             operation["responses"] = dict(sorted(responses.items()))
     return schema
 

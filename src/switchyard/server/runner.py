@@ -129,6 +129,16 @@ def _graceful_server_class() -> Any:
     return GracefulServer
 
 
+def _report_fatal_signals() -> None:
+    """A SIGBUS (SQLite's memory-mapped shared-memory file on a full, truncated or network
+    filesystem), SIGSEGV, SIGFPE, SIGABRT or SIGILL ends the process at once, and Python's
+    default is to say nothing. faulthandler writes "Fatal Python error: Bus error" and every
+    thread's stack to stderr first (issue 17)."""
+    import faulthandler
+    if not faulthandler.is_enabled():
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = server_settings(args)   # built once, here; everything below is handed it
     refused = check_bind(args, settings)
@@ -153,6 +163,7 @@ def serve(args: argparse.Namespace) -> int:
         if notice:
             log.warning("agent %s: %s", agent.id, notice)
 
+    _report_fatal_signals()
     import uvicorn
 
     from switchyard.server.app import create_app

@@ -10,6 +10,9 @@ Variables (besides the security ones in security/settings.py):
   request's own base URL; over stdio `http://localhost:$PORT`).
 - SWITCHYARD_MAX_MESSAGE_CHARS: the longest message content accepted (default 200000).
 - SWITCHYARD_WEBHOOK_*, SWITCHYARD_SCHEDULER_TICK_SECONDS: automation/settings.py.
+- SWITCHYARD_LLM_MAX_CONCURRENCY (default 64; 0: no bound) and SWITCHYARD_LLM_QUEUE_TIMEOUT
+  (seconds, default 30): calls in flight per LLM provider endpoint, and how long a call waits
+  for a place before failing with llm_queue_timeout (503).
 - SWITCHYARD_ROUTER_FALLBACK, SWITCHYARD_ROUTER_SEMANTIC, SWITCHYARD_ROUTER_LLM_MARGIN: the
   router for `agentId: "auto"` (the serve flags --router-* override them).
 """
@@ -23,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from switchyard.automation.settings import AutomationSettings
+from switchyard.llm.concurrency import DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_TIMEOUT
 from switchyard.server.security.settings import SecuritySettings
 
 log = logging.getLogger("switchyard.server")
@@ -76,6 +80,10 @@ class ServerSettings:
     max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
     # Webhooks and schedules (automation/settings.py: retry and URL policy, scheduler tick).
     automation: AutomationSettings = field(default_factory=AutomationSettings)
+    # Calls in flight per LLM provider endpoint (0: no bound), and how long a call waits for
+    # a place before it fails with llm_queue_timeout.
+    llm_max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    llm_queue_timeout: float = DEFAULT_QUEUE_TIMEOUT
     # The environment as it was when the settings were built: what the LLM catalog reports
     # (which providers have a key). Read-only; never the place to pass options around.
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -105,6 +113,10 @@ class ServerSettings:
                    base_url=configured.rstrip("/") if configured else None, port=port,
                    max_message_chars=int(env.get("SWITCHYARD_MAX_MESSAGE_CHARS") or DEFAULT_MAX_MESSAGE_CHARS),
                    automation=AutomationSettings.from_env(env, production=security.production),
+                   llm_max_concurrency=max(0, int(env.get("SWITCHYARD_LLM_MAX_CONCURRENCY")
+                                                  or DEFAULT_MAX_CONCURRENCY)),
+                   llm_queue_timeout=max(0.0, float(env.get("SWITCHYARD_LLM_QUEUE_TIMEOUT")
+                                                    or DEFAULT_QUEUE_TIMEOUT)),
                    env=_frozen(env))
 
     @classmethod

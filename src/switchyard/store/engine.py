@@ -87,6 +87,11 @@ def set_sqlite_pragmas(sync_engine: Any, *, in_memory: bool, busy_timeout_ms: in
             # WAL: readers never block the writer; NORMAL is durable at each commit in WAL.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+        # No memory-mapped I/O of the database file: with it, an I/O error or a file truncated
+        # underneath (a full disk, a network filesystem) is a SIGBUS that kills the process
+        # instead of an OperationalError one request sees. (WAL's -shm index is still mapped:
+        # keep SWITCHYARD_HOME on a local disk; `switchyard serve` reports a SIGBUS on stderr.)
+        cursor.execute("PRAGMA mmap_size=0")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()

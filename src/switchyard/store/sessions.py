@@ -91,6 +91,10 @@ _CONTEXT = (select(messages.c.body)
                        .scalar_subquery(), 0))
             .order_by(messages.c.seq))
 
+_LAST_ROLE = (select(messages.c.role)
+              .where(messages.c.agent_id == bindparam("a"), messages.c.session_id == bindparam("s"))
+              .order_by(messages.c.seq.desc()).limit(1))
+
 
 def _get(conn: Connection, agent_id: str, session_id: str) -> dict[str, Any] | None:
     row = conn.execute(_GET, {"a": agent_id, "s": session_id}).first()
@@ -122,25 +126,41 @@ class SessionStore:
         return await self.db.write(run)
 
     async def begin_turn(self, agent_id: str, session_id: str, message: dict[str, Any], *,
-                         owner: str | None = None, title: str | None = None) -> tuple[dict[str, Any], bool, int]:
+                         owner: str | None = None, title: str | None = None,
+                         unanswered: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool, int]:
         """Create the session if needed and append the turn's first (user) message, in one
-        transaction. Returns (session after the append, whether it was created, its next
-        sequence number: see `append`)."""
+        transaction. When the history so far ends with a user message that got no answer (a
+        turn that died with its process), `unanswered` is stored before it, so that no two
+        user messages follow each other. Returns (session after the append, whether it was
+        created, its next sequence number: see `append`)."""
         ts = now_ms()
-        params = {"a": agent_id, "s": session_id, "n": 1, "ts": ts, "title": title,
-                  **{f"u_{column}": 0 for column in _USAGE_COLUMNS.values()}}
 
         def run(conn: Connection) -> tuple[dict[str, Any], bool, int]:
             created = _insert_if_absent(conn, _new_row(agent_id, session_id, ts, owner=owner))
+            batch = [message]
+            if (not created and unanswered is not None
+                    and conn.execute(_LAST_ROLE, {"a": agent_id, "s": session_id}).scalar() == "user"):
+                batch = [unanswered, message]
+            params = {"a": agent_id, "s": session_id, "n": len(batch), "ts": ts, "title": title,
+                      **{f"u_{column}": 0 for column in _USAGE_COLUMNS.values()}}
             row = conn.execute(_APPEND, params).first()
             conn.execute(_INSERT_MESSAGES, [{
-                "agent_id": agent_id, "session_id": session_id, "seq": row.next_seq - 1,
-                "id": message["id"], "role": message["role"], "created_at": message.get("timestamp", ts),
-                "body": message, "text": message_text(message)}])
+                "agent_id": agent_id, "session_id": session_id, "seq": row.next_seq - len(batch) + i,
+                "id": m["id"], "role": m["role"], "created_at": m.get("timestamp", ts), "body": m, "text": message_text(m)}
+                for i, m in enumerate(batch)])
             session = _get(conn, agent_id, session_id)
             assert session is not None
             return session, created, row.next_seq
         return await self.db.write(run)
+
+    async def unanswered(self, agent_id: str) -> list[str]:
+        """The sessions whose history ends with a user message (a turn that got no answer)."""
+        last = (select(messages.c.session_id, func.max(messages.c.seq).label("seq"))
+                .where(messages.c.agent_id == agent_id).group_by(messages.c.session_id).subquery())
+        query = (select(messages.c.session_id)
+                 .join(last, (messages.c.session_id == last.c.session_id) & (messages.c.seq == last.c.seq))
+                 .where(messages.c.agent_id == agent_id, messages.c.role == "user"))
+        return await self.db.read(lambda conn: list(conn.execute(query).scalars()))
 
     async def get(self, agent_id: str, session_id: str) -> dict[str, Any] | None:
         return await self.db.read(_get, agent_id, session_id)

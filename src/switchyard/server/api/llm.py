@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
+from switchyard.logs import redact_url
 from switchyard.server.deps import agent_for, sessions_for
 from switchyard.server.response_models import LLMCatalog, LLMCurrent, LLMSwitched
 from switchyard.server.routes import QueryParam, RouteGroup
@@ -18,6 +19,8 @@ routes = RouteGroup(tags=["llm"], order=10)
 
 def public_config(cfg: Any, client: Any = None) -> dict[str, Any]:
     data = cfg.public_dict()
+    if data.get("baseURL"):
+        data["baseURL"] = redact_url(data["baseURL"])   # user:pass@ or ?api-key= in it
     if client is not None:
         # What is actually running, e.g. when the provider was detected from the environment.
         data["provider"], data["model"] = client.provider, client.model

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from switchyard.errors import NotFoundError, RequestError
 from switchyard.server.api.tools import resource_entry
 from switchyard.ids import new_id
+from switchyard.logs import redact_url
 from switchyard.server.deps import agent_for, principal_of
 from switchyard.tools.context import ToolCallContext
 from switchyard.tools.mcp_tool import MCPTool
@@ -92,7 +93,7 @@ def _summary(config: Any) -> dict[str, Any]:
         out["command"] = config.command
         out["args"] = list(config.args)
     else:
-        out["url"] = config.url
+        out["url"] = redact_url(config.url)
     return out
 
 
@@ -152,6 +153,8 @@ async def add_server(request: Request, body: AddServerBody) -> dict[str, Any]:
 async def server_config(request: Request, server_id: str) -> dict[str, Any]:
     connection = _connection(request, server_id)
     config = connection.config.model_dump(mode="json", exclude_none=True)
+    if config.get("url"):
+        config["url"] = redact_url(config["url"])   # ?token= or user:pass@ in it, for everyone
     if not principal_of(request).is_admin:
         for key in ("env", "headers"):
             if config.get(key):

@@ -57,8 +57,11 @@ async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     first = routing_events(request, session_id)
     if agent.is_busy(session_id):
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
-        # The agent's supervisor holds it and logs a failure to start.
-        agent.supervisor.spawn(agent.start_run(session_id, content, wait=True, owner=owner, first=first),
+        # The agent's supervisor holds it and logs a failure to start. It counts against the
+        # key's run cap from now (429 here when the key is at its cap), not from when it starts.
+        slot = agent.reserve_run(owner)
+        agent.supervisor.spawn(agent.start_run(session_id, content, wait=True, owner=owner, first=first,
+                                               slot=slot),
                                name=f"queued-turn:{session_id}", group=QUEUED_TURNS)
     else:
         await agent.start_run(session_id, content, wait=True, owner=owner, first=first)

@@ -67,6 +67,7 @@ from switchyard.server.protocols.a2a_model import (
     V10,
 )
 from switchyard.ids import SESSION_ID
+from switchyard.server.protocols.a2a_batch import run_batch
 from switchyard.server.protocols.a2a_listing import int_param, list_tasks, state_name
 from switchyard.server.protocols.a2a_stream import follow_run, status_event as _status_event
 from switchyard.server.wire import KEEPALIVE_FRAME, data_frame
@@ -109,11 +110,7 @@ class A2AService:
         except (ValueError, UnicodeDecodeError) as exc:
             return JSONResponse(_error(None, PARSE_ERROR, f"Parse error: {exc}"))
         if isinstance(body, list):
-            if not body:
-                return JSONResponse(_error(None, INVALID_REQUEST, "Invalid Request: empty batch"))
-            results = await asyncio.gather(*(self._one(request, agent, item, batch=True) for item in body))
-            answers = [r for r in results if r is not None]
-            return JSONResponse(answers) if answers else Response(status_code=204)
+            return await run_batch(request, body, lambda item: self._one(request, agent, item, batch=True))
         result = await self._one(request, agent, body, batch=False)
         if result is None:
             return Response(status_code=204)
@@ -232,8 +229,11 @@ class A2AService:
         history_length = int_param(configuration, "historyLength")
         immediate = (configuration.get("blocking") is False if call.flavor == V03
                      else bool(configuration.get("returnImmediately")))
-        # The run goes on whoever is listening: a caller that leaves does not stop it.
-        start = self._spawn(agent.start_run(sid, content, wait=True, owner=self._sessions(call).owner))
+        # The run goes on whoever is listening: a caller that leaves does not stop it. Its place
+        # in the key's run quota is taken now (a JSON-RPC error when the key is at its cap).
+        owner = self._sessions(call).owner
+        slot = agent.reserve_run(owner)
+        start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner, slot=slot))
         if immediate:
             if not start.done():
                 await asyncio.wait({start}, timeout=0.5)
@@ -252,7 +252,9 @@ class A2AService:
         message, sid, content, _ = self._send_params(call)
         await self._check_access(call, sid)
         agent = call.agent
-        start = self._spawn(agent.start_run(sid, content, wait=True, owner=self._sessions(call).owner))
+        owner = self._sessions(call).owner
+        slot = agent.reserve_run(owner)
+        start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner, slot=slot))
 
         async def events() -> AsyncIterator[pb.StreamResponse | None]:
             task = pb.Task(id=sid, context_id=sid, status=status_of(S.TASK_STATE_SUBMITTED), history=[message])

@@ -11,6 +11,10 @@ from google.protobuf.json_format import MessageToDict
 from switchyard.server.protocols.a2a_model import (_STATE_NAMES_03, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, S, V03,
                                                    invalid_params, task_json)
 
+# The messages of each listed task's history at most (its newest ones): a page of tasks is a
+# page of summaries, not every conversation in full. tasks/get returns a whole history.
+MAX_LIST_HISTORY = 20
+
 
 async def list_tasks(service: Any, call: Any) -> Any:
     """`tasks/list` (0.3) and `ListTasks` (1.0): the caller's visible sessions as tasks, filtered
@@ -19,6 +23,8 @@ async def list_tasks(service: Any, call: Any) -> Any:
     params = call.params
     agent = call.agent
     page_size = int_param(params, "pageSize")
+    if page_size is not None and page_size > MAX_PAGE_SIZE:
+        raise invalid_params(f"`pageSize` must be between 1 and {MAX_PAGE_SIZE}")
     page_size = DEFAULT_PAGE_SIZE if not page_size else page_size
     if page_size < 1 or page_size > MAX_PAGE_SIZE:
         raise invalid_params(f"`pageSize` must be between 1 and {MAX_PAGE_SIZE}")
@@ -29,23 +35,37 @@ async def list_tasks(service: Any, call: Any) -> Any:
     wanted_state = status_filter(params.get("status"))
     context_id = params.get("contextId")
     history_length = int_param(params, "historyLength")
+    if history_length is None:
+        history_length = MAX_LIST_HISTORY
+    elif history_length > MAX_LIST_HISTORY:
+        raise invalid_params(f"`historyLength` must be at most {MAX_LIST_HISTORY} when listing tasks")
     include_artifacts = bool(params.get("includeArtifacts", call.flavor == V03))
     sessions = await service._sessions(call).list_visible()
     if context_id:
         sessions = [s for s in sessions if s["id"] == context_id]
-    tasks: list[pb.Task] = []
-    for session in sessions:
-        task = await service.build_task(agent, session["id"], history_length=history_length,
-                                     include_artifacts=include_artifacts)
-        if wanted_state is None or task.status.state == wanted_state:
-            tasks.append(task)
-    page = tasks[offset:offset + page_size]
-    next_token = str(offset + page_size) if offset + page_size < len(tasks) else ""
+    if wanted_state is None:
+        # Only the page is built: a listing costs a page's worth of work, not every session's.
+        total = len(sessions)
+        page = [await service.build_task(agent, s["id"], history_length=history_length,
+                                         include_artifacts=include_artifacts)
+                for s in sessions[offset:offset + page_size]]
+    else:
+        matching = []
+        for session in sessions:
+            # The state alone first (no history); the page's tasks in full below.
+            probe = await service.build_task(agent, session["id"], history_length=0, include_artifacts=False)
+            if probe.status.state == wanted_state:
+                matching.append(session["id"])
+        total = len(matching)
+        page = [await service.build_task(agent, sid, history_length=history_length,
+                                         include_artifacts=include_artifacts)
+                for sid in matching[offset:offset + page_size]]
+    next_token = str(offset + page_size) if offset + page_size < total else ""
     if call.flavor == V03:
-        return {"tasks": [task_json(t, V03) for t in page], "totalSize": len(tasks),
+        return {"tasks": [task_json(t, V03) for t in page], "totalSize": total,
                 "pageSize": page_size, "nextPageToken": next_token}
     response = pb.ListTasksResponse(tasks=page, next_page_token=next_token, page_size=page_size,
-                                    total_size=len(tasks))
+                                    total_size=total)
     return MessageToDict(response, always_print_fields_with_no_presence=True)
 
 

@@ -4,7 +4,7 @@
 outside in (Starlette runs the one added last first):
 
     SecurityHeaders -> RedactErrors -> HostOrigin (CORS preflight) -> BodyLimit -> Auth
-    -> RateLimit -> Scope -> RunCap -> routes
+    -> RateLimit -> Scope -> JsonBodyGuard -> RunCap -> (UnexpectedErrors, server/errors.py) -> routes
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from switchyard.server.security.auth import AuthMiddleware
 from switchyard.server.security.body_limit import BodyLimitMiddleware
 from switchyard.server.security.headers import SecurityHeadersMiddleware
 from switchyard.server.security.hosts import HostOriginMiddleware
+from switchyard.server.security.json_guard import JsonBodyGuardMiddleware
 from switchyard.server.security.keys import ApiKeyStore
 from switchyard.server.security.ratelimit import (
     Limiter,
@@ -78,6 +79,7 @@ def install_security(app: FastAPI, settings: SecuritySettings) -> None:
 
     # Starlette runs the middleware added last first: add from the inside out.
     app.add_middleware(RunCapMiddleware, cap=settings.max_concurrent_runs)
+    app.add_middleware(JsonBodyGuardMiddleware)
     app.add_middleware(ScopeMiddleware, audit=state.audit)
     app.add_middleware(RateLimitMiddleware, limiter=state.limiter)
     app.add_middleware(AuthMiddleware, settings=settings, keys=state.keys, audit=state.audit,

@@ -13,6 +13,10 @@ from switchyard.server.deps import principal_of
 from switchyard.server.routes import RouteGroup
 from switchyard.server.security.keys import parse_duration
 
+# Beyond this an offset is no page of any real audit log, and SQLite's 64-bit integers end
+# a little further on (OverflowError, issue 17).
+MAX_OFFSET = 2**31
+
 routes = RouteGroup(tags=["security"], order=900)
 
 
@@ -92,11 +96,11 @@ async def rotate_key(request: Request, name: str,
 
 @routes.get("/api/audit", scope="admin", summary="The audit log, newest first (paginated, filterable)")
 async def audit(request: Request,
-                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET),
                 action: str | None = Query(None, description="exact, or a prefix ending in *"),
                 keyName: str | None = None, outcome: str | None = None, address: str | None = None,
-                since: float | None = Query(None, description="epoch seconds"),
-                until: float | None = Query(None, description="epoch seconds")) -> dict[str, Any]:
+                since: float | None = Query(None, description="epoch seconds", allow_inf_nan=False),
+                until: float | None = Query(None, description="epoch seconds", allow_inf_nan=False)) -> dict[str, Any]:
     security = _security(request)
     entries, total = await security.audit.query(limit=limit, offset=offset, action=action,
                                                 key_name=keyName, outcome=outcome, address=address,

@@ -83,6 +83,15 @@ def key_prefix(secret: str) -> str:
     return secret[: len(KEY_PREFIX) + 6]
 
 
+# Ranges of a key's settings (issue 17: `expiresIn: 99999999999d` and `0/second` were taken).
+MAX_KEY_LIFETIME_SECONDS = 10 * 365 * 86400
+MAX_GRACE_SECONDS = 30 * 86400
+MAX_RATE_AMOUNT = 1_000_000_000
+MAX_RATE_MULTIPLES = 1_000_000
+MAX_RATE_ITEMS = 5
+_ZERO_WINDOW = re.compile(r"(?:/|\bper)\s*0+\s*[a-z]", re.I)
+
+
 def parse_duration(text: str) -> float:
     """`30d`, `1h`, `90s`, `1h30m` -> seconds."""
     cleaned = text.strip().lower()
@@ -205,8 +214,7 @@ class ApiKeyStore:
         scope_list = validate_scopes(scopes)
         if rate_limit is not None:
             rate_limit = _valid_rate_limit(rate_limit)
-        if expires_in is not None and expires_in <= 0:
-            raise RequestError("expiry must be in the future", code="invalid_duration")
+        _check_lifetime(expires_in, "expiresIn")
 
         def run(conn: Connection) -> tuple[str, KeyRecord]:
             if _live_rows(conn, name):
@@ -245,8 +253,10 @@ class ApiKeyStore:
                      expires_in: float | None = None) -> tuple[str, KeyRecord, KeyRecord]:
         """A new key for `name`; the old one keeps working for `grace_seconds`.
         Returns (secret, new record, old record)."""
-        if grace_seconds < 0:
-            raise RequestError("grace must not be negative", code="invalid_duration")
+        if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+            raise RequestError(f"grace must be between 0 and {MAX_GRACE_SECONDS // 86400} days",
+                               code="invalid_duration", details={"field": "grace"})
+        _check_lifetime(expires_in, "expiresIn")
         at = now_ms()
 
         def run(conn: Connection) -> tuple[str, KeyRecord, KeyRecord]:
@@ -352,11 +362,39 @@ def _insert(conn: Connection, name: str, scopes: list[str], *, expires_in: float
                              | {"scopes": tuple(scopes)})
 
 
+def _check_lifetime(seconds: float | None, field: str) -> None:
+    """A key's lifetime: in the future, and not so far that it overflows the expiry column
+    (`99999999999d`, issue 17) or means "forever" (leave the expiry out for that)."""
+    if seconds is None:
+        return
+    if not 1 <= seconds <= MAX_KEY_LIFETIME_SECONDS:
+        raise RequestError(f"{field} must be between 1s and {MAX_KEY_LIFETIME_SECONDS // 86400}d "
+                           "(leave it out for a key that does not expire)",
+                           code="invalid_duration", details={"field": field})
+
+
 def _valid_rate_limit(value: str) -> str:
+    """A `limits` string whose every window allows at least one request: `0/second` would
+    lock the key out for good, and a window of zero length means nothing."""
     from limits import parse_many
+    problem = f"invalid rate limit {value!r}: use e.g. 60/minute or 5/second"
     try:
-        parse_many(value)
+        items = parse_many(value)
     except ValueError:
-        raise RequestError(f"invalid rate limit {value!r}: use e.g. 60/minute or 5/second",
-                           code="invalid_rate_limit", details={"value": value}) from None
+        items = []
+    if _ZERO_WINDOW.search(value):   # `limits` reads a window of 0 units as 1
+        items = []
+        problem = f"invalid rate limit {value!r}: the window must be 1 to {MAX_RATE_MULTIPLES} units long"
+    for item in items:
+        if not 1 <= item.amount <= MAX_RATE_AMOUNT:
+            problem = (f"invalid rate limit {value!r}: the number of requests must be between 1 and "
+                       f"{MAX_RATE_AMOUNT}")
+            items = []
+        elif not 1 <= item.multiples <= MAX_RATE_MULTIPLES:
+            problem = f"invalid rate limit {value!r}: the window must be 1 to {MAX_RATE_MULTIPLES} units long"
+            items = []
+        if not items:
+            break
+    if not items or len(items) > MAX_RATE_ITEMS:
+        raise RequestError(problem, code="invalid_rate_limit", details={"field": "rateLimit", "value": value})
     return value

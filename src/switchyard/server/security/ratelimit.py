@@ -228,3 +228,29 @@ class RunCapMiddleware:
             self.running[who] -= 1
             if self.running[who] <= 0:
                 del self.running[who]
+
+
+async def charge_extra(scope: Scope, count: int) -> int | None:
+    """Count `count` more requests against the caller's limits, as the middleware counted
+    the request itself: one request that carries several calls (a JSON-RPC batch) costs what
+    those calls would cost one by one. Seconds to wait when that went over a limit, else None."""
+    security = getattr(scope["app"].state, "security", None)
+    if security is None or count <= 0:
+        return None
+    limiter: Limiter = security.limiter
+    principal = scope.get(PRINCIPAL_SCOPE_KEY)
+    charges: list[tuple[list[RateLimitItem], str, str]] = []
+    if principal is not None and principal.name:
+        record = scope.get(API_KEY_SCOPE_KEY)
+        items = limiter.items_for_key(record.rate_limit if record is not None else None)
+        if items:
+            charges.append((items, "key", principal.name))
+    if limiter.address_items:
+        charges.append((limiter.address_items, "addr", client_address(scope) or "unknown"))
+    for items, kind, ident in charges:
+        for _ in range(count):
+            ok, stats = await limiter.hit(items, kind, ident)
+            if not ok:
+                over = [w for _, w in stats if w.remaining <= 0] or [w for _, w in stats]
+                return max(1, math.ceil(max(w.reset_time for w in over) - time.time()))
+    return None
