@@ -86,7 +86,8 @@ def main() -> int:
     for label, layers in CONFIGS:
         if "semantic" in layers and not use_semantic:
             continue
-        router = Router(agents, fallback=FALLBACK, semantic="semantic" in layers, layers=layers)
+        router = Router(agents, fallback=FALLBACK, semantic="semantic" in layers and use_semantic,
+                        layers=layers)
         result = evaluate(router, cases)
         by_kind = result.accuracy_by("kind")
         cell = lambda k: f"{by_kind[k][0] / by_kind[k][1]:.1%}" if k in by_kind else "-"
@@ -103,6 +104,12 @@ def main() -> int:
     build = (time.perf_counter() - t0) * 1000
     p50, p95 = latency(router, texts)
     print(f"  rules+lexical:          p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  (index build {build:.0f} ms)")
+    t0 = time.perf_counter()
+    router = Router(many, fallback=FALLBACK, semantic="static")
+    build = (time.perf_counter() - t0) * 1000
+    p50, p95 = latency(router, texts)
+    print(f"  default install (static embeddings): p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  "
+          f"(index build {build:.0f} ms)")
     if use_semantic:
         t0 = time.perf_counter()
         router = Router(many, fallback=FALLBACK, semantic=True)

@@ -39,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--router-llm-margin", type=_non_negative_float, metavar="M",
                        help="with an LLM, the router also asks it when the first two agents score "
                             "closer than M (default 0.10; 0: only below the confidence threshold)")
-    serve.add_argument("--router-semantic", choices=["auto", "on", "off"],
-                       help="the router's embedding layer (default auto: on when the [semantic] extra is installed)")
+    serve.add_argument("--router-semantic", choices=["auto", "on", "static", "off"],
+                       help="the router's embedding layer (default auto: the full model with the "
+                            "[semantic] extra, else the static embeddings shipped in the package)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", 3001)), help="port (default 3001, or $PORT)")
     serve.add_argument("--insecure-no-auth", action="store_true",
@@ -65,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--agents", required=True, help="a folder of agent YAML files")
     route.add_argument("--eval", dest="eval_file", help="a JSONL file of {text, agent} lines")
     route.add_argument("--fallback", help="the agent for messages that fit none")
-    route.add_argument("--semantic", default="auto", choices=["auto", "on", "off"])
+    route.add_argument("--semantic", default="auto", choices=["auto", "on", "static", "off"])
 
     keys = sub.add_parser("keys", help="manage API keys (stored hashed)")
     keys.add_argument("args", nargs=argparse.REMAINDER)

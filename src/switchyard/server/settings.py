@@ -51,7 +51,7 @@ class RouterSettings:
     """How `agentId: "auto"` picks an agent (see routing/router.py)."""
 
     fallback: str | None = None      # the agent for messages that fit none
-    semantic: str = "auto"           # the embedding layer: auto | on | off
+    semantic: str = "auto"           # the embedding layer: auto | on | static | off
     llm_margin: float | None = None  # None: the router's default
 
     @classmethod

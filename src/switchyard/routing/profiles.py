@@ -1,0 +1,62 @@
+"""The router's constants per semantic layer ("full": the [semantic] model; "static": the
+distilled embeddings of the default install; "none": rules and lexical only), and how the
+fallback agent is found.
+
+Fitted on the tuning data only: bench/routing/dev*.jsonl (the project's own rich agents) and
+the two tuning sets of bench/routing/sets (sparse-shop, zero-home), never on the held-out
+sets (see bench/routing/RESULTS.md, round 5). Each is a weighted average of the layers' 0..1
+scores; the fallback ("fits none") agent gets `fallback_bonus` on top, and wins when it ranks
+first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from switchyard.routing.decision import LEXICAL, RULES, SEMANTIC
+
+# An agent with one of these ids (or names) is the default for messages that fit no other
+# agent, when no fallback is given: the conventional names, so that a set of agent files
+# works without a flag. Never "the first agent": that was an alphabetical accident.
+DEFAULT_AGENT_NAMES = ("default", "general")
+
+
+@dataclass(frozen=True)
+class Profile:
+    weights: dict[str, float] = field(default_factory=dict)
+    threshold: float = 0.2
+    fallback_bonus: float = 0.2
+    head_share: float = 0.35
+
+
+# bench/routing/tune_sets.py, round 5: the best mean of the three tuning sets' accuracies on a
+# grid (weights in steps of 0.1, bonus and threshold as listed there); where several rows tie,
+# the one with a small rules weight (so that explicit patterns such as INV-12345 still count)
+# and a threshold in the middle of the flat region. Both semantic profiles give the lexical
+# layer half the weight or more: on sparse agent files the embedding neighbours are few, and
+# the words the user shares with the agent file stay the best single signal.
+PROFILES = {
+    "full": Profile({RULES: 0.05, LEXICAL: 0.55, SEMANTIC: 0.40}, threshold=0.15,
+                    fallback_bonus=0.15, head_share=0.35),
+    "static": Profile({RULES: 0.02, LEXICAL: 0.48, SEMANTIC: 0.50}, threshold=0.20,
+                      fallback_bonus=0.15, head_share=0.35),
+    "none": Profile({RULES: 0.02, LEXICAL: 0.98}, threshold=0.15, fallback_bonus=0.02,
+                    head_share=0.0),
+}
+
+
+def resolve_fallback(agents: Iterable, fallback: str | None) -> tuple[str | None, str]:
+    """The fallback agent's id and where it came from: the caller's flag, an agent file that
+    says `routing: {fallback: true}`, or an agent named default/general; else none."""
+    agents = list(agents)
+    if fallback is not None:
+        return fallback, "flag"
+    marked = [a.agentId for a in agents if getattr(a.routing, "fallback", False)]
+    if marked:
+        return marked[0], "agent file (routing.fallback: true)"
+    for wanted in DEFAULT_AGENT_NAMES:
+        for a in agents:
+            if a.agentId.lower() == wanted or (a.name or "").strip().lower() == wanted:
+                return a.agentId, f"agent named {wanted!r}"
+    return None, "none"
