@@ -82,19 +82,23 @@ def main() -> int:
     for name, agents, msgs, fb in tuning_sets():
         router = Router(agents, fallback=fb, **kw)
         ids, scores = layer_scores(router, msgs)
-        data.append((name, ids, scores, [m["agent"] for m in msgs], router.fallback))
+        fb_examples = bool(router.fallback and router.agents[router.fallback].routing.examples)
+        data.append((name, ids, scores, [m["agent"] for m in msgs], router.fallback, fb_examples))
     sem_weights = [0.0] if args.profile == "none" else [0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
     results = []
-    grid = [(w, r, b, t, True) for w, r, b, t in itertools.product(
-        sem_weights, [0.0, 0.02, 0.05], [0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2],
-        [0.0, 0.1, 0.15, 0.2, 0.25, 0.3])]
-    grid += [(w, r, 0.0, t, False) for w, r, t in itertools.product(
+    # Two bonuses: for a fallback with "fits none" examples of its own (the rich set's
+    # general agent) and for one with only a description (the new sets'): how much its score
+    # can be trusted differs.
+    bonuses = [0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25]
+    grid = [(w, r, (b, bx), t, True) for w, r, b, bx, t in itertools.product(
+        sem_weights, [0.0, 0.02, 0.05], bonuses, bonuses, [0.0, 0.1, 0.15, 0.2, 0.25, 0.3])]
+    grid += [(w, r, (0.0, 0.0), t, False) for w, r, t in itertools.product(
         sem_weights, [0.0, 0.02, 0.05], [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5])]
     for w_sem, w_rules, bonus, threshold, scored in grid:
         weights = (w_rules, 1.0 - w_sem - w_rules, w_sem)
         accs = []
-        for name, ids, scores, gold, fb in data:
-            pred = decide(scores, ids, fb, weights, bonus, threshold, scored)
+        for name, ids, scores, gold, fb, fb_examples in data:
+            pred = decide(scores, ids, fb, weights, bonus[fb_examples], threshold, scored)
             accs.append(float(np.mean([g == p for g, p in zip(gold, pred)])))
         results.append((float(np.mean(accs)), accs, weights, bonus, threshold, scored))
     results.sort(key=lambda r: r[0], reverse=True)
@@ -103,7 +107,8 @@ def main() -> int:
     for mean, accs, weights, bonus, threshold, scored in results[:15]:
         per = " ".join(f"{n} {100 * a:.1f}" for n, a in zip(names, accs))
         print(f"mean {100 * mean:.1f}%  ({per})  weights r/l/s {weights[0]:.2f}/{weights[1]:.2f}/"
-              f"{weights[2]:.2f} bonus {bonus:.2f} threshold {threshold:.2f}"
+              f"{weights[2]:.2f} bonus {bonus[0]:.2f} (fallback with examples {bonus[1]:.2f}) "
+              f"threshold {threshold:.2f}"
               f"{'' if scored else ' (fallback by threshold only)'}")
     return 0
 

@@ -141,7 +141,11 @@ class Router:
         # a bonus; when it ranks first, the message fits no specialised agent.
         self.fallback_scored = self.fallback is not None
         if self.fallback_scored:
-            self.fallback_bonus = profile.fallback_bonus if fallback_bonus is None else fallback_bonus
+            if fallback_bonus is None:
+                fallback_bonus = (profile.fallback_bonus_with_examples
+                                  if self.agents[self.fallback].routing.examples  # type: ignore[index]
+                                  else profile.fallback_bonus)
+            self.fallback_bonus = fallback_bonus
         else:
             self.fallback_bonus = 0.0
 

@@ -158,7 +158,9 @@ class SemanticIndex:
         if not self.agent_ids:
             return {}
         q = self.embed(text) if q is None else q
-        sims = np.append(self._matrix @ q, -np.inf)[self._slots]  # agents x width
+        # einsum, not `@`: a matrix-vector product through BLAS starts its thread pool, which
+        # on a busy 2-core machine cost 2-20 ms per message (0.1-0.3 ms this way).
+        sims = np.append(np.einsum("ij,j->i", self._matrix, q), -np.inf)[self._slots]  # agents x width
         best = sims.max(axis=1)
         k = min(self.k, sims.shape[1])
         top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
