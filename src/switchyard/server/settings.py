@@ -27,7 +27,7 @@ log = logging.getLogger("switchyard.server")
 
 DEFAULT_MAX_MESSAGE_CHARS = 200_000
 DEFAULT_PORT = 3001
-SEMANTIC_CHOICES = ("auto", "on", "off")
+SEMANTIC_CHOICES = ("auto", "on", "static", "off")
 
 
 def llm_margin_from_env(env: Mapping[str, str]) -> float | None:
