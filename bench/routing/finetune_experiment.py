@@ -279,7 +279,9 @@ def run_configs(agents, cases, embedder) -> dict[str, dict]:
 def component_argmax(agents, cases, embedder) -> dict[str, dict]:
     """Diagnostic, free of the router's fitted constants (rescale, head share, weights, bonus):
     top-1 of the raw kNN score alone and of the linear head alone (fallback included as a class)."""
-    from switchyard.routing.router import HEAD_SHARE
+    from switchyard.routing.profiles import PROFILES
+
+    HEAD_SHARE = PROFILES["full"].head_share
 
     index = semantic.SemanticIndex(agent_texts(agents), embedder, head_share=HEAD_SHARE)
     preds = {"kNN argmax": [], "head argmax": []}
@@ -320,7 +322,9 @@ def holdout_accuracy(train: dict[str, list[str]], held: dict[str, list[str]], em
     """Semantic layer (kNN + head, as in the router) built from `train`, top-1 on `held`."""
     import torch
 
-    from switchyard.routing.router import HEAD_SHARE
+    from switchyard.routing.profiles import PROFILES
+
+    HEAD_SHARE = PROFILES["full"].head_share
 
     torch.set_num_threads(1)
     index = semantic.SemanticIndex(train, embedder, head_share=HEAD_SHARE)

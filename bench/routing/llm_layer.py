@@ -21,7 +21,6 @@ from pathlib import Path
 
 from switchyard.config import load_agent
 from switchyard.llm.factory import create_llm_client
-from switchyard.routing import semantic
 from switchyard.routing.cli import load_agents_dir
 from switchyard.routing.eval import load_cases
 from switchyard.routing.router import Router
@@ -45,9 +44,12 @@ async def main() -> int:
 
     agents = [la.config for la in load_agents_dir(ROOT / "examples" / "agents")]
     cases = load_cases(HERE / f"{args.set}.jsonl", known_agents=[a.agentId for a in agents])
-    use_semantic = not args.no_semantic and semantic.available()
+    # --no-semantic: rules + lexical; else the full model when installed, else the static
+    # embeddings of the default install (the router's "auto").
+    use_semantic = False if args.no_semantic else "auto"
     router = Router(agents, fallback=FALLBACK, semantic=use_semantic)
-    print(f"{args.set}: {len(cases)} messages; layers {', '.join(router.layers)}")
+    print(f"{args.set}: {len(cases)} messages; layers {', '.join(router.layers)}; "
+          f"embedder {router.embedder_kind}")
 
     settled_right = settled = unsettled_right = 0
     unsettled_cases = []

@@ -32,6 +32,7 @@ CONFIGS = [  # (label, layers)
     ("rules+lexical", ["rules", "lexical"]),
     ("semantic only", ["semantic"]),
     ("combined (rules+lexical+semantic)", ["rules", "lexical", "semantic"]),
+    ("default install (static embeddings)", "static"),
 ]
 
 
@@ -84,9 +85,12 @@ def main() -> int:
 
     print(f"\n{'configuration':<36} {'top-1':>7} {'normal':>8} {'near-miss':>10} {'none':>7} {'p50 ms':>8} {'p95 ms':>8}")
     for label, layers in CONFIGS:
-        if "semantic" in layers and not use_semantic:
+        if layers == "static":  # all layers, the semantic one from the shipped embeddings
+            router = Router(agents, fallback=FALLBACK, semantic="static")
+        elif "semantic" in layers and not use_semantic:
             continue
-        router = Router(agents, fallback=FALLBACK, semantic="semantic" in layers, layers=layers)
+        else:
+            router = Router(agents, fallback=FALLBACK, semantic="semantic" in layers, layers=layers)
         result = evaluate(router, cases)
         by_kind = result.accuracy_by("kind")
         cell = lambda k: f"{by_kind[k][0] / by_kind[k][1]:.1%}" if k in by_kind else "-"
@@ -103,6 +107,12 @@ def main() -> int:
     build = (time.perf_counter() - t0) * 1000
     p50, p95 = latency(router, texts)
     print(f"  rules+lexical:          p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  (index build {build:.0f} ms)")
+    t0 = time.perf_counter()
+    router = Router(many, fallback=FALLBACK, semantic="static")
+    build = (time.perf_counter() - t0) * 1000
+    p50, p95 = latency(router, texts)
+    print(f"  default install (static embeddings): p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  "
+          f"(index build {build:.0f} ms)")
     if use_semantic:
         t0 = time.perf_counter()
         router = Router(many, fallback=FALLBACK, semantic=True)

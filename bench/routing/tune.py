@@ -27,9 +27,15 @@ from scipy.optimize import minimize
 from switchyard.routing import semantic
 from switchyard.routing.cli import load_agents_dir
 from switchyard.routing.eval import load_cases
-from switchyard.routing.router import (FALLBACK_BONUS_WITH_SEMANTIC, FALLBACK_BONUS_WITHOUT_SEMANTIC,
-                                       HEAD_SHARE, NB_SHARE, WEIGHTS_WITH_SEMANTIC,
-                                       WEIGHTS_WITHOUT_SEMANTIC, Router)
+from switchyard.routing.profiles import PROFILES
+from switchyard.routing.router import NB_SHARE, Router
+
+# Round 5 moved the constants into profiles.py (per semantic layer); this round-3 tool fits
+# the full-model and no-semantic profiles on dev+dev2 only (tune_sets.py fits all three).
+HEAD_SHARE = PROFILES["full"].head_share
+WEIGHTS_WITH_SEMANTIC, WEIGHTS_WITHOUT_SEMANTIC = PROFILES["full"].weights, PROFILES["none"].weights
+FALLBACK_BONUS_WITH_SEMANTIC = PROFILES["full"].fallback_bonus
+FALLBACK_BONUS_WITHOUT_SEMANTIC = PROFILES["none"].fallback_bonus
 from switchyard.routing.rules import rule_score
 
 HERE = Path(__file__).resolve().parent

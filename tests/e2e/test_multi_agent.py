@@ -130,3 +130,34 @@ def test_router_llm_margin_from_env(caplog):
     for bad in ("abc", "-1", "nan"):
         assert llm_margin_from_env({"SWITCHYARD_ROUTER_LLM_MARGIN": bad}) is None
     assert "SWITCHYARD_ROUTER_LLM_MARGIN" in caplog.text and "'abc'" in caplog.text
+
+
+def test_zero_config_agents_route_in_the_default_install_over_http(tmp_path, monkeypatch):
+    """Agent files as the reference writes them (a card and a system prompt, no `routing:`),
+    the default install's semantic layer (static embeddings, SWITCHYARD_ROUTER_SEMANTIC=static
+    so the result is the same with or without the [semantic] extra), no fallback flag: the
+    agent named `general` is found as the fallback."""
+    monkeypatch.setenv("SWITCHYARD_ROUTER_SEMANTIC", "static")
+    monkeypatch.delenv("SWITCHYARD_ROUTER_FALLBACK", raising=False)
+
+    def card(agent_id: str, description: str | None, prompt: str) -> dict:
+        config = {"agentId": agent_id, "llm": {"provider": "echo"}, "systemPrompt": prompt,
+                  "storage": {"database": {"type": "sqlite", "path": str(tmp_path / f"{agent_id}.db")}}}
+        if description:
+            config["agentCard"] = {"description": description}
+        return config
+
+    configs = [card("general", "Anything else.", "You are a helpful general assistant."),
+               card("payments", "Payments, refunds and invoices.", "You help customers with payments."),
+               card("shipping", None, "You track parcels and deliveries and tell customers when "
+                                      "their order will arrive.")]
+    with serve_agents(*configs, default_agent="general") as live, live.client() as c:
+        decision = c.post("/api/route", json={"content": "My payment failed"}).json()
+        assert decision["agentId"] == "payments", decision["reason"]
+        assert "semantic" in decision["ranked"][0]["scores"]
+        late = c.post("/api/message-sync", json={"content": "where is my parcel, it's a week late",
+                                                  "agentId": "auto", "sessionId": "z"}).json()
+        assert late["agentId"] == "shipping" and late["routing"]["reason"]
+        joke = c.post("/api/route", json={"content": "tell me a joke"}).json()
+        assert joke["agentId"] == "general" and joke["fallback"] is True
+        assert "fallback agent general" in joke["reason"]

@@ -16,7 +16,7 @@ from switchyard.config.schema import AgentConfig
 from switchyard.errors import ConfigError, LLMError
 from switchyard.llm.base import Finish, TextDelta, ToolSpec
 from switchyard.llm.function import FunctionModel, StepInfo
-from switchyard.routing import Router, RoutingDecision, semantic
+from switchyard.routing import Router, RoutingDecision, semantic, static
 from switchyard.routing.cli import route_main
 from switchyard.routing.eval import EvalFileError, evaluate, format_report, load_cases
 from switchyard.routing.lexical import LexicalIndex, tokenize
@@ -99,7 +99,7 @@ def test_combined_router_picks_by_lexical_similarity():
 def test_fallback_takes_what_fits_none():
     d = lexical_router().route_sync("what is the tallest mountain in Africa")
     assert d.agent_id == "general" and d.fallback and d.layer == "fallback"
-    assert "threshold" in d.reason and "fallback agent general" in d.reason
+    assert "fits no specialised agent" in d.reason and "fallback agent general" in d.reason
 
 
 def test_without_fallback_best_ranked_agent_is_chosen_and_said_so():
@@ -175,11 +175,12 @@ def test_fallback_bonus_is_added_to_the_fallback_score_only():
     assert all(a[k] == b[k] for k in a if k != "general")
 
 
-def test_fallback_without_examples_keeps_the_threshold_behaviour():
+def test_fallback_without_examples_is_scored_from_its_description():
     router = lexical_router()  # general has a description only
-    assert not router.fallback_scored and router.fallback_bonus == 0.0
+    assert router.fallback_scored and router.fallback_bonus > 0
     d = router.route_sync("tell me a joke about penguins")
-    assert d.agent_id == "general" and d.fallback and "threshold" in d.reason
+    assert d.agent_id == "general" and d.fallback and "fits no specialised agent" in d.reason
+    assert lexical_router().route_sync("refund invoice INV-12345").agent_id == "billing"
 
 
 async def test_fallback_ranking_first_asks_the_llm_when_configured():
@@ -281,8 +282,12 @@ def test_semantic_required_but_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(semantic, "unavailable_reason", lambda: "sentence-transformers is not installed")
     with pytest.raises(ConfigError, match="semantic routing was requested but is unavailable"):
         Router(AGENTS, semantic=True)
-    router = Router(AGENTS, semantic="auto")  # auto: quietly off, and says why
-    assert router.layers == ("rules", "lexical") and "not installed" in router.semantic_note
+    # auto: the static embeddings shipped in the package take the full model's place
+    router = Router(AGENTS, semantic="auto")
+    assert router.layers == ("rules", "lexical", "semantic") and router.embedder_kind == "static"
+    monkeypatch.setattr(static, "unavailable_reason", lambda: "numpy is not installed")
+    router = Router(AGENTS, semantic="auto")  # neither: quietly off, and says why
+    assert router.layers == ("rules", "lexical") and "numpy is not installed" in router.semantic_note
 
 
 # --- eval and the CLI -------------------------------------------------------------------------

@@ -82,8 +82,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--router-llm-margin", type=_non_negative_float, metavar="M",
                        help="with an LLM, the router also asks it when the first two agents score "
                             "closer than M (default 0.10; 0: only below the confidence threshold)")
-    serve.add_argument("--router-semantic", choices=["auto", "on", "off"],
-                       help="the router's embedding layer (default auto: on when the [semantic] extra is installed)")
+    serve.add_argument("--router-semantic", choices=["auto", "on", "static", "off"],
+                       help="the router's embedding layer (default auto: the full model with the "
+                            "[semantic] extra, else the static embeddings shipped in the package)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=port_number, default=_default_port(),
                        help="port, 1-65535 (default 3001, or $PORT)")
@@ -139,8 +140,9 @@ def _add_tools(sub: argparse._SubParsersAction) -> None:
     route.add_argument("--agents", required=True, metavar="DIR", help="a folder of agents")
     route.add_argument("--eval", dest="eval_file", metavar="FILE", help="a JSONL file of {text, agent} lines")
     route.add_argument("--fallback", metavar="ID", help="the agent for messages that fit none")
-    route.add_argument("--semantic", default="auto", choices=["auto", "on", "off"],
-                       help="the embedding layer (default auto)")
+    route.add_argument("--semantic", default="auto", choices=["auto", "on", "static", "off"],
+                       help="the embedding layer (default auto: the full model with the [semantic] "
+                            "extra, else the shipped static embeddings)")
 
     keys = sub.add_parser("keys", help="manage API keys: create, list, revoke, rotate", add_help=False,
                           description="Manage API keys. `switchyard keys --help` lists the actions.")

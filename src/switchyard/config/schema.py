@@ -294,6 +294,8 @@ class RoutingConfig(Strict):
     keywords: list[str] = Field(default_factory=list)
     patterns: list[str] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)
+    # This agent takes the messages that fit no other agent (when no --fallback is given).
+    fallback: bool = False
 
 
 # --- the agent -------------------------------------------------------------------------

@@ -36,14 +36,14 @@ def build_router(agents_dir: str | Path, *, fallback: str | None = None,
 
 
 def _semantic_flag(value: str | bool) -> str | bool:
-    if isinstance(value, bool) or value == "auto":
+    if isinstance(value, bool) or value in ("auto", "static"):
         return value
     lowered = str(value).lower()
     if lowered in ("on", "true", "yes", "1"):
         return True
     if lowered in ("off", "false", "no", "0"):
         return False
-    raise ValueError(f"--semantic must be auto, on or off, got {value!r}")
+    raise ValueError(f"--semantic must be auto, on, static or off, got {value!r}")
 
 
 def route_main(text: str | None, agents_dir: str, eval_file: str | None,

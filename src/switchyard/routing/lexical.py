@@ -121,19 +121,23 @@ class LexicalIndex:
 
 
 def agent_text(agent) -> str:  # agent: AgentConfig (untyped to keep this module standalone)
-    """The text BM25 indexes for an agent. Keywords are repeated: they were chosen by hand."""
+    """The text BM25 indexes for an agent: its id and name, keywords (repeated: they were chosen
+    by hand) and every routing text (agent_texts.py: examples, descriptions, card skills,
+    system prompt, MCP server names)."""
+    from switchyard.routing.agent_texts import routing_texts
+
     r = agent.routing
-    parts = [agent.agentId.replace("-", " "), agent.name, agent.description or "",
-             r.description or "", " ".join(r.keywords * 2), " ".join(r.examples)]
+    parts = [agent.agentId.replace("-", " "), agent.name, " ".join(r.keywords * 2),
+             *routing_texts(agent)]
     return "\n".join(p for p in parts if p)
 
 
 def agent_docs(agent) -> list[str]:
     """An agent's labelled texts for the naive Bayes classifier: each example is a document,
-    and so are the descriptions and the keyword list (they say what the agent is for)."""
-    r = agent.routing
-    docs = [t for t in r.examples if t and t.strip()]
-    docs += [t for t in (agent.description, r.description) if t]
-    if r.keywords:
-        docs.append(" ".join(r.keywords))
+    and so is each describing text (they say what the agent is for) and the keyword list."""
+    from switchyard.routing.agent_texts import routing_texts
+
+    docs = routing_texts(agent)
+    if agent.routing.keywords:
+        docs.append(" ".join(agent.routing.keywords))
     return docs

@@ -3,15 +3,19 @@
     rules     keywords and regex patterns                              (rules.py)
     lexical   BM25 over descriptions, keywords and examples, blended with a naive Bayes
               classifier trained on the examples          (lexical.py, naive_bayes.py)
-    semantic  embedding kNN over the examples, blended with a linear classifier on the
-              same embeddings, when the model is installed             (semantic.py)
+    semantic  embedding kNN over the agents' texts, blended with a linear classifier on the
+              same embeddings: the full MiniLM model with the [semantic] extra, else the
+              static embeddings distilled from it and shipped in the package
+                                                          (semantic.py, static.py)
     llm       below the confidence threshold, an LLM picks among the descriptions
     fallback  takes what fits no agent
 
 The layer scores (each 0..1) are combined by a weighted average; the top agent wins when its
-combined score reaches the threshold. When the fallback agent has routing examples of its own
-("fits none" messages), it is scored too, plus a bonus: if it ranks first, no specialised agent
-fits and the message goes to the fallback (or, in async `route`, to the LLM when configured). Within a session the current agent is sticky: another
+combined score reaches the threshold. The fallback agent (a flag, `routing.fallback: true` in its
+file, or an agent named default/general: profiles.resolve_fallback) is scored too, from its own
+texts, plus a bonus: if it ranks first, no specialised agent fits and the message goes to the
+fallback (or, in async `route`, to the LLM when configured). Every agent is read from what its
+file says (agent_texts.py), so files without a `routing:` block are routed too. Within a session the current agent is sticky: another
 agent must beat it by `sticky_margin` (and clear the threshold) to take over.
 """
 
@@ -24,65 +28,61 @@ from typing import Iterable, Literal, Sequence
 from switchyard.config.schema import AgentConfig
 from switchyard.errors import ConfigError
 from switchyard.llm.base import LLMClient
-from switchyard.routing import llm_choice, semantic as semantic_mod
+from switchyard.routing import llm_choice, semantic as semantic_mod, static as static_mod
 from switchyard.routing.decision import (COMBINED, FALLBACK, LEXICAL, LLM, RULES, SEMANTIC,
                                          STICKY, AgentScore, RoutingDecision)
 from switchyard.routing.lexical import LexicalIndex, agent_docs, agent_text, tokenize
+from switchyard.routing.agent_texts import routing_texts
 from switchyard.routing.naive_bayes import NaiveBayes
+from switchyard.routing.profiles import PROFILES, resolve_fallback
 from switchyard.routing.rules import compile_rules, rule_score
 
 SCORING_LAYERS = (RULES, LEXICAL, SEMANTIC)
 
-# Fitted on the tuning data only (bench/routing/dev.jsonl + dev2.jsonl, 5-fold cross-validated;
-# see bench/routing/tune.py and RESULTS.md): a conditional-logit fit of "which agent is right"
-# on the layers' components (rules, BM25, naive Bayes, kNN, linear head), normalised to a
-# weighted average. Rules get almost no weight (the fit even gives them a slightly negative
-# one with the semantic layer): the lexical layer already sees the keywords, and on near-miss
-# messages a keyword hit points at the wrong agent. They keep a small weight so specific
-# patterns (INV-12345, CVE-...) count.
-WEIGHTS_WITH_SEMANTIC = {RULES: 0.02, LEXICAL: 0.35, SEMANTIC: 0.63}
-WEIGHTS_WITHOUT_SEMANTIC = {RULES: 0.03, LEXICAL: 0.97}
-THRESHOLD_WITH_SEMANTIC = 0.30
-THRESHOLD_WITHOUT_SEMANTIC = 0.20
-# The "none of them" score. When the fallback agent has routing examples (messages that fit
-# no specialised agent), it is scored like any agent plus this bonus, and it wins -- the
-# message goes to the fallback -- when it ranks first. A specialised agent must beat what
-# the fallback's own examples say plus a margin, a threshold that adapts to the message
-# instead of one fixed number. Fitted with the weights above.
-# (bench/routing/tune.py: the logit fit gives 0.19 / 0.235; accuracy on the tuning data peaks
-# at 0.20-0.23 with semantic and is flat for 0.03-0.33 without.)
-FALLBACK_BONUS_WITH_SEMANTIC = 0.20
-FALLBACK_BONUS_WITHOUT_SEMANTIC = 0.23
 STICKY_MARGIN = 0.15
 # With an LLM, the async router also asks it when the first two agents are closer than this,
 # not only below the threshold: on the tuning data most confident mistakes are close calls
 # (bench/routing/llm_layer.py: with a perfect LLM, 0.10 sends ~22% of messages to it and
 # lifts dev2 from 92.8% to 96.0% combined, 82.2% to 93.5% rules+lexical). 0 turns it off.
 LLM_MARGIN = 0.10
-# Within a layer: the share of the classifier trained on the agents' examples (naive Bayes
-# for lexical, a linear head over the embeddings for semantic) next to retrieval (BM25, kNN).
-# Fitted with the weights above (bench/routing/tune.py).
+# Naive Bayes inside the lexical layer (bench/routing/tune.py, round 3).
 NB_SHARE = 0.35
 NB_ALPHA = 0.1
 NB_TEMPERATURE = 2.0
-HEAD_SHARE = 0.35
+
+
+def _resolve_embedder(semantic):
+    """(embedder, kind, note) for `semantic` = "auto" | True | "static": the full model when
+    installed (True requires it), else the static embeddings shipped in the package."""
+    if semantic != "static":
+        reason = semantic_mod.unavailable_reason()
+        if reason is None:
+            return semantic_mod.LocalEmbedder(), "full", None
+        if semantic is True:
+            raise ConfigError(f"semantic routing was requested but is unavailable: {reason}",
+                              issues=[{"file": None, "path": "semantic", "message": reason}])
+    static_reason = static_mod.unavailable_reason()
+    if static_reason is None:
+        return static_mod.StaticEmbedder(), "static", None
+    return None, "none", f"semantic layer off: {static_reason}"
 
 
 class Router:
     def __init__(self, agents: Sequence[AgentConfig], *, fallback: str | None = None,
-                 semantic: Literal["auto"] | bool = "auto", llm: LLMClient | None = None,
+                 semantic: Literal["auto", "static"] | bool = "auto", llm: LLMClient | None = None,
                  threshold: float | None = None, sticky_margin: float = STICKY_MARGIN,
                  layers: Iterable[str] | None = None, weights: dict[str, float] | None = None,
                  embedder: semantic_mod.Embedder | None = None, llm_timeout: float = 20.0,
                  llm_candidates: int = 12, sources: dict[str, str] | None = None,
                  fallback_bonus: float | None = None, llm_margin: float = LLM_MARGIN) -> None:
         """`agents`: the configs to route among. `fallback`: the id of the agent that takes
-        what fits none. `semantic`: "auto" uses embeddings when installed, True requires
-        them, False turns them off. `llm`: consulted below `threshold` (async `route` only).
+        what fits none. `semantic`: "auto" uses the full model when installed, else the
+        shipped static embeddings; True requires the full model; "static" forces the static
+        embeddings; False turns the layer off. `llm`: consulted below `threshold` (async `route` only).
         `layers`: a subset of rules/lexical/semantic (the bench measures layers alone).
         `sources`: agentId -> file path, to name files in config errors.
-        `fallback_bonus`: added to the fallback's combined score when it has routing examples
-        (default: fitted per layer set); 0 scores the fallback like any agent.
+        `fallback`: None finds one (profiles.resolve_fallback); `fallback_bonus`: added to the
+        fallback's combined score (default: per profile); 0 scores it like any agent.
         `llm_margin`: with an LLM, also ask it when the first two agents score closer than
         this (0: only below the threshold).
         Raises ConfigError for duplicate ids, a bad routing pattern, an unknown fallback."""
@@ -98,6 +98,7 @@ class Router:
                                   issues=[{"file": src, "path": "agentId",
                                            "message": f"duplicate agentId {agent.agentId!r}"}])
             self.agents[agent.agentId] = agent
+        fallback, self.fallback_source = resolve_fallback(self.agents.values(), fallback)
         if fallback is not None and fallback not in self.agents:
             raise ConfigError(
                 f"fallback agent {fallback!r} is not among the agents ({', '.join(self.agents)})",
@@ -115,40 +116,35 @@ class Router:
         if unknown or not wanted:
             raise ValueError(f"layers must be a non-empty subset of {SCORING_LAYERS}, got {sorted(wanted)}")
 
-        # Resolve the semantic layer: explicit embedder > installed local model > off.
+        # Resolve the semantic layer: explicit embedder > the full model when installed >
+        # the static embeddings shipped in the package > off.
         self.semantic_note: str | None = None
+        self.embedder_kind = "none"
         use_semantic = SEMANTIC in wanted and semantic is not False
         if use_semantic and embedder is None:
-            reason = semantic_mod.unavailable_reason()
-            if reason:
-                if semantic is True:
-                    raise ConfigError(f"semantic routing was requested but is unavailable: {reason}",
-                                      issues=[{"file": None, "path": "semantic", "message": reason}])
-                self.semantic_note = f"semantic layer off: {reason}"
-                use_semantic = False
-            else:
-                embedder = semantic_mod.LocalEmbedder()
+            embedder, self.embedder_kind, self.semantic_note = _resolve_embedder(semantic)
+            use_semantic = embedder is not None
+        elif use_semantic:
+            self.embedder_kind = getattr(embedder, "kind", "full")
         if not use_semantic:
             wanted.discard(SEMANTIC)
             if not wanted:
                 raise ConfigError("only the semantic layer was requested and it is unavailable: "
-                                  f"{semantic_mod.unavailable_reason()}")
+                                  f"{self.semantic_note or 'turned off'}")
         self.layers = tuple(l for l in SCORING_LAYERS if l in wanted)
+        profile = PROFILES[self.embedder_kind if SEMANTIC in self.layers else "none"]
 
-        base = WEIGHTS_WITH_SEMANTIC if SEMANTIC in self.layers else WEIGHTS_WITHOUT_SEMANTIC
-        weights = {**base, **(weights or {})}
+        weights = {**profile.weights, **(weights or {})}
         self.weights = {l: weights.get(l, 0.0) for l in self.layers}
-        if threshold is None:
-            threshold = THRESHOLD_WITH_SEMANTIC if SEMANTIC in self.layers else THRESHOLD_WITHOUT_SEMANTIC
-        self.threshold = threshold
-        # The "none" class: only a fallback with its own routing examples is a real
-        # competitor; one with a bare description keeps the old behaviour (threshold only).
-        fb_agent = self.agents.get(fallback) if fallback is not None else None
-        self.fallback_scored = fb_agent is not None and bool(fb_agent.routing.examples)
+        self.threshold = profile.threshold if threshold is None else threshold
+        # The "none" class: the fallback is scored like any agent (from its own texts) plus
+        # a bonus; when it ranks first, the message fits no specialised agent.
+        self.fallback_scored = self.fallback is not None
         if self.fallback_scored:
             if fallback_bonus is None:
-                fallback_bonus = (FALLBACK_BONUS_WITH_SEMANTIC if SEMANTIC in self.layers
-                                  else FALLBACK_BONUS_WITHOUT_SEMANTIC)
+                fallback_bonus = (profile.fallback_bonus_with_examples
+                                  if self.agents[self.fallback].routing.examples  # type: ignore[index]
+                                  else profile.fallback_bonus)
             self.fallback_bonus = fallback_bonus
         else:
             self.fallback_bonus = 0.0
@@ -164,10 +160,11 @@ class Router:
             if self.lexical_nb_share > 0 else None
         self._semantic = None
         if SEMANTIC in self.layers:
-            texts = {a.agentId: [t for t in [a.description, a.routing.description, *a.routing.examples] if t]
-                     for a in agents}
+            texts = {a.agentId: routing_texts(a) for a in agents}
             self._semantic = semantic_mod.SemanticIndex(  # type: ignore[arg-type]
-                texts, embedder, head_share=HEAD_SHARE)
+                texts, embedder, head_share=profile.head_share,
+                low=getattr(embedder, "low", semantic_mod.LOW),
+                high=getattr(embedder, "high", semantic_mod.HIGH))
 
     # --- scoring -------------------------------------------------------------------------
 
@@ -284,8 +281,8 @@ class Router:
         """Why the scores did not settle it (no session agent involved)."""
         if ranked[0].agent_id == self.fallback and self.fallback_scored:
             fb = ranked[0]
-            return (f"the message fits no specialised agent: the fallback {self.fallback}'s "
-                    f"examples rank first ({fb.score:.2f} incl. none-bonus "
+            return (f"the message fits no specialised agent: the fallback {self.fallback} ranks "
+                    f"first ({fb.score:.2f} incl. none-bonus "
                     f"{self.fallback_bonus:.2f})")
         return "no agent reached the confidence threshold"
 
@@ -357,7 +354,10 @@ class Router:
 
     def describe(self) -> dict[str, object]:
         """The router's configuration, for logs and a status endpoint."""
-        return {"agents": list(self.agents), "fallback": self.fallback, "layers": list(self.layers),
+        return {"agents": list(self.agents), "fallback": self.fallback,
+                "fallbackSource": self.fallback_source, "layers": list(self.layers),
+                "embedder": (getattr(self._semantic.embedder, "name", "custom")
+                             if self._semantic is not None else None),
                 "weights": self.weights, "threshold": self.threshold,
                 "fallbackBonus": self.fallback_bonus, "lexicalNbShare": self.lexical_nb_share,
                 "semanticHeadShare": self._semantic.head_share if self._semantic is not None else 0.0,

@@ -50,7 +50,7 @@ class RoutingState:
 
     def _build(self, llm: Any) -> Any:
         from switchyard.routing import Router
-        semantic: Any = {"on": True, "off": False}.get(self.semantic, "auto")
+        semantic: Any = {"on": True, "off": False, "static": "static"}.get(self.semantic, "auto")
         options = {} if self.llm_margin is None else {"llm_margin": self.llm_margin}
         return Router([a.config for a in self.host.agents.values()], fallback=self.fallback,
                       semantic=semantic, llm=llm,

@@ -33,7 +33,7 @@ log = logging.getLogger("switchyard.server")
 
 DEFAULT_MAX_MESSAGE_CHARS = 200_000
 DEFAULT_PORT = 3001
-SEMANTIC_CHOICES = ("auto", "on", "off")
+SEMANTIC_CHOICES = ("auto", "on", "static", "off")
 
 
 def llm_margin_from_env(env: Mapping[str, str]) -> float | None:
@@ -57,7 +57,7 @@ class RouterSettings:
     """How `agentId: "auto"` picks an agent (see routing/router.py)."""
 
     fallback: str | None = None      # the agent for messages that fit none
-    semantic: str = "auto"           # the embedding layer: auto | on | off
+    semantic: str = "auto"           # the embedding layer: auto | on | static | off
     llm_margin: float | None = None  # None: the router's default
 
     @classmethod

@@ -1,0 +1,117 @@
+"""Fit the router's per-profile constants (profiles.py) on the tuning sets only: the two new
+tuning sets of bench/routing/sets (sparse-shop, zero-home) and the project's rich agents with
+dev+dev2, each set weighing the same (mean of the per-set accuracies), so that no one
+author's agents decide the constants. Held-out sets are never read here.
+
+    PYTHONPATH=src python bench/routing/tune_sets.py --profile static
+    PYTHONPATH=src python bench/routing/tune_sets.py --profile full     # needs [semantic]
+
+Per-layer scores are computed once per set (Router.rank), then the blend's weights, the
+fallback bonus and the threshold are swept on a grid (a grid, not a fit: ~150 tuning
+messages per new set are too few for more than a handful of free constants).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from switchyard.routing import semantic
+from switchyard.routing.cli import load_agents_dir
+from switchyard.routing.router import Router
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import sets_eval  # noqa: E402
+
+LAYERS = ("rules", "lexical", "semantic")
+
+
+def tuning_sets():
+    for name in sets_eval.ROLES["tuning"]:
+        agents, msgs = sets_eval.load_set(name)
+        yield name, agents, msgs, sets_eval.FLAG_FALLBACK.get(name)
+    agents = [la.config for la in load_agents_dir(HERE.parents[1] / "examples/agents")]
+    msgs = [json.loads(l) for f in ("dev.jsonl", "dev2.jsonl")
+            for l in (HERE / f).read_text().splitlines() if l.strip()]
+    yield "rich-dev", agents, msgs, "general"
+
+
+def layer_scores(router: Router, msgs):
+    """messages x agents x layers, in the router's agent order."""
+    ids = list(router.agents)
+    out = np.zeros((len(msgs), len(ids), len(LAYERS)))
+    for i, m in enumerate(msgs):
+        for s in router.rank(m["text"]):
+            for j, layer in enumerate(LAYERS):
+                out[i, ids.index(s.agent_id), j] = s.layers.get(layer, 0.0)
+    return ids, out
+
+
+def decide(scores, ids, fallback, weights, bonus, threshold, scored=True):
+    """`scored`: the fallback competes with its own texts (+ bonus); otherwise it takes only
+    what no specialised agent scores `threshold` for."""
+    combined = scores @ np.asarray(weights) / sum(weights)
+    fb = ids.index(fallback) if fallback else None
+    if fb is not None and not scored:
+        combined[:, fb] = -1.0
+    elif fb is not None:
+        combined[:, fb] = np.minimum(1.0, combined[:, fb] + bonus)
+    top = combined.argmax(axis=1)
+    out = []
+    for i, t in enumerate(top):
+        if fb is not None and (t == fb or combined[i, t] < threshold):
+            out.append(ids[fb])
+        else:
+            out.append(ids[t])
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", choices=["static", "full", "none"], default="static")
+    args = ap.parse_args()
+    kw = {"none": dict(semantic=False), "static": dict(semantic="static"),
+          "full": dict(embedder=semantic.LocalEmbedder() if args.profile == "full" else None)}[args.profile]
+    data = []
+    for name, agents, msgs, fb in tuning_sets():
+        router = Router(agents, fallback=fb, **kw)
+        ids, scores = layer_scores(router, msgs)
+        fb_examples = bool(router.fallback and router.agents[router.fallback].routing.examples)
+        data.append((name, ids, scores, [m["agent"] for m in msgs], router.fallback, fb_examples))
+    sem_weights = [0.0] if args.profile == "none" else [0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    results = []
+    # Two bonuses: for a fallback with "fits none" examples of its own (the rich set's
+    # general agent) and for one with only a description (the new sets'): how much its score
+    # can be trusted differs.
+    bonuses = [0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25]
+    grid = [(w, r, (b, bx), t, True) for w, r, b, bx, t in itertools.product(
+        sem_weights, [0.0, 0.02, 0.05], bonuses, bonuses, [0.0, 0.1, 0.15, 0.2, 0.25, 0.3])]
+    grid += [(w, r, (0.0, 0.0), t, False) for w, r, t in itertools.product(
+        sem_weights, [0.0, 0.02, 0.05], [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5])]
+    for w_sem, w_rules, bonus, threshold, scored in grid:
+        weights = (w_rules, 1.0 - w_sem - w_rules, w_sem)
+        accs = []
+        for name, ids, scores, gold, fb, fb_examples in data:
+            pred = decide(scores, ids, fb, weights, bonus[fb_examples], threshold, scored)
+            accs.append(float(np.mean([g == p for g, p in zip(gold, pred)])))
+        results.append((float(np.mean(accs)), accs, weights, bonus, threshold, scored))
+    results.sort(key=lambda r: r[0], reverse=True)
+    names = [d[0] for d in data]
+    print(f"profile {args.profile}; sets: {', '.join(names)}")
+    for mean, accs, weights, bonus, threshold, scored in results[:15]:
+        per = " ".join(f"{n} {100 * a:.1f}" for n, a in zip(names, accs))
+        print(f"mean {100 * mean:.1f}%  ({per})  weights r/l/s {weights[0]:.2f}/{weights[1]:.2f}/"
+              f"{weights[2]:.2f} bonus {bonus[0]:.2f} (fallback with examples {bonus[1]:.2f}) "
+              f"threshold {threshold:.2f}"
+              f"{'' if scored else ' (fallback by threshold only)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The default install's semantic layer: static token embeddings distilled once from
+all-MiniLM-L6-v2 (bench/routing/distill_static.py) and shipped as package data
+(data/minilm_static.npz, int8). A text's embedding is the mean of its WordPiece tokens'
+vectors, L2-normalised: no model, no torch, numpy only, well under a millisecond per message.
+
+It knows what words mean ("payment failed" sits near "card declined" and "invoice") but not
+word order; the full model (`[semantic]` extra) is better on long or subtle messages.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import resources
+from typing import Any, Sequence
+
+from switchyard.routing.wordpiece import WordPiece
+
+DATA_FILE = "minilm_static.npz"
+
+_lock = threading.Lock()
+_loaded: tuple[Any, WordPiece, str] | None = None
+
+
+def unavailable_reason() -> str | None:
+    """Why the static embeddings cannot be used, or None (numpy and the data file present)."""
+    import importlib.util
+
+    if importlib.util.find_spec("numpy") is None:
+        return "numpy is not installed"
+    if not resources.files("switchyard.routing").joinpath("data", DATA_FILE).is_file():
+        return f"the static embeddings file data/{DATA_FILE} is missing from the package"
+    return None
+
+
+def _load() -> tuple[Any, WordPiece, str]:
+    global _loaded
+    with _lock:
+        if _loaded is None:
+            import numpy as np
+
+            ref = resources.files("switchyard.routing").joinpath("data", DATA_FILE)
+            with ref.open("rb") as fh, np.load(fh) as data:
+                vectors = data["vectors"].astype(np.float32) * data["scales"][:, None]
+                vocab = str(data["vocab"]).split("\n")
+                source = str(data["source"])
+            _loaded = (vectors, WordPiece(vocab), source)
+        return _loaded
+
+
+class StaticEmbedder:
+    """An `semantic.Embedder` over the distilled token vectors."""
+
+    name = "static MiniLM"
+    # Cosines of static embeddings spread wider than the model's (unrelated texts sit near
+    # 0, related ones at 0.4-0.8): the semantic index's 0..1 rescaling uses these bounds.
+    low, high = 0.05, 0.75
+
+    def __init__(self) -> None:
+        self.vectors, self.tokenizer, source = _load()
+        self.name = f"static {source}"
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        out = np.zeros((len(texts), self.vectors.shape[1]), dtype=np.float32)
+        for row, text in enumerate(texts):
+            ids = self.tokenizer.ids(text)
+            if ids:
+                v = self.vectors[ids].sum(axis=0)
+                norm = float(np.linalg.norm(v))
+                if norm > 0:
+                    out[row] = v / norm
+        return out
