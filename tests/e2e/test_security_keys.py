@@ -201,7 +201,8 @@ def test_scope_denials(monkeypatch):
         def denied(response, scope: str) -> None:
             assert response.status_code == 403, response.text
             body = response.json()
-            assert body["requiredScope"] == scope and f"'{scope}'" in body["message"]
+            assert body["details"]["requiredScope"] == scope and f"'{scope}'" in body["message"]
+            assert (body["error"], body["code"]) == ("Forbidden", "insufficient_scope")
 
         assert c.get("/api/sessions", headers=read).status_code == 200
         assert c.get("/api/llm/current", headers=read).status_code == 200

@@ -1,8 +1,16 @@
-"""One JSON error envelope, `{code, message, details?}`, for every error of every route."""
+"""One JSON error envelope for every error answer, of a route or of the security layer:
+
+    {"error": "Not Found", "code": "session_not_found", "message": "...", "details": {...}}
+
+`error` is the HTTP status's reason phrase (the seed's 401 body, `{"error": "Unauthorized",
+"message": ...}`, is this shape), `code` a stable machine-readable name, `message` a sentence
+for people naming what was wrong, `details` (optional) structured extras such as the
+validation `issues` (each with its field `path`) or a refusal's `requiredScope`."""
 
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,12 +23,26 @@ from switchyard.errors import SwitchyardError
 log = logging.getLogger("switchyard.server")
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def error_body(status: int, code: str, message: str, details: Any = None,
+               title: str | None = None) -> dict[str, Any]:
+    """The envelope: the one place its shape is written. `title` replaces the reason phrase
+    where the reference server answers another one (its 500 "Configuration Error")."""
+    body: dict[str, Any] = {"error": title or reason_phrase(status), "code": code, "message": message}
     if details is not None:
         body["details"] = details
-    return JSONResponse(body, status_code=status, headers=headers)
+    return body
+
+
+def error_response(status: int, code: str, message: str, details: Any = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, code, message, details), status_code=status, headers=headers)
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

@@ -7,8 +7,8 @@
 - Validation errors are answered 400 with the error envelope (server/errors.py), never 422:
   FastAPI's 422 entries become 400 entries, and its validation schemas are dropped.
 - Every protected operation can be refused by the security middleware: 401 (no or a bad
-  key), 403 (a missing scope) and 429 (a limit), with its own body (`SecurityRefusal`);
-  public ones are marked `security: []`.
+  key), 403 (a missing scope) and 429 (a limit), in the same envelope; public ones are
+  marked `security: []`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _error(description: str, model: str = "ErrorEnvelope") -> dict[str, Any]:
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
-    from switchyard.server.schemas import ErrorEnvelope, SecurityRefusal
+    from switchyard.server.schemas import ErrorEnvelope
 
     schema = get_openapi(title=app.title, version=app.version, description=app.description,
                          routes=[*app.routes, *app.state.doc_routes])
@@ -34,7 +34,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    for model in (ErrorEnvelope, SecurityRefusal):
+    for model in (ErrorEnvelope,):
         schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
     components["securitySchemes"] = {
         "bearerAuth": {"type": "http", "scheme": "bearer",
@@ -52,13 +52,17 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                         media["schema"] = {"$ref": schema_["$ref"]}
             if responses.pop("422", None) is not None:
                 responses.setdefault("400", _error("Bad Request: the body or a parameter is invalid"))
+            if "requestBody" in operation:
+                responses.setdefault("400", _error("Bad Request: the body is not valid JSON or not valid"))
+                responses.setdefault("413", _error("Payload Too Large: the body is over the size limit"))
+                responses.setdefault("415", _error("Unsupported Media Type: the body is not JSON"))
             if (method.upper(), path) in public:
                 operation["security"] = []
                 operation["responses"] = dict(sorted(responses.items()))
                 continue
-            responses.setdefault("401", _error("Unauthorized: no API key, or not a valid one", "SecurityRefusal"))
-            responses.setdefault("403", _error("Forbidden: the API key lacks the route's scope", "SecurityRefusal"))
-            responses.setdefault("429", _error("Too Many Requests: a rate or run limit", "SecurityRefusal"))
+            responses.setdefault("401", _error("Unauthorized: no API key, or not a valid one"))
+            responses.setdefault("403", _error("Forbidden: the API key lacks the route's scope"))
+            responses.setdefault("429", _error("Too Many Requests: a rate or run limit"))
             operation["responses"] = dict(sorted(responses.items()))
     return schema
 
