@@ -140,3 +140,57 @@ def test_production_trusts_configured_public_origins_not_the_host_header(monkeyp
                                                     "Origin": "https://agents.example.com"})
         assert published.status_code == 200
         assert published.headers["access-control-allow-origin"] == "https://agents.example.com"
+
+
+# --- the document and the server agree on what exists (18.10) ------------------------------
+
+def test_the_mcp_endpoints_are_in_the_openapi_document(monkeypatch):
+    with live() as server, server.client() as c:
+        paths = c.get("/openapi.json").json()["paths"]
+        for path in ("/mcp", "/agents/{agent_id}/mcp"):
+            assert set(paths[path]) == {"get", "post", "delete"}, path
+            assert "Mcp-Session-Id" in {p["name"] for p in paths[path]["post"]["parameters"]}
+        assert "get" in paths["/api/mcp/servers/{server_id}"]
+        # And /mcp answers as documented: a JSON-RPC initialize gets a 200.
+        init = c.post("/mcp", headers={"accept": "application/json, text/event-stream"}, json={
+            "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-03-26", "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"}}})
+        assert init.status_code == 200, init.text
+
+
+def test_openai_tools_in_a_request_are_refused_not_ignored(monkeypatch):
+    with live() as server, server.client() as c:
+        tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+        for name, value in (("tools", [tool]), ("functions", [tool["function"]])):
+            r = c.post("/v1/chat/completions", json={"model": "sec-agent", name: value,
+                                                     "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == 400, r.text
+            error = r.json()["error"]
+            assert (error["param"], error["code"]) == (name, "unsupported_parameter")
+            assert "not supported" in error["message"]
+        empty = c.post("/v1/chat/completions", json={"model": "sec-agent", "tools": [],
+                                                     "messages": [{"role": "user", "content": "hi"}]})
+        assert empty.status_code == 200, empty.text
+
+
+def test_validation_errors_name_fields_without_pydantic_internals(monkeypatch):
+    with live() as server, server.client() as c:
+        bodies = [{"content": 5}, {"content": [{"type": "text"}]}, {"content": [{"type": "video"}]},
+                  {"content": [5]}, {"content": "x", "sessionId": "bad id!"}, {"content": None}]
+        for body in bodies:
+            r = c.post("/api/message-sync", json=body)
+            error = envelope(r, 400, "validation_failed")
+            text = r.text
+            for leak in ("tagged-union", "errors.pydantic.dev", "list[", "function-after", "TextPart",
+                         "'str'", ".str", "str.", "input_value"):
+                assert leak not in text, (body, leak, text)
+            assert error["message"].startswith(error["details"]["issues"][0]["path"])
+        r = c.post("/api/message-sync", json={"content": [{"type": "text"}]})
+        assert r.json()["details"]["issues"] == [{"path": "content[0].text", "message": "field required"}]
+        r = c.post("/api/message-sync", json={"content": 5})
+        assert r.json()["details"]["issues"][0]["path"] == "content"
+        r = c.post("/api/mcp/servers", json={"name": "x", "config": {"type": "stdio", "command": 5,
+                                                                     "env": {"TOKEN": "sk-secret-value"}}})
+        assert r.status_code == 400 and "sk-secret-value" not in r.text, r.text
+        assert "errors.pydantic.dev" not in r.text and "input" not in r.json()["details"]["issues"][0]

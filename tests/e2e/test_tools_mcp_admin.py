@@ -233,3 +233,12 @@ def test_management_needs_the_admin_scope_when_auth_is_on(tmp_path_factory, fake
             assert admin.get("/api/mcp/servers/x/config", headers=read).json()["config"]["env"] == \
                 {"TOKEN": "[REDACTED]"}
             assert admin.delete("/api/mcp/servers/x").status_code == 200
+
+
+def test_one_server_is_readable_by_its_id(c):
+    # Issue 18.10: GET /api/mcp/servers/{id} was documented but answered 405.
+    one = c.get("/api/mcp/servers/broken")
+    assert one.status_code == 200, one.text
+    assert one.json() == servers(c)["broken"]
+    missing = c.get("/api/mcp/servers/nosuch")
+    assert missing.status_code == 404 and missing.json()["code"] == "mcp_server_not_found"

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from switchyard.errors import SwitchyardError
+from switchyard.errors import SwitchyardError, validation_issues
 
 log = logging.getLogger("switchyard.server")
 
@@ -45,29 +45,13 @@ def error_response(status: int, code: str, message: str, details: Any = None,
     return JSONResponse(error_body(status, code, message, details), status_code=status, headers=headers)
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
-    return path
-
-
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         first = next(e for e in errors if e.get("type") == "json_invalid")
         reason = (first.get("ctx") or {}).get("error", "malformed JSON")
         return error_response(400, "invalid_json", f"request body is not valid JSON: {reason}")
-    issues = []
-    for err in errors:
-        path = _field_path(tuple(err.get("loc", ())))
-        message = err.get("msg", "invalid")
-        if err.get("type") == "missing":
-            message = "field required"
-        elif err.get("type") == "extra_forbidden":
-            message = "unknown field"
-        issues.append({"path": path or "(body)", "message": message})
+    issues = validation_issues(errors)
     first = issues[0]
     return error_response(400, "validation_failed", f"{first['path']}: {first['message']}",
                           {"issues": issues})

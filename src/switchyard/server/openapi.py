@@ -30,6 +30,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 
     schema = get_openapi(title=app.title, version=app.version, description=app.description,
                          routes=[*app.routes, *app.state.doc_routes])
+    _document_mounts(app, schema)
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
@@ -65,6 +66,51 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             responses.setdefault("429", _error("Too Many Requests: a rate or run limit"))
             operation["responses"] = dict(sorted(responses.items()))
     return schema
+
+
+_MCP_DOC = ("MCP over streamable HTTP (the official `mcp` SDK): JSON-RPC 2.0 messages in, JSON or an "
+            "SSE stream out, the `Mcp-Session-Id` header carrying the session after `initialize`. "
+            "Tools: `chat_with_agent {message, sessionId?}`; resources: the agent card. Protocol "
+            "errors are JSON-RPC error objects; the HTTP statuses are the SDK's.")
+_MCP_RESPONSES = {
+    "200": {"description": "A JSON-RPC response (application/json) or an SSE stream of them",
+            "content": {"application/json": {"schema": {"type": "object"}},
+                        "text/event-stream": {"schema": {"type": "string"}}}},
+    "202": {"description": "Accepted (a notification or a response sent by the client)"},
+    "400": {"description": "Bad Request: not a JSON-RPC message, or a missing session id",
+            "content": {"application/json": {"schema": {"type": "object"}}}},
+    "404": {"description": "Unknown MCP session (or agent)",
+            "content": {"application/json": {"schema": {"type": "object"}}}},
+    "405": {"description": "Method Not Allowed (e.g. GET streams are not offered)",
+            "content": {"application/json": {"schema": {"type": "object"}}}},
+    "406": {"description": "Not Acceptable: Accept must list application/json and text/event-stream",
+            "content": {"application/json": {"schema": {"type": "object"}}}},
+    "413": _error("Payload Too Large: the body is over the size limit"),
+    "415": {"description": "Unsupported Media Type: the body must be application/json",
+            "content": {"application/json": {"schema": {"type": "object"}}}},
+}
+
+
+def _document_mounts(app: FastAPI, schema: dict[str, Any]) -> None:
+    """The MCP endpoints are raw ASGI mounts, outside FastAPI's routes: describe them here so
+    that the document lists every path the server answers."""
+    for spec in route_specs(app):
+        if spec.kind != "mount":
+            continue
+        parameters = [{"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                      ] if "{agent_id}" in spec.path else []
+        operations = schema.setdefault("paths", {}).setdefault(spec.path, {})
+        for method in spec.methods:
+            operation: dict[str, Any] = {
+                "tags": ["mcp"], "summary": f"MCP (streamable HTTP): {method}", "description": _MCP_DOC,
+                "operationId": f"mcp_{method.lower()}_{spec.path.strip('/').replace('/', '_')}",
+                "parameters": [*parameters, {"name": "Mcp-Session-Id", "in": "header", "required": False,
+                                             "schema": {"type": "string"}}],
+                "responses": dict(_MCP_RESPONSES)}
+            if method == "POST":
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "description": "A JSON-RPC 2.0 message or batch"}}}}
+            operations[method.lower()] = operation
 
 
 def install_openapi(app: FastAPI) -> None:

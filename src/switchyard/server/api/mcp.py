@@ -22,7 +22,7 @@ from switchyard.ids import new_id
 from switchyard.server.deps import agent_for, principal_of
 from switchyard.tools.context import ToolCallContext
 from switchyard.tools.mcp_tool import MCPTool
-from switchyard.server.response_models import (MCPServerConfig, MCPServerList, MCPServerStatus,
+from switchyard.server.response_models import (MCPServerConfig, MCPServerInfo, MCPServerList, MCPServerStatus,
                                                MCPServerTools, MCPToolResult, ResourceList)
 from switchyard.server.routes import RouteGroup
 
@@ -71,14 +71,10 @@ def _parse_config(raw: dict[str, Any]) -> Any:
     try:
         return parse_server_config(raw)
     except RequestError as exc:
-        issues = []
-        for issue in (exc.details or {}).get("issues", []):
-            loc = [str(p) for p in issue.get("loc", ())]
-            if loc and loc[0] in ("stdio", "http", "sse"):
-                loc = loc[1:]          # the discriminator's tag, not a field
-            if not loc and issue.get("type", "").startswith("union_tag"):
-                loc = ["type"]
-            issues.append({"path": ".".join(["config", *loc]), "message": issue.get("msg", "invalid")})
+        # parse_server_config names paths inside the config (validation_issues); here they are
+        # inside the body's `config`.
+        issues = [{"path": "config" if issue["path"] == "(body)" else f"config.{issue['path']}",
+                   "message": issue["message"]} for issue in (exc.details or {}).get("issues", [])]
         if not issues:
             raise
         first = issues[0]
@@ -130,6 +126,12 @@ def _added_status(connection: Any) -> dict[str, Any]:
 async def list_servers(request: Request) -> dict[str, Any]:
     manager = _manager(request)
     return {"servers": manager.servers() if manager is not None else []}
+
+
+@routes.get("/api/mcp/servers/{server_id}", scope="read", response_model=MCPServerInfo, errors=(404,),
+            summary="One MCP server and its status")
+async def get_server(request: Request, server_id: str) -> dict[str, Any]:
+    return _connection(request, server_id).info()
 
 
 @routes.post("/api/mcp/servers", scope="admin", response_model=MCPServerStatus, errors=(404, 409),

@@ -202,6 +202,13 @@ class ChatRequest:
         if last.get("role") != "user":
             raise invalid("the last message must have the role 'user': it is what the agent answers",
                           f"messages[{len(messages) - 1}].role")
+        for name in ("tools", "functions"):
+            if body.get(name):
+                # Silently dropping them would let a client believe the model could call its
+                # functions: the agent calls only its own tools (its MCP servers).
+                raise invalid(f"`{name}` is not supported: the agent calls only its own tools (the "
+                              "MCP servers and tools of its agent file), not functions defined by "
+                              "the request", name, "unsupported_parameter")
         n = body.get("n", 1)
         if n not in (1, None):
             raise invalid("only n=1 is supported", "n", "unsupported_value")
