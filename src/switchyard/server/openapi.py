@@ -104,8 +104,9 @@ def _document_mounts(app: FastAPI, schema: dict[str, Any]) -> None:
             operation: dict[str, Any] = {
                 "tags": ["mcp"], "summary": f"MCP (streamable HTTP): {method}", "description": _MCP_DOC,
                 "operationId": f"mcp_{method.lower()}_{spec.path.strip('/').replace('/', '_')}",
-                "parameters": [*parameters, {"name": "Mcp-Session-Id", "in": "header", "required": False,
-                                             "schema": {"type": "string"}}],
+                # GET (the server's stream) and DELETE (the end of a session) name a session.
+                "parameters": [*parameters, {"name": "Mcp-Session-Id", "in": "header",
+                                             "required": method != "POST", "schema": {"type": "string"}}],
                 "responses": dict(_MCP_RESPONSES)}
             if method == "POST":
                 operation["requestBody"] = {"required": True, "content": {"application/json": {

@@ -48,7 +48,9 @@ class FilePart(BaseModel):
 
 
 ContentPart = Annotated[Union[TextPart, ImagePart, FilePart], Field(discriminator="type")]
-Content = Union[str, list[ContentPart]]
+# Not empty: a blank text or no parts is refused (400), so the document says so too.
+Content = Union[Annotated[str, Field(min_length=1, pattern=r"\S")],
+                Annotated[list[ContentPart], Field(min_length=1)]]
 
 
 class MessageBody(BaseModel):
