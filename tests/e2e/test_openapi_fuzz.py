@@ -55,13 +55,13 @@ def make_fuzz_app():
     return create_app(AgentHost([agent]))
 
 
-def schemathesis_run(url: str, cwd: Path, checks: list[str], *selection: str,
-                     examples: int = EXAMPLES) -> subprocess.CompletedProcess[str]:
+def schemathesis_run(url: str, cwd: Path, checks: list[str], *selection: str, examples: int = EXAMPLES,
+                     deterministic: bool = True) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
                "--checks", ",".join(checks), "--max-examples", str(examples),
-               "--generation-deterministic", "--no-shrink", "--workers", "1",
-               "--request-timeout", "30", *selection]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600,
+               *(["--generation-deterministic"] if deterministic else []), "--no-shrink",
+               "--workers", "1", "--request-timeout", "30", *selection]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=3600,
                           env={**os.environ, "NO_COLOR": "1"})
 
 
