@@ -143,7 +143,9 @@ _REQUEST_PARTS = frozenset({"body", "query", "path", "header", "cookie"})
 # "tagged-union[TextPart,ImagePart]", "function-after[...]", a model's name): its internals,
 # not a field of the request.
 _INTERNAL_STEP = re.compile(r"^(?:str|int|float|bool|bytes|none|list|dict|tuple|set|"
-                            r"[a-z-]+\[.*\]|[A-Z][A-Za-z0-9]*)$")
+                            r"[a-z-]+\[.*\]|[A-Z][A-Za-z0-9]*|"
+                            r"(?:constrained|function|json|lax|nullable|tagged|default|definition|"
+                            r"model|typed|chain)-[a-z-]+)$")
 _MESSAGES = {
     "missing": "field required",
     "extra_forbidden": "unknown field",
