@@ -11,7 +11,7 @@ GET .../config shows `env` and `headers` values only to admins (they often hold 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,16 +34,36 @@ ServerName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-
 REDACTED = "[REDACTED]"
 
 
+def _config_doc() -> dict[str, Any]:
+    """What `config` must be, for the document: a stdio server (`command`) or an http/sse one
+    (`url`), `type` optional as in agent files (parse_server_config infers it). The body is
+    validated by hand (errors named `config.<field>`), so the schema is written here."""
+    from switchyard.tools.mcp_manager import _CONFIG
+    definitions = _CONFIG.json_schema()["$defs"]
+    variants = []
+    for name, required in (("StdioServerConfig", "command"), ("HttpServerConfig", "url")):
+        variant = {k: v for k, v in definitions[name].items() if k != "title"}
+        variant["required"] = [required]
+        if required == "url":
+            variant["properties"] = {**variant["properties"],
+                                     "url": {"type": "string", "pattern": "^https?://"}}
+        variants.append(variant)
+    return {"anyOf": variants}
+
+
+MCPConfig = Annotated[dict[str, Any], Field(json_schema_extra=lambda schema: schema.update(_config_doc()))]
+
+
 class AddServerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = ServerName
-    config: dict[str, Any]
+    config: MCPConfig
     persistToAgent: bool = False
 
 
 class UpdateServerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    config: dict[str, Any]
+    config: MCPConfig
     persistToAgent: bool = False
 
 
