@@ -73,6 +73,15 @@ def _network_guard():
     socket.getaddrinfo = _real_getaddrinfo  # type: ignore[assignment]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_home(tmp_path_factory):
+    """Servers of a whole module start before any test's own home is set: without this they
+    used ~/.switchyard (its server.db shared with every other run on the machine)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SWITCHYARD_HOME", str(tmp_path_factory.mktemp("session-home")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
     """Every test gets its own SWITCHYARD_HOME and no provider keys from the machine."""

@@ -19,6 +19,7 @@ The HTTP layer maps these to one JSON envelope `{code, message, details?}` in on
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -141,3 +142,67 @@ class StoreError(RuntimeFailure):
     NotFoundError (`session_not_found`)."""
 
     code = "store_error"
+
+
+# --- validation errors, as people read them -------------------------------------------------
+
+# Where a request's part lives (FastAPI's first `loc` element): not part of the field path.
+_REQUEST_PARTS = frozenset({"body", "query", "path", "header", "cookie"})
+# Steps pydantic adds to a `loc` for the branch of a union it tried ("str", "list[...]",
+# "tagged-union[TextPart,ImagePart]", "function-after[...]", a model's name): its internals,
+# not a field of the request.
+_INTERNAL_STEP = re.compile(r"^(?:str|int|float|bool|bytes|none|list|dict|tuple|set|"
+                            r"[a-z-]+\[.*\]|[A-Z][A-Za-z0-9]*|"
+                            r"(?:constrained|function|json|lax|nullable|tagged|default|definition|"
+                            r"model|typed|chain)-[a-z-]+)$")
+_MESSAGES = {
+    "missing": "field required",
+    "extra_forbidden": "unknown field",
+    "union_tag_invalid": "unknown type",
+    "model_attributes_type": "expected an object",
+    "dict_type": "expected an object",
+}
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """`("body", "content", "list[tagged-union[...]]", 0, "text")` -> `content[0].text`."""
+    path = ""
+    tag_next = False    # a discriminated union puts the tag's value after it (and any index)
+    for step in loc:
+        if isinstance(step, int):
+            path += f"[{step}]"
+            continue
+        step = str(step)
+        if step in _REQUEST_PARTS and not path:
+            continue
+        if _INTERNAL_STEP.match(step):
+            tag_next = tag_next or "tagged-union[" in step
+            continue
+        if tag_next:
+            tag_next = False
+            continue
+        path += f".{step}" if path else step
+    return path
+
+
+def validation_issues(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic's error list as `[{path, message}]`: field paths without pydantic's branch
+    names, messages without its URLs or the offending input (it may be a secret), and one
+    entry per path (the branches of a union each complained: their messages are joined)."""
+    merged: dict[str, list[str]] = {}
+    for err in errors:
+        path = field_path(tuple(err.get("loc", ()))) or "(body)"
+        kind = err.get("type", "")
+        message = _MESSAGES.get(kind) or str(err.get("msg", "invalid")).split("\n")[0]
+        if kind == "union_tag_invalid":
+            expected = (err.get("ctx") or {}).get("expected_tags")
+            message = f"unknown type; expected one of {expected}" if expected else message
+        seen = merged.setdefault(path, [])
+        if message not in seen:
+            seen.append(message)
+    # A union's other branches complain at the field itself ("should be a valid string") when
+    # the branch that fits has a deeper problem: keep the deeper one.
+    deeper = [p for p in merged if any(o != p and (o.startswith(p + ".") or o.startswith(p + "["))
+                                       for o in merged)]
+    return [{"path": path, "message": " or ".join(messages)} for path, messages in merged.items()
+            if path not in deeper]

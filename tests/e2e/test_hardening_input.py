@@ -70,7 +70,7 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
 
 @pytest.mark.parametrize("path", ["/jsonrpc", "/v1/chat/completions"])
 def test_huge_integer_in_body_is_400(path):
-    body = (b'{"jsonrpc":"2.0","id":1,"method":"tasks/list","params":{"pageSize":' + b"9" * 30 + b"}}"
+    body = (b'{"jsonrpc":"2.0","id":1,"method":"tasks/list","params":{"pageSize":' + b"9" * 5000 + b"}}"
             if path == "/jsonrpc" else
             b'{"model":"m","max_tokens":' + b"9" * 5000 + b',"messages":[{"role":"user","content":"hi"}]}')
     with live() as server, server.client() as c:
@@ -99,24 +99,29 @@ def test_audit_out_of_range_query_is_400(monkeypatch, params):
 
 # --- key settings out of range (item 6) -------------------------------------------------
 
+# Over the API the documented formats (security/api.py: at most 999 of a unit for expiresIn,
+# 1 to 10^9 requests per unit for rateLimit) refuse these before keys.py's range checks; the
+# CLI, which has no schema, gets keys.py's own codes (test_cli_refuses_absurd_key_settings).
 BAD_KEY_BODIES = [
-    ({"expiresIn": "99999999999d"}, "invalid_duration", "expiresIn"),
-    ({"expiresIn": "0s"}, "invalid_duration", "expiresIn"),
-    ({"expiresIn": "11000d"}, "invalid_duration", "expiresIn"),
-    ({"rateLimit": "0/second"}, "invalid_rate_limit", "between 1 and"),
-    ({"rateLimit": "5/0 seconds"}, "invalid_rate_limit", "rate limit"),
-    ({"rateLimit": "99999999999/second"}, "invalid_rate_limit", "between 1 and"),
-    ({"rateLimit": "lots"}, "invalid_rate_limit", "rate limit"),
+    {"expiresIn": "99999999999d"},
+    {"expiresIn": "0s"},
+    {"expiresIn": "11000d"},
+    {"rateLimit": "0/second"},
+    {"rateLimit": "5/0 seconds"},
+    {"rateLimit": "99999999999/second"},
+    {"rateLimit": "lots"},
 ]
 
 
-@pytest.mark.parametrize(("extra", "code", "named"), BAD_KEY_BODIES)
-def test_api_refuses_absurd_key_settings(monkeypatch, extra, code, named):
+@pytest.mark.parametrize("extra", BAD_KEY_BODIES)
+def test_api_refuses_absurd_key_settings(monkeypatch, extra):
     production(monkeypatch)
     with live() as server, server.client() as c:
         response = c.post("/api/keys", headers=ROOT, json={"name": "k", "scopes": ["chat"], **extra})
         assert response.status_code == 400, response.text
-        assert response.json()["code"] == code and named in response.json()["message"]
+        body = response.json()
+        assert body["code"] == "validation_failed"
+        assert [issue["path"] for issue in body["details"]["issues"]] == list(extra)
         assert c.get("/api/keys", headers=ROOT).json()["keys"] == []
 
 
@@ -127,13 +132,14 @@ def test_api_refuses_absurd_rotation(monkeypatch):
         for body in ({"grace": "99999999999d"}, {"expiresIn": "99999999999d"}, {"grace": "400d"}):
             response = c.post("/api/keys/k/rotate", headers=ROOT, json=body)
             assert response.status_code == 400, response.text
-            assert response.json()["code"] == "invalid_duration"
+            assert response.json()["code"] == "validation_failed"
+            assert [issue["path"] for issue in response.json()["details"]["issues"]] == list(body)
 
 
 def test_api_accepts_sensible_key_settings(monkeypatch):
     production(monkeypatch)
     with live() as server, server.client() as c:
-        response = c.post("/api/keys", headers=ROOT, json={"name": "k", "scopes": ["chat"], "expiresIn": "3650d",
+        response = c.post("/api/keys", headers=ROOT, json={"name": "k", "scopes": ["chat"], "expiresIn": "999d",
                                                             "rateLimit": "1/second;1000000/day"})
         assert response.status_code == 201, response.text
 

@@ -54,6 +54,20 @@ def _serve(gate: Gate, monkeypatch, cap: str = "3", max_sessions: int = 100) -> 
     return LiveServer(lambda: _app(gate.model(), max_sessions)).start()
 
 
+def _session_ids(c: httpx.Client, headers):
+    """A key's sessions by a name the test chooses: a non-admin key cannot name a new session
+    (SECURITY.md, sessions), so each is made with POST /api/sessions first."""
+    made: dict[str, str] = {}
+
+    def sid(name: str) -> str:
+        if name not in made:
+            response = c.post("/api/sessions", headers=headers, json={})
+            assert response.status_code == 201, response.text
+            made[name] = response.json()["session"]["id"]
+        return made[name]
+    return sid
+
+
 def _busy(c: httpx.Client, sid: str, headers) -> bool:
     return c.get(f"/api/sessions/{sid}/history", headers=headers).json().get("isBusy", False)
 
@@ -65,19 +79,20 @@ def test_fire_and_forget_runs_count_against_the_key_until_they_end(monkeypatch):
         with server.client() as c:
             alice = bearer(create_key(c, "alice", ["chat"]))
             bob = bearer(create_key(c, "bob", ["chat"]))
-            codes = [c.post("/api/message", headers=alice, json={"content": "hi", "sessionId": f"a{i}"})
+            a, b = _session_ids(c, alice), _session_ids(c, bob)
+            codes = [c.post("/api/message", headers=alice, json={"content": "hi", "sessionId": a(f"a{i}")})
                      for i in range(10)]
             assert [r.status_code for r in codes] == [202] * 3 + [429] * 7
             over = codes[3]
             assert over.json()["code"] == "too_many_runs" and over.headers["retry-after"] == "1"
             # A turn queued behind a busy session counts too.
-            assert c.post("/api/message", headers=alice, json={"content": "again", "sessionId": "a0"}).status_code == 429
+            assert c.post("/api/message", headers=alice, json={"content": "again", "sessionId": a("a0")}).status_code == 429
             # Another key is not starved.
-            assert c.post("/api/message", headers=bob, json={"content": "hi", "sessionId": "b0"}).status_code == 202
+            assert c.post("/api/message", headers=bob, json={"content": "hi", "sessionId": b("b0")}).status_code == 202
             gate.open()
             for i in range(3):
-                _wait(lambda i=i: not _busy(c, f"a{i}", alice))
-            assert c.post("/api/message", headers=alice, json={"content": "hi", "sessionId": "a9"}).status_code == 202
+                _wait(lambda i=i: not _busy(c, a(f"a{i}"), alice))
+            assert c.post("/api/message", headers=alice, json={"content": "hi", "sessionId": a("a9")}).status_code == 202
     finally:
         gate.open()
         server.stop()
@@ -89,13 +104,14 @@ def test_dropped_streams_keep_counting_while_their_runs_go_on(monkeypatch):
     try:
         with server.client() as c:
             carol = bearer(create_key(c, "carol", ["chat"]))
+            s = _session_ids(c, carol)
             for i in range(3):
                 with c.stream("POST", "/api/message-stream", headers=carol,
-                              json={"content": "hi", "sessionId": f"s{i}"}) as stream:
+                              json={"content": "hi", "sessionId": s(f"s{i}")}) as stream:
                     assert stream.status_code == 200
                     next(stream.iter_lines())      # the stream is open; then the client leaves
-            _wait(lambda: all(_busy(c, f"s{i}", carol) for i in range(3)))
-            refused = c.post("/api/message-stream", headers=carol, json={"content": "hi", "sessionId": "s3"})
+            _wait(lambda: all(_busy(c, s(f"s{i}"), carol) for i in range(3)))
+            refused = c.post("/api/message-stream", headers=carol, json={"content": "hi", "sessionId": s("s3")})
             assert refused.status_code == 429 and refused.json()["code"] == "too_many_runs"
             # JSON-RPC: each message/send counts as one run.
             rpc = c.post("/jsonrpc", headers=carol, json={
@@ -114,7 +130,9 @@ def test_session_pool_is_fair_per_key_and_full_is_503(monkeypatch):
     try:
         with server.client() as c:
             keys = {name: bearer(create_key(c, name, ["chat"])) for name in ("dave", "erin", "frank")}
-            send = lambda who, sid: c.post("/api/message", headers=keys[who], json={"content": "hi", "sessionId": sid})  # noqa: E731
+            ids = {name: _session_ids(c, headers) for name, headers in keys.items()}
+            send = lambda who, sid: c.post("/api/message", headers=keys[who],  # noqa: E731
+                                           json={"content": "hi", "sessionId": ids[who](sid)})
             assert [send("dave", f"d{i}").status_code for i in range(2)] == [202, 202]
             share = send("dave", "d2")
             assert share.status_code == 429 and share.json()["code"] == "session_share_exceeded"
@@ -124,7 +142,7 @@ def test_session_pool_is_fair_per_key_and_full_is_503(monkeypatch):
             assert full.status_code == 503 and full.json()["code"] == "session_max_sessions_exceeded"
             assert full.headers["retry-after"] == "1"
             gate.open()
-            _wait(lambda: not _busy(c, "d0", keys["dave"]) and not _busy(c, "e1", keys["erin"]))
+            _wait(lambda: not _busy(c, ids["dave"]("d0"), keys["dave"]) and not _busy(c, ids["erin"]("e1"), keys["erin"]))
             assert send("frank", "f0").status_code == 202
     finally:
         gate.open()

@@ -152,7 +152,8 @@ def test_hard_cancel_clears_the_queues_and_errors_name_the_problem(tmp_path):
         assert c.delete("/api/steer/hc/missing").json()["code"] == "steer_message_not_found"
         assert c.get("/api/queue/hc").status_code == 404
         empty = c.post("/api/steer/hc", json={"content": "  "})
-        assert empty.status_code == 400 and empty.json()["details"]["field"] == "content"
+        assert empty.status_code == 400, empty.text
+        assert [issue["path"] for issue in empty.json()["details"]["issues"]] == ["content"]
         bad_kind = c.post("/api/steer/hc", json={"content": "x", "kind": "urgent"})
         assert bad_kind.status_code == 400
         assert c.delete("/api/steer/hc").json() == {"cleared": True, "count": 0}

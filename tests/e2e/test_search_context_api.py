@@ -147,7 +147,7 @@ def test_generate_title_names_the_session(monkeypatch):
         failing["on"] = True       # the model fails: the first line of the first message
         again = c.post(f"/api/sessions/{sid}/generate-title", headers=alice).json()
         assert again["title"] == "I want to plan a week in Lisbon"
-        empty = c.post("/api/sessions", headers=alice, json={"sessionId": "empty-one"}).json()["session"]["id"]
+        empty = c.post("/api/sessions", headers=alice, json={}).json()["session"]["id"]
         assert c.post(f"/api/sessions/{empty}/generate-title", headers=alice).json() == {
             "title": None, "sessionId": empty}
 

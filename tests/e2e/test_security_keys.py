@@ -201,7 +201,8 @@ def test_scope_denials(monkeypatch):
         def denied(response, scope: str) -> None:
             assert response.status_code == 403, response.text
             body = response.json()
-            assert body["requiredScope"] == scope and f"'{scope}'" in body["message"]
+            assert body["details"]["requiredScope"] == scope and f"'{scope}'" in body["message"]
+            assert (body["error"], body["code"]) == ("Forbidden", "insufficient_scope")
 
         assert c.get("/api/sessions", headers=read).status_code == 200
         assert c.get("/api/llm/current", headers=read).status_code == 200
@@ -243,11 +244,12 @@ def test_sessions_belong_to_the_key_that_created_them(monkeypatch):
         sent = c.post("/api/message-sync", headers=alice, json={"content": "alice's secret plan"})
         assert sent.status_code == 200
         sid = sent.json()["sessionId"]
-        created = c.post("/api/sessions", headers=alice, json={"sessionId": "alice-2"})
+        created = c.post("/api/sessions", headers=alice, json={})
         assert created.status_code == 201
+        alice_2 = created.json()["session"]["id"]
 
         alice_ids = {s["id"] for s in c.get("/api/sessions", headers=alice).json()["sessions"]}
-        assert alice_ids == {sid, "alice-2"}
+        assert alice_ids == {sid, alice_2}
         assert c.get("/api/sessions", headers=bob).json()["sessions"] == []
         for method, path, body in [("GET", f"/api/sessions/{sid}", None),
                                    ("GET", f"/api/sessions/{sid}/history", None),
@@ -258,7 +260,7 @@ def test_sessions_belong_to_the_key_that_created_them(monkeypatch):
                                    ("DELETE", f"/api/sessions/{sid}", None),
                                    ("POST", "/api/reset", {"sessionId": sid}),
                                    ("POST", "/api/message-sync", {"content": "hi", "sessionId": sid}),
-                                   ("POST", "/api/sessions", {"sessionId": "alice-2"}),
+                                   ("POST", "/api/sessions", {"sessionId": alice_2}),
                                    ("GET", f"/api/llm/current?sessionId={sid}", None)]:
             response = c.request(method, path, headers=bob, json=body)
             assert response.status_code == 404, (method, path, response.status_code)
@@ -269,6 +271,47 @@ def test_sessions_belong_to_the_key_that_created_them(monkeypatch):
         assert sid in {s["id"] for s in c.get("/api/sessions", headers=ROOT).json()["sessions"]}
         bob_sid = c.post("/api/message-sync", headers=bob, json={"content": "hi"}).json()["sessionId"]
         assert {s["id"] for s in c.get("/api/sessions", headers=bob).json()["sessions"]} == {bob_sid}
+
+
+def test_no_answer_tells_a_key_whether_a_session_id_exists(monkeypatch):
+    # Issue 17.10: DELETE of another key's id answered 404 and a never-seen id 200, and
+    # POST /api/sessions and message-sync created a never-seen id but refused another key's.
+    # Every protocol now answers both exactly alike, and nothing is created.
+    production(monkeypatch)
+    with live() as server, server.client() as c:
+        alice = bearer(create_key(c, "alice", ["chat"]))
+        bob = bearer(create_key(c, "bob", ["chat"]))
+        taken = c.post("/api/message-sync", headers=alice, json={"content": "hi"}).json()["sessionId"]
+
+        def answers(sid: str) -> list[tuple[int, str]]:
+            out = []
+            for method, path, body in [("DELETE", f"/api/sessions/{sid}", None),
+                                       ("POST", "/api/sessions", {"sessionId": sid}),
+                                       ("POST", "/api/message-sync", {"content": "x", "sessionId": sid}),
+                                       ("POST", "/api/message", {"content": "x", "sessionId": sid}),
+                                       ("POST", "/api/message-stream", {"content": "x", "sessionId": sid})]:
+                r = c.request(method, path, headers=bob, json=body)
+                out.append((r.status_code, r.json()["code"],
+                            r.json()["message"].replace(sid, "<id>")))
+            a2a = c.post("/jsonrpc", headers=bob, json={
+                "jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
+                    "role": "user", "messageId": "m1", "contextId": sid,
+                    "parts": [{"kind": "text", "text": "x"}]}}}).json()
+            out.append((a2a["error"]["code"], "a2a", a2a["error"]["message"].replace(sid, "<id>")))
+            openai = c.post("/v1/chat/completions", headers={**bob, "X-Session-Id": sid}, json={
+                "model": "default-agent", "messages": [{"role": "user", "content": "x"}]})
+            out.append((openai.status_code, "openai", openai.json()["error"]["message"].replace(sid, "<id>")))
+            return out
+
+        hidden, free = answers(taken), answers("never-seen-id")
+        assert hidden == free
+        assert {status for status, *_ in hidden[:5]} == {404}
+        assert c.get("/api/sessions/never-seen-id", headers=ROOT).status_code == 404
+        assert {s["id"] for s in c.get("/api/sessions", headers=bob).json()["sessions"]} == set()
+        # An admin key (like the reference's single key) still creates under a chosen id.
+        assert c.post("/api/sessions", headers=ROOT, json={"sessionId": "chosen"}).status_code == 201
+        assert c.delete("/api/sessions/chosen", headers=ROOT).status_code == 200
+        assert c.delete("/api/sessions/chosen", headers=ROOT).status_code == 404
 
 
 # --- audit --------------------------------------------------------------------------------

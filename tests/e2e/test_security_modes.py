@@ -16,7 +16,8 @@ from tests.support.security import (
     production,
 )
 
-UNAUTHORIZED = {"error": "Unauthorized",
+# The seed's 401 body (`error`, `message`) in the one envelope (`code`).
+UNAUTHORIZED = {"error": "Unauthorized", "code": "unauthorized",
                 "message": "Invalid or missing API key. Provide Authorization: Bearer <api-key> header."}
 K = "mode-test-key-8d7c6b5a4f3e2d1c"
 
@@ -70,7 +71,7 @@ def test_fail_closed_without_a_key(monkeypatch, caplog, env, named):
     for response in (protected, with_some_key):
         assert response.status_code == 500
         body = response.json()
-        assert body["error"] == "Configuration Error"
+        assert body["error"] == "Configuration Error" and body["code"] == "auth_misconfigured"
         assert named in body["message"] and "DEXTO_SERVER_API_KEY" in body["message"]
     assert health.status_code == 200 and health.text == "OK"
     assert health.headers["x-content-type-options"] == "nosniff" and health.headers["x-frame-options"] == "DENY"
@@ -169,10 +170,10 @@ def test_public_routes_are_exact(monkeypatch):
             response = c.get(path)
             assert response.status_code == 401, path
             assert response.json() == UNAUTHORIZED
-        # Public means GET (and HEAD) only.
+        # Public means GET (and HEAD) only: another method there is 405 (issue 17.11).
         for method in ("POST", "PUT", "DELETE", "PATCH"):
-            assert c.request(method, "/health").status_code == 401, method
-            assert c.request(method, "/ui/app.css").status_code == 401, method
+            assert c.request(method, "/health").status_code == 405, method
+            assert c.request(method, "/ui/app.css").status_code == 405, method
         # The OpenAPI document says so too.
         spec = c.get("/openapi.json").json()
         assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
@@ -189,8 +190,8 @@ SURFACES = [
     ("POST", "/v1/message"), ("GET", "/v1/tasks"), ("POST", "/v1/chat/completions"), ("GET", "/v1/models"),
     ("POST", "/mcp"), ("GET", "/mcp"), ("DELETE", "/mcp"),
     ("GET", "/api/keys"), ("GET", "/api/audit"), ("POST", "/api/llm/switch"),
-    ("GET", "/api/not-a-route-yet"), ("POST", "/some/future/route"), ("POST", "/"),
-]
+    ("GET", "/api/not-a-route-yet"), ("POST", "/some/future/route"),
+]   # POST / is 405: `/` is a public read (the web UI), see test_public_routes_are_exact
 
 
 def test_every_surface_is_protected(monkeypatch):

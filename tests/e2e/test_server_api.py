@@ -150,7 +150,8 @@ def test_sessions_crud_fork_patch_load_delete(client):
 
     assert client.delete("/api/sessions/crud").json() == {"status": "deleted", "sessionId": "crud"}
     assert client.get("/api/sessions/crud").status_code == 404
-    assert client.delete("/api/sessions/crud").status_code == 200  # idempotent
+    gone = client.delete("/api/sessions/crud")   # issue 18.8: was 200 (an existence oracle)
+    assert gone.status_code == 404 and gone.json()["code"] == "session_not_found"
     assert client.get(f"/api/sessions/{child['id']}/history").status_code == 200  # the fork stays
 
 

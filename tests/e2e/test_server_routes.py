@@ -121,8 +121,8 @@ def test_openapi_documents_real_responses_and_error_statuses(tmp_path):
     sync = spec["paths"]["/api/message-sync"]["post"]["responses"]
     for status in ("400", "404", "409"):
         assert _ref({"responses": sync}, status) == "ErrorEnvelope", status
-    for status in ("401", "403", "429"):
-        assert _ref({"responses": sync}, status) == "SecurityRefusal", status
+    for status in ("401", "403", "429"):   # the security layer's refusals: the same envelope
+        assert _ref({"responses": sync}, status) == "ErrorEnvelope", status
     history = spec["paths"]["/api/sessions/{session_id}/history"]["get"]["responses"]
     assert _ref({"responses": history}, "404") == "ErrorEnvelope"
     # Public operations need no key; the others say they can answer 401 and 403.
@@ -260,12 +260,13 @@ def test_one_redactor_and_one_loopback_check():
 
 
 def test_security_refusals_match_their_documented_model(tmp_path):
-    from switchyard.server.schemas import SecurityRefusal
+    from switchyard.server.schemas import ErrorEnvelope
     app = make_app(tmp_path, {"SWITCHYARD_ENV": "production", "SWITCHYARD_API_KEY": "k" * 32})
     with LiveServer(lambda: app) as server, server.client() as c:
         r = c.get("/api/sessions")
         assert r.status_code == 401
-        SecurityRefusal.model_validate(r.json())
+        ErrorEnvelope.model_validate(r.json())
+        assert set(r.json()) == {"error", "code", "message"}
         assert c.get("/health").text == "OK"   # public, answered before the middleware here
 
 

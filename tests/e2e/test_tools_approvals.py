@@ -277,13 +277,16 @@ def test_approvals_are_scoped_to_the_sessions_a_key_owns(tmp_path_factory, fake_
                         .json()["key"] for name in ("alice", "bob")}
             alice = live.client(headers={"Authorization": f"Bearer {keys['alice']}"})
             bob = live.client(headers={"Authorization": f"Bearer {keys['bob']}"})
-            with alice, bob, send(alice, "stamp mine", "alice-1", agent_id="owned") as r:
+            # A chat key names only sessions it can see: the server makes hers.
+            with live.client(headers={"Authorization": f"Bearer {keys['alice']}"}) as first:
+                sid = first.post("/api/sessions", json={"agentId": "owned"}).json()["session"]["id"]
+            with alice, bob, send(alice, "stamp mine", sid, agent_id="owned") as r:
                 events = iter_sse(r)
                 request = read_until(events, "approval:request")
-                assert pending(bob, "alice-1") == []
+                assert pending(bob, sid) == []
                 r2 = answer(bob, request["approvalId"], status="approved")
                 assert r2.status_code == 404 and r2.json()["code"] == "approval_not_found"
-                assert [a["approvalId"] for a in pending(alice, "alice-1")] == [request["approvalId"]]
+                assert [a["approvalId"] for a in pending(alice, sid)] == [request["approvalId"]]
                 assert answer(alice, request["approvalId"], status="approved").status_code == 200
                 result = read_until(events, "llm:tool-result")
                 read_until(events, "run:complete")

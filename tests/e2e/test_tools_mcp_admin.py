@@ -233,3 +233,35 @@ def test_management_needs_the_admin_scope_when_auth_is_on(tmp_path_factory, fake
             assert admin.get("/api/mcp/servers/x/config", headers=read).json()["config"]["env"] == \
                 {"TOKEN": "[REDACTED]"}
             assert admin.delete("/api/mcp/servers/x").status_code == 200
+
+
+def test_one_server_is_readable_by_its_id(c):
+    # Issue 18.10: GET /api/mcp/servers/{id} was documented but answered 405.
+    one = c.get("/api/mcp/servers/broken")
+    assert one.status_code == 200, one.text
+    assert one.json() == servers(c)["broken"]
+    missing = c.get("/api/mcp/servers/nosuch")
+    assert missing.status_code == 404 and missing.json()["code"] == "mcp_server_not_found"
+
+
+def test_mcp_configs_the_document_calls_valid_are_accepted(c):
+    # Issue 17.13: `config` was documented as any object; `{}` or a config without `type`
+    # looked valid. Now the document describes the real union, `type` optional as in agent
+    # files, and bodies valid by it are accepted (this operation is not fuzzed: it runs commands).
+    import jsonschema
+    spec = c.get("/openapi.json").json()
+    body_schema = {**spec["components"]["schemas"]["AddServerBody"], "components": spec["components"]}
+    validator = jsonschema.Draft202012Validator(body_schema)
+    typeless = [{"name": "typeless-stdio", "config": {"command": sys.executable, "args": [DEMO_SERVER]}},
+                {"name": "typeless-http", "config": {"url": "http://127.0.0.1:9/mcp", "timeout": 500}}]
+    for body in typeless:
+        assert validator.is_valid(body), body
+        added = c.post("/api/mcp/servers", json=body)
+        assert added.status_code == 200, added.text
+        assert c.delete(f"/api/mcp/servers/{body['name']}").status_code == 200
+    for config in ({}, {"type": "stdio"}, {"url": "ftp://x"}, {"command": "x", "url": "http://x"}):
+        body = {"name": "refused", "config": config}
+        assert not validator.is_valid(body), config
+        refused = c.post("/api/mcp/servers", json=body)
+        assert refused.status_code == 400, (config, refused.text)
+        assert refused.json()["details"]["issues"][0]["path"].startswith("config")

@@ -40,6 +40,12 @@ def as_(agent: Agent, principal: Principal) -> SessionAccess:
     return SessionAccess(agent, principal)
 
 
+async def owned(agent: Agent, principal: Principal, session_id: str) -> dict:
+    """A session of `principal` under a chosen id (only admins may choose ids: made directly)."""
+    session, _ = await agent.create_session(session_id, owner=principal.name)
+    return session
+
+
 async def not_found(awaitable) -> NotFoundError:
     with pytest.raises(NotFoundError) as caught:
         await awaitable
@@ -50,7 +56,7 @@ async def not_found(awaitable) -> NotFoundError:
 # --- seeing ----------------------------------------------------------------------------------
 
 async def test_another_keys_session_is_answered_exactly_like_a_missing_one(agent):
-    await as_(agent, BOB).create("bobs")
+    await owned(agent, BOB, "bobs")
     hidden = await not_found(as_(agent, ALICE).get("bobs"))
     missing = await not_found(as_(agent, ALICE).get("nobody"))
     assert hidden.message == "session 'bobs' not found"
@@ -59,7 +65,7 @@ async def test_another_keys_session_is_answered_exactly_like_a_missing_one(agent
 
 
 async def test_the_owner_admins_and_no_auth_mode_see_a_session(agent):
-    await as_(agent, ALICE).create("alices")
+    await owned(agent, ALICE, "alices")
     for principal in (ALICE, ADMIN, ANONYMOUS):
         assert (await as_(agent, principal).get("alices"))["owner"] == "alice"
         assert await as_(agent, principal).may_see("alices")
@@ -68,9 +74,9 @@ async def test_the_owner_admins_and_no_auth_mode_see_a_session(agent):
 
 
 async def test_a_key_lists_its_own_sessions_admins_and_no_auth_all(agent):
-    await as_(agent, ALICE).create("a1")
-    await as_(agent, ALICE).create("a2")
-    await as_(agent, BOB).create("b1")
+    await owned(agent, ALICE, "a1")
+    await owned(agent, ALICE, "a2")
+    await owned(agent, BOB, "b1")
     await as_(agent, ANONYMOUS).create("anon")
 
     def ids(sessions):
@@ -87,19 +93,51 @@ async def test_a_key_lists_its_own_sessions_admins_and_no_auth_all(agent):
 async def test_create_records_the_caller_and_is_idempotent_for_its_own_id(agent):
     alice = as_(agent, ALICE)
     assert alice.owner == "alice" and as_(agent, ANONYMOUS).owner is None
-    made = await alice.create("mine")
+    made = await owned(agent, ALICE, "mine")
     assert made["owner"] == "alice"
     assert (await alice.create("mine"))["createdAt"] == made["createdAt"]
     generated = await alice.create()
     assert generated["id"] and generated["owner"] == "alice"
+    assert (await alice.create(generated["id"]))["id"] == generated["id"]
     await not_found(as_(agent, BOB).create("mine"))
     assert (await agent.get_session("mine"))["owner"] == "alice"
 
 
-async def test_a_message_may_go_to_a_new_id_or_an_own_session_not_another_keys(agent):
+async def test_a_non_admin_key_cannot_tell_a_free_id_from_another_keys(agent):
+    # Issue 17.10: creating, sending to and deleting another key's id answered differently
+    # from a never-seen id (an existence oracle). Every one of them is now the same 404.
+    await owned(agent, ALICE, "alices")
+    bob = as_(agent, BOB)
+    for sid in ("alices", "never-seen"):
+        for operation in (bob.create(sid), bob.ensure_may_send(sid), bob.delete(sid),
+                          bob.get(sid), bob.reset(sid)):
+            error = await not_found(operation)
+            assert error.message == f"session {sid!r} not found"
+    await not_found(agent.get_session("never-seen"))
+
+
+async def test_a_session_id_cannot_be_claimed_under_another_agent(agent):
+    # Issue 17.10: an id used under one agent could be claimed first under another by a
+    # different key. A non-admin key now names only ids it can see under that very agent.
+    other = await Agent(parse_agent({"agentId": "other", "llm": {"provider": "echo"},
+                                     "storage": {"database": {"type": "in-memory"}}}, env={}),
+                        env={}).start()
+    try:
+        made = await as_(agent, ALICE).create()
+        await not_found(as_(other, BOB).create(made["id"]))
+        await not_found(as_(other, BOB).ensure_may_send(made["id"]))
+        await not_found(as_(other, ALICE).ensure_may_send(made["id"]))
+        await not_found(other.get_session(made["id"]))
+    finally:
+        await other.stop(grace=1)
+
+
+async def test_a_message_goes_to_an_own_session_or_a_new_id_only_for_admins(agent):
     alice = as_(agent, ALICE)
     await alice.ensure_may_send(None)
-    await alice.ensure_may_send("brand-new")
+    await not_found(alice.ensure_may_send("brand-new"))
+    await as_(agent, ADMIN).ensure_may_send("brand-new")
+    await as_(agent, ANONYMOUS).ensure_may_send("brand-new")
     await agent.generate("talk", "hello", owner=alice.owner)
     await alice.ensure_may_send("talk")
     await as_(agent, ADMIN).ensure_may_send("talk")
@@ -138,14 +176,15 @@ async def test_the_owner_reads_renames_forks_resets_and_deletes(agent):
 
 
 async def test_an_admin_may_delete_another_keys_session(agent):
-    await as_(agent, ALICE).create("alices")
+    await owned(agent, ALICE, "alices")
     assert await as_(agent, ADMIN).delete("alices") is True
     assert not await as_(agent, ANONYMOUS).may_see("alices")
 
 
-async def test_deleting_a_missing_session_is_not_an_error(agent):
-    # The existence oracle issue 17 is about: a missing id "is deleted", another key's is 404.
-    assert await as_(agent, ALICE).delete("never-was") is False
+async def test_deleting_a_missing_session_is_not_found_for_everyone(agent):
+    # Issue 18.8: DELETE of an unknown session answered 200. It is 404, for admins too.
+    for who in (ALICE, ADMIN, ANONYMOUS):
+        await not_found(as_(agent, who).delete("never-was"))
 
 
 async def test_an_ephemeral_session_is_seeded_owned_and_discarded(agent):
@@ -190,19 +229,19 @@ async def assert_asks_again(agent: Agent, session_id: str) -> None:
 
 async def test_a_remembered_approval_does_not_outlive_a_deleted_session(agent):
     alice = as_(agent, ALICE)
-    await alice.create("reused-id")
+    await owned(agent, ALICE, "reused-id")
     await remember_add(agent, "reused-id")
     assert agent.approvals.remembered("reused-id") == {"add"}
 
     await alice.delete("reused-id")
-    await alice.create("reused-id")   # a new session with the same id
+    await owned(agent, ALICE, "reused-id")   # a new session with the same id
     assert agent.approvals.remembered("reused-id") == set()
     await assert_asks_again(agent, "reused-id")
 
 
 async def test_reset_forgets_the_sessions_remembered_approvals(agent):
     alice = as_(agent, ALICE)
-    await alice.create("reset-me")
+    await owned(agent, ALICE, "reset-me")
     await remember_add(agent, "reset-me")
     await alice.reset("reset-me")
     assert agent.approvals.remembered("reset-me") == set()
@@ -210,7 +249,7 @@ async def test_reset_forgets_the_sessions_remembered_approvals(agent):
 
 
 async def test_another_keys_delete_leaves_remembered_approvals_alone(agent):
-    await as_(agent, ALICE).create("kept")
+    await owned(agent, ALICE, "kept")
     await remember_add(agent, "kept")
     await not_found(as_(agent, BOB).delete("kept"))
     assert agent.approvals.remembered("kept") == {"add"}

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from pydantic import ValidationError
 
 from switchyard.config.schema import AgentConfig, LLMConfig
-from switchyard.errors import RequestError
+from switchyard.errors import RequestError, validation_issues
 from switchyard.llm.base import LLMClient
 from switchyard.llm.concurrency import BoundedClient, ProviderGates
 
@@ -107,9 +107,9 @@ class ModelClients:
         try:
             return LLMConfig.model_validate(merged)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise RequestError(f"{field}: {first['msg']}", details={"field": field}) from None
+            first = validation_issues(exc.errors())[0]
+            raise RequestError(f"{first['path']}: {first['message']}",
+                               details={"field": first["path"]}) from None
 
     async def replace_default(self, cfg: LLMConfig, client: LLMClient) -> None:
         """Make `cfg` (served by `client`) the agent's model."""

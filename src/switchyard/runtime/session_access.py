@@ -8,16 +8,17 @@ session store. The rules:
   mode (the anonymous admin) see every session; any other key sees only its own.
 - A session the caller may not see is answered exactly like a missing one: NotFoundError
   `session_not_found` (404), never "forbidden", which would confirm that the id exists.
-- A message may go to a new session id (the run creates the session, owned by the caller) or
-  to an existing session the caller may see.
+- Who may name a new session id: admin keys and no-auth mode (one tenant, as in the reference
+  server: a message to a new id creates it, owned by the caller). A non-admin key may use only
+  ids it can see: its sessions are created with ids the server makes (a message without a
+  `sessionId`, `POST /api/sessions` without one), random UUIDs nobody else learns. A non-admin
+  key naming any other id gets `session_not_found`, whether the id is free, another key's, or
+  used under another agent: no answer tells it whether an id exists (no existence oracle), and
+  it cannot claim an id first to squat on another key's or another agent's conversation.
 - Deleting or resetting a session also forgets the tool approvals remembered for it
   ("rememberChoice"), so they do not carry over to a later session with the same id.
-
-Existence oracle (issue 17, not fixed here on purpose): a few operations still answer a
-missing id differently from another key's session: `create` and `ensure_may_send` accept a
-missing id but refuse another key's, and `delete` reports success for a missing id but 404 for
-another key's. Each spot is marked "EXISTENCE ORACLE" below; that fix belongs there, in one
-place for every protocol.
+- Deleting a missing session is 404 like deleting another key's (the reference's answer to
+  an unknown session on reset, and the only one that is not an oracle).
 """
 
 from __future__ import annotations
@@ -98,26 +99,37 @@ class SessionAccess:
 
     # --- changing ------------------------------------------------------------------------
 
+    @property
+    def may_name_new_ids(self) -> bool:
+        """Whether this caller may create a session under an id it chooses (see above)."""
+        return self.principal.is_admin
+
+    async def _visible_or_missing(self, session_id: str) -> dict[str, Any] | None:
+        """The session when the caller may see it; None when it is missing and the caller may
+        create it under this id; NotFoundError otherwise (the same for every reason)."""
+        existing = await self._find(session_id)
+        if existing is not None and self._visible(existing):
+            return existing
+        if existing is None and self.may_name_new_ids:
+            return None
+        raise NotFoundError(f"session {session_id!r} not found", code="session_not_found")
+
     async def create(self, session_id: str | None = None) -> dict[str, Any]:
         """A new session owned by the caller. Idempotent: an existing id the caller may see
-        is returned as it is."""
+        is returned as it is. Only admins (and no-auth mode) choose the id of a new one."""
         if session_id:
-            existing = await self._find(session_id)
+            existing = await self._visible_or_missing(session_id)
             if existing is not None:
-                # EXISTENCE ORACLE: another key's id is 404 here, a missing one is created.
-                return self._check(existing)
+                return existing
         session, _ = await self.agent.create_session(session_id, owner=self.owner)
         return session
 
     async def ensure_may_send(self, session_id: str | None) -> None:
-        """Before a message goes to `session_id`: an existing session must be one the caller
-        may see; no id or a new one is fine (the run creates it, owned by `self.owner`)."""
-        if not session_id:
-            return
-        existing = await self._find(session_id)
-        if existing is not None:
-            # EXISTENCE ORACLE: another key's id is 404 here, a missing one is accepted.
-            self._check(existing)
+        """Before a message goes to `session_id`: no id is fine (the run creates a session
+        under a fresh id, owned by `self.owner`); a named one must be visible to the caller,
+        or missing and the caller one that may name new ids."""
+        if session_id:
+            await self._visible_or_missing(session_id)
 
     async def rename(self, session_id: str, title: str) -> dict[str, Any]:
         await self.get(session_id)
@@ -162,12 +174,8 @@ class SessionAccess:
         return await self.agent.cancel(session_id)
 
     async def delete(self, session_id: str) -> bool:
-        """Delete the session and its history. A missing session is not an error (False)."""
-        existing = await self._find(session_id)
-        if existing is None:
-            # EXISTENCE ORACLE: a missing id "is deleted", another key's is 404 (below).
-            return False
-        self._check(existing)
+        """Delete the session and its history; 404 when it is missing or another key's."""
+        await self.get(session_id)
         deleted = await self.agent.delete_session(session_id)
         self._forget_approvals(session_id)
         return deleted

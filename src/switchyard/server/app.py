@@ -97,6 +97,10 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
     from switchyard.server.protocols import install_protocols
     install_protocols(app, host)
 
+    # Innermost (added first): after authentication, so a caller without a key learns nothing.
+    from switchyard.server.content_type import JsonContentTypeMiddleware
+    app.add_middleware(JsonContentTypeMiddleware)
+
     from switchyard.server.security import install_security
     install_security(app, settings.security)
 

@@ -1,9 +1,17 @@
-"""One JSON error envelope, `{code, message, details?}`, for every error of every route."""
+"""One JSON error envelope for every error answer, of a route or of the security layer:
+
+    {"error": "Not Found", "code": "session_not_found", "message": "...", "details": {...}}
+
+`error` is the HTTP status's reason phrase (the seed's 401 body, `{"error": "Unauthorized",
+"message": ...}`, is this shape), `code` a stable machine-readable name, `message` a sentence
+for people naming what was wrong, `details` (optional) structured extras such as the
+validation `issues` (each with its field `path`) or a refusal's `requiredScope`."""
 
 from __future__ import annotations
 
 import logging
 import math
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,25 +20,31 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchyard.errors import SwitchyardError
+from switchyard.errors import SwitchyardError, validation_issues
 
 log = logging.getLogger("switchyard.server")
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def error_body(status: int, code: str, message: str, details: Any = None,
+               title: str | None = None) -> dict[str, Any]:
+    """The envelope: the one place its shape is written. `title` replaces the reason phrase
+    where the reference server answers another one (its 500 "Configuration Error")."""
+    body: dict[str, Any] = {"error": title or reason_phrase(status), "code": code, "message": message}
     if details is not None:
         body["details"] = details
-    return JSONResponse(body, status_code=status, headers=headers)
+    return body
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
-    return path
+def error_response(status: int, code: str, message: str, details: Any = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, code, message, details), status_code=status, headers=headers)
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
@@ -39,15 +53,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         first = next(e for e in errors if e.get("type") == "json_invalid")
         reason = (first.get("ctx") or {}).get("error", "malformed JSON")
         return error_response(400, "invalid_json", f"request body is not valid JSON: {reason}")
-    issues = []
-    for err in errors:
-        path = _field_path(tuple(err.get("loc", ())))
-        message = err.get("msg", "invalid")
-        if err.get("type") == "missing":
-            message = "field required"
-        elif err.get("type") == "extra_forbidden":
-            message = "unknown field"
-        issues.append({"path": path or "(body)", "message": message})
+    issues = validation_issues(errors)
     first = issues[0]
     return error_response(400, "validation_failed", f"{first['path']}: {first['message']}",
                           {"issues": issues})

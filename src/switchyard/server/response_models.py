@@ -238,6 +238,19 @@ class ResourceList(_Body):
     resources: list[dict[str, Any]]
 
 
+class OpenAIErrorDetail(_Body):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIError(_Body):
+    """The OpenAI-compatible endpoints' error body (OpenAI's shape, which its SDKs read)."""
+
+    error: OpenAIErrorDetail
+
+
 class MCPServerInfo(_Body):
     id: str
     name: str

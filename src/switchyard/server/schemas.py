@@ -14,21 +14,14 @@ SessionId = Annotated[str, Field(min_length=1, max_length=200, pattern=SESSION_I
 
 
 class ErrorEnvelope(BaseModel):
-    """Every error answer of a route: `{code, message, details?}` (server/errors.py)."""
+    """Every error answer, of a route or of the security layer (server/errors.py):
+    `error` the status's reason phrase, `code` a stable name, `message` what was wrong,
+    `details` structured extras (validation `issues` with field paths, `requiredScope`, ...)."""
 
-    code: str
+    error: str = Field(examples=["Not Found"])
+    code: str = Field(examples=["session_not_found"])
     message: str
     details: Any = None
-
-
-class SecurityRefusal(BaseModel):
-    """A refusal of the security middleware, before any route: 401 (no or a bad key), 403 (a
-    missing scope, with `requiredScope`; a Host or Origin not allowed), 429 (a limit)."""
-
-    error: str
-    message: str
-    code: str | None = None
-    requiredScope: str | None = None
 
 
 def error_response_doc(status: int) -> dict[str, Any]:
@@ -55,7 +48,9 @@ class FilePart(BaseModel):
 
 
 ContentPart = Annotated[Union[TextPart, ImagePart, FilePart], Field(discriminator="type")]
-Content = Union[str, list[ContentPart]]
+# Not empty: a blank text or no parts is refused (400), so the document says so too.
+Content = Union[Annotated[str, Field(min_length=1, pattern=r"\S")],
+                Annotated[list[ContentPart], Field(min_length=1)]]
 
 
 class MessageBody(BaseModel):

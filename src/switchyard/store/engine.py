@@ -79,13 +79,32 @@ def sync_sqlite_url(url: str) -> str:
     return url
 
 
+def _switch_to_wal(cursor: Any, patience: float) -> None:
+    """PRAGMA journal_mode=WAL, retried while another connection holds the file: switching a
+    new file's journal mode needs it to itself, and SQLite answers "database is locked" at once
+    rather than waiting (several processes opening one new file at start-up). Once the file is
+    in WAL mode the pragma is a read and never waits."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def set_sqlite_pragmas(sync_engine: Any, *, in_memory: bool, busy_timeout_ms: int) -> None:
     @event.listens_for(sync_engine, "connect")
     def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
         cursor = dbapi_conn.cursor()
         if not in_memory:
             # WAL: readers never block the writer; NORMAL is durable at each commit in WAL.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cursor, busy_timeout_ms / 1000)
             cursor.execute("PRAGMA synchronous=NORMAL")
         # No memory-mapped I/O of the database file: with it, an I/O error or a file truncated
         # underneath (a full disk, a network filesystem) is a SIGBUS that kills the process

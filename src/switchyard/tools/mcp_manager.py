@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 from pydantic import TypeAdapter, ValidationError
 
 from switchyard.config.schema import MCPServerConfig, infer_mcp_type
-from switchyard.errors import ConflictError, NotFoundError, RequestError
+from switchyard.errors import ConflictError, NotFoundError, RequestError, validation_issues
 from switchyard.tools.base import Tool, ToolSet
 from switchyard.tools.mcp_client import ConnectionOptions, MCPConnection, MCPConnectionError
 from switchyard.tools.mcp_tool import MCPTool
@@ -51,10 +51,20 @@ def parse_server_config(raw: Any) -> Any:
     try:
         return _CONFIG.validate_python(infer_mcp_type(raw))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(body)"
-        raise RequestError(f"invalid MCP server config at '{where}': {first['msg']}",
-                           details={"issues": exc.errors(include_url=False)}) from None
+        # Never pydantic's own error list: it carries the input (headers, env: secrets). The
+        # union's tag ('stdio', 'http', 'sse') leads each path; a bad tag is the `type` field.
+        errors = []
+        for err in exc.errors():
+            loc = tuple(err.get("loc", ()))
+            if err.get("type", "").startswith("union_tag"):
+                loc = ("type",)
+            elif loc and loc[0] in ("stdio", "http", "sse"):
+                loc = loc[1:]
+            errors.append({**err, "loc": loc})
+        issues = validation_issues(errors)
+        first = issues[0]
+        raise RequestError(f"invalid MCP server config at '{first['path']}': {first['message']}",
+                           details={"issues": issues}) from None
 
 
 class MCPManager:

@@ -42,7 +42,7 @@ async def current_agent(request: Request) -> dict[str, Any]:
     return {"id": default.id, "name": default.config.name}
 
 
-@routes.post("/api/route", scope="admin", summary="Which agent the router would pick for a message, and why",
+@routes.post("/api/route", scope="chat", summary="Which agent the router would pick for a message, and why",
              response_model=RoutingDecision)
 async def route(request: Request, body: RouteBody) -> dict[str, Any]:
     from switchyard.server.routing_glue import decide

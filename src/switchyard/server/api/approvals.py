@@ -47,8 +47,23 @@ class _NoCoordinator(SwitchyardError):
     code = "approvals_unavailable"
 
 
+def _approval_body_doc() -> dict[str, Any]:
+    """The body validate_approval_body accepts (read by hand, so documented by hand)."""
+    from switchyard.tools.approval import CANCEL_REASONS, DENY_REASONS
+    approved = {"type": "object", "additionalProperties": False, "required": ["status"],
+                "properties": {"status": {"const": "approved"}, "formData": {"type": "object"},
+                               "rememberChoice": {"type": "boolean"}}}
+
+    def refused(status: str, reasons: tuple[str, ...]) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": False, "required": ["status"],
+                "properties": {"status": {"const": status}, "reason": {"enum": list(reasons)},
+                               "message": {"type": "string"}}}
+    schema = {"oneOf": [approved, refused("denied", DENY_REASONS), refused("cancelled", CANCEL_REASONS)]}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 @routes.post("/api/approvals/{approvalId}", scope="chat", response_model=ApprovalAnswered, errors=(404, 503),
-             summary="Approve, deny or cancel a pending approval")
+             summary="Approve, deny or cancel a pending approval", openapi_extra=_approval_body_doc())
 async def answer_approval(request: Request, approvalId: str) -> dict[str, Any]:
     from switchyard.tools.approval import validate_approval_body
     raw = await request.body()

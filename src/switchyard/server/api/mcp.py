@@ -11,7 +11,7 @@ GET .../config shows `env` and `headers` values only to admins (they often hold 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +23,7 @@ from switchyard.logs import redact_url
 from switchyard.server.deps import agent_for, principal_of
 from switchyard.tools.context import ToolCallContext
 from switchyard.tools.mcp_tool import MCPTool
-from switchyard.server.response_models import (MCPServerConfig, MCPServerList, MCPServerStatus,
+from switchyard.server.response_models import (MCPServerConfig, MCPServerInfo, MCPServerList, MCPServerStatus,
                                                MCPServerTools, MCPToolResult, ResourceList)
 from switchyard.server.routes import RouteGroup
 
@@ -35,16 +35,36 @@ ServerName = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-
 REDACTED = "[REDACTED]"
 
 
+def _config_doc() -> dict[str, Any]:
+    """What `config` must be, for the document: a stdio server (`command`) or an http/sse one
+    (`url`), `type` optional as in agent files (parse_server_config infers it). The body is
+    validated by hand (errors named `config.<field>`), so the schema is written here."""
+    from switchyard.tools.mcp_manager import _CONFIG
+    definitions = _CONFIG.json_schema()["$defs"]
+    variants = []
+    for name, required in (("StdioServerConfig", "command"), ("HttpServerConfig", "url")):
+        variant = {k: v for k, v in definitions[name].items() if k != "title"}
+        variant["required"] = [required]
+        if required == "url":
+            variant["properties"] = {**variant["properties"],
+                                     "url": {"type": "string", "pattern": "^https?://"}}
+        variants.append(variant)
+    return {"anyOf": variants}
+
+
+MCPConfig = Annotated[dict[str, Any], Field(json_schema_extra=lambda schema: schema.update(_config_doc()))]
+
+
 class AddServerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = ServerName
-    config: dict[str, Any]
+    config: MCPConfig
     persistToAgent: bool = False
 
 
 class UpdateServerBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    config: dict[str, Any]
+    config: MCPConfig
     persistToAgent: bool = False
 
 
@@ -72,14 +92,10 @@ def _parse_config(raw: dict[str, Any]) -> Any:
     try:
         return parse_server_config(raw)
     except RequestError as exc:
-        issues = []
-        for issue in (exc.details or {}).get("issues", []):
-            loc = [str(p) for p in issue.get("loc", ())]
-            if loc and loc[0] in ("stdio", "http", "sse"):
-                loc = loc[1:]          # the discriminator's tag, not a field
-            if not loc and issue.get("type", "").startswith("union_tag"):
-                loc = ["type"]
-            issues.append({"path": ".".join(["config", *loc]), "message": issue.get("msg", "invalid")})
+        # parse_server_config names paths inside the config (validation_issues); here they are
+        # inside the body's `config`.
+        issues = [{"path": "config" if issue["path"] == "(body)" else f"config.{issue['path']}",
+                   "message": issue["message"]} for issue in (exc.details or {}).get("issues", [])]
         if not issues:
             raise
         first = issues[0]
@@ -131,6 +147,12 @@ def _added_status(connection: Any) -> dict[str, Any]:
 async def list_servers(request: Request) -> dict[str, Any]:
     manager = _manager(request)
     return {"servers": manager.servers() if manager is not None else []}
+
+
+@routes.get("/api/mcp/servers/{server_id}", scope="read", response_model=MCPServerInfo, errors=(404,),
+            summary="One MCP server and its status")
+async def get_server(request: Request, server_id: str) -> dict[str, Any]:
+    return _connection(request, server_id).info()
 
 
 @routes.post("/api/mcp/servers", scope="admin", response_model=MCPServerStatus, errors=(404, 409),

@@ -193,8 +193,10 @@ class A2AService:
                   task.metadata)
         return task
 
-    def _send_params(self, call: Call) -> tuple[pb.Message, str, Any, dict[str, Any]]:
+    def _send_params(self, call: Call) -> tuple[pb.Message, str, Any, dict[str, Any], bool]:
+        """(message, task id, content, configuration, whether the client named the id)."""
         message = parse_message(call.params.get("message"))
+        named = bool(message.task_id or message.context_id)
         sid = message.task_id or message.context_id or new_id()
         if not SESSION_ID.match(sid):
             raise invalid_params("a task or context id must be 1-200 characters of letters, digits and ._:@-")
@@ -205,10 +207,13 @@ class A2AService:
         configuration = call.params.get("configuration") or {}
         if not isinstance(configuration, dict):
             raise invalid_params("`configuration` must be an object")
-        return message, sid, content, configuration
+        return message, sid, content, configuration, named
 
-    async def _check_access(self, call: Call, sid: str) -> None:
-        """Before a message goes to task `sid`: an existing one must be the caller's."""
+    async def _check_access(self, call: Call, sid: str, named: bool) -> None:
+        """Before a message goes to task `sid`: an id the client named must be one it may use
+        (runtime/session_access.py); one the server just made is the caller's."""
+        if not named:
+            return
         try:
             await self._sessions(call).ensure_may_send(sid)
         except NotFoundError:
@@ -223,8 +228,8 @@ class A2AService:
     # --- methods -------------------------------------------------------------------------
 
     async def send(self, call: Call) -> Any:
-        _, sid, content, configuration = self._send_params(call)
-        await self._check_access(call, sid)
+        _, sid, content, configuration, named = self._send_params(call)
+        await self._check_access(call, sid, named)
         agent = call.agent
         history_length = int_param(configuration, "historyLength")
         immediate = (configuration.get("blocking") is False if call.flavor == V03
@@ -249,8 +254,8 @@ class A2AService:
         return MessageToDict(pb.SendMessageResponse(task=task))
 
     async def stream(self, call: Call) -> Response:
-        message, sid, content, _ = self._send_params(call)
-        await self._check_access(call, sid)
+        message, sid, content, _, named = self._send_params(call)
+        await self._check_access(call, sid, named)
         agent = call.agent
         owner = self._sessions(call).owner
         slot = agent.reserve_run(owner)

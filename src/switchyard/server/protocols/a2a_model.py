@@ -17,6 +17,7 @@ from a2a.types import a2a_pb2 as pb
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from pydantic import ValidationError
 
+from switchyard.errors import validation_issues
 from switchyard.events import ApprovalRequestEvent, ApprovalResponseEvent, RunResult
 from switchyard.ids import new_id
 from switchyard.runtime.agent import Agent
@@ -146,8 +147,8 @@ def parse_message(raw: Any) -> pb.Message:
 
 def _first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+        first = validation_issues(exc.errors())[0]
+        return f"{first['path']}: {first['message']}"
     return str(exc)
 
 

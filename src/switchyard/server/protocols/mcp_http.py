@@ -25,6 +25,7 @@ from switchyard.runtime.host import AgentHost
 from switchyard.server.deps import PRINCIPAL_SCOPE_KEY
 from switchyard.server.protocols.mcp_server import build_mcp_server
 from switchyard.server.settings import ServerSettings
+from switchyard.server.errors import error_response
 
 log = logging.getLogger("switchyard.mcp")
 
@@ -89,8 +90,8 @@ class MCPEndpoint:
         agent = self.host.get(agent_id)  # NotFoundError -> the app's 404 envelope
         manager = self.managers[agent.id]
         if self._stack is None:
-            await JSONResponse({"code": "unavailable", "message": "MCP is not running (app lifespan not started)"},
-                               status_code=503)(scope, receive, send)
+            await error_response(503, "unavailable", "MCP is not running (app lifespan not started)")(
+                scope, receive, send)
             return
         request = Request(scope)
         self.base_url = self.settings.public_base_url(str(request.base_url))

@@ -42,6 +42,7 @@ from switchyard.principal import Principal
 from switchyard.runtime.results import answer_of
 from switchyard.runtime.session_access import SessionAccess
 from switchyard.server.deps import principal_of
+from switchyard.server.protocols.openai_doc import CHAT_DOC, MODEL_DOC
 from switchyard.server.routes import RouteGroup
 from switchyard.server.wire import KEEPALIVE_FRAME, KEEPALIVE_SECONDS, data_frame, keepalive_due
 
@@ -202,6 +203,13 @@ class ChatRequest:
         if last.get("role") != "user":
             raise invalid("the last message must have the role 'user': it is what the agent answers",
                           f"messages[{len(messages) - 1}].role")
+        for name in ("tools", "functions"):
+            if body.get(name):
+                # Silently dropping them would let a client believe the model could call its
+                # functions: the agent calls only its own tools (its MCP servers).
+                raise invalid(f"`{name}` is not supported: the agent calls only its own tools (the "
+                              "MCP servers and tools of its agent file), not functions defined by "
+                              "the request", name, "unsupported_parameter")
         n = body.get("n", 1)
         if n not in (1, None):
             raise invalid("only n=1 is supported", "n", "unsupported_value")
@@ -325,7 +333,7 @@ async def _stream(completion: Completion, run: Any) -> AsyncIterator[bytes]:
 def build_router(host: AgentHost) -> RouteGroup:
     router = RouteGroup(tags=["openai"])
 
-    @router.post("/v1/chat/completions", scope="chat", runs=True,
+    @router.post("/v1/chat/completions", scope="chat", runs=True, **CHAT_DOC,
                  summary="OpenAI-compatible chat completion (model = agent id)")
     async def chat_completions(request: Request) -> Response:
         try:
@@ -379,7 +387,7 @@ def build_router(host: AgentHost) -> RouteGroup:
             data.append(auto_entry)
         return JSONResponse({"object": "list", "data": data})
 
-    @router.get("/v1/models/{model}", scope="read", summary="One hosted agent, as an OpenAI model")
+    @router.get("/v1/models/{model}", scope="read", summary="One hosted agent, as an OpenAI model", **MODEL_DOC)
     async def get_model(model: str) -> JSONResponse:
         agent = host.agents.get(model)
         if agent is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,18 +20,27 @@ MAX_OFFSET = 2**31
 routes = RouteGroup(tags=["security"], order=900)
 
 
+# What the document promises is accepted (the key store's parsers take more spellings, and
+# refuse values out of range, which these patterns keep clear of).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+EXPIRES_PATTERN = r"^[1-9][0-9]{0,2}[smhd]$"
+GRACE_PATTERN = r"^(?:[0-9]{1,2}[smh]|[0-9]d|[12][0-9]d|30d)$"
+# One to five limits joined by ";", each 1 to 10^9 requests per unit (keys.py checks the same).
+RATE_PATTERN = r"^[1-9][0-9]{0,8}/(?:second|minute|hour|day)(?:;[1-9][0-9]{0,8}/(?:second|minute|hour|day)){0,4}$"
+
+
 class CreateKeyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64)
-    scopes: list[str] = Field(default_factory=lambda: ["chat"], min_length=1)
-    expiresIn: str | None = Field(None, description="a duration such as 30d, 12h, 15m")
-    rateLimit: str | None = Field(None, description="this key's own limit, e.g. 60/minute")
+    name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
+    scopes: list[Literal["read", "chat", "admin"]] = Field(default_factory=lambda: ["chat"], min_length=1)
+    expiresIn: str | None = Field(None, pattern=EXPIRES_PATTERN, description="a duration such as 30d, 12h, 15m")
+    rateLimit: str | None = Field(None, pattern=RATE_PATTERN, description="this key's own limit, e.g. 60/minute")
 
 
 class RotateKeyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    grace: str | None = Field(None, description="how long the old key keeps working, e.g. 1h")
-    expiresIn: str | None = None
+    grace: str | None = Field(None, pattern=GRACE_PATTERN, description="how long the old key keeps working, e.g. 1h")
+    expiresIn: str | None = Field(None, pattern=EXPIRES_PATTERN)
 
 
 def _security(request: Request) -> Any:

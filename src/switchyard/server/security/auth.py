@@ -31,9 +31,10 @@ from switchyard.server.security.responses import (
     UNAUTHORIZED_BODY,
     header,
     header_values,
+    send_error,
     send_json,
 )
-from switchyard.server.security.scopes import is_public
+from switchyard.server.security.scopes import is_public, public_path_methods
 from switchyard.server.security.settings import SecuritySettings
 
 log = logging.getLogger("switchyard.security")
@@ -85,6 +86,13 @@ class AuthMiddleware:
             return
         method = scope.get("method", "GET")
         path = scope["path"]
+        allowed = public_path_methods(path)
+        if allowed is not None and method not in allowed and scope["type"] == "http":
+            # A public path answers only GET/HEAD: TRACE or POST there is 405 in every mode
+            # (a 401 would suggest that a key could make it work).
+            await send_error(send, 405, "method_not_allowed", f"{method} is not allowed on {path}; "
+                             f"use {' or '.join(sorted(allowed))}.", headers=[("allow", ", ".join(sorted(allowed)))])
+            return
         if not self.settings.auth_required:
             scope[PRINCIPAL_SCOPE_KEY] = ANONYMOUS
             await self.app(scope, receive, send)
@@ -98,8 +106,8 @@ class AuthMiddleware:
             await send({"type": "websocket.close", "code": 1008})
             return
         if self.settings.misconfigured:
-            await send_json(send, 500, {"error": "Configuration Error",
-                                        "message": self.settings.config_error_message()})
+            await send_error(send, 500, "auth_misconfigured", self.settings.config_error_message(),
+                             title="Configuration Error")
             return
 
         address = client_address(scope) or "unknown"
@@ -109,10 +117,9 @@ class AuthMiddleware:
                 retry = str(int(wait + 0.999))
                 log.warning("authentication throttled: too many failed attempts path=%s client=%s",
                             path, address)
-                await send_json(send, 429, {
-                    "error": "Too Many Requests", "code": "auth_throttled",
-                    "message": f"Too many failed authentication attempts from this address. Retry after {retry} s."},
-                    headers=[("retry-after", retry)])
+                await send_error(send, 429, "auth_throttled",
+                                 f"Too many failed authentication attempts from this address. Retry after {retry} s.",
+                                 headers=[("retry-after", retry)])
                 return
 
         token, has_key, problem = parse_authorization(scope)

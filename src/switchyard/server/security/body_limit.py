@@ -7,6 +7,8 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from switchyard.server.errors import error_body
+
 
 def _message(limit: int) -> str:
     return f"request body is over the limit of {limit} bytes (SWITCHYARD_MAX_BODY_BYTES)"
@@ -22,7 +24,7 @@ class BodyTooLarge(HTTPException):
 
 
 def _too_large_body(limit: int) -> bytes:
-    return json.dumps({"code": "payload_too_large", "message": _message(limit)}).encode()
+    return json.dumps(error_body(413, "payload_too_large", _message(limit))).encode()
 
 
 class BodyLimitMiddleware:

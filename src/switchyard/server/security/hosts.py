@@ -3,8 +3,11 @@
 - Development mode (no auth): the Host header must be a loopback name (localhost, 127.0.0.1,
   ::1, any port) or one of SWITCHYARD_ALLOWED_HOSTS. This stops DNS rebinding: a web page on
   an attacker's domain that resolves to 127.0.0.1 sends its own name as Host.
+- Every mode: the Host header is parsed strictly (one header, `host[:port]` and nothing
+  else: 400 `host_invalid` otherwise); development mode also requires it.
 - Every mode: a request with an Origin header is accepted only from a loopback origin, an
-  origin listed in SWITCHYARD_ALLOWED_ORIGINS / DEXTO_ALLOWED_ORIGINS (exact match), or the
+  origin listed in SWITCHYARD_ALLOWED_ORIGINS / DEXTO_ALLOWED_ORIGINS (exact match), one of
+  SWITCHYARD_PUBLIC_ORIGINS, or - in development only, where the Host was checked - the
   server's own origin (same Host). Other origins get 403 (public routes are still served, but
   without CORS headers, so the browser does not let the page read them).
 """
@@ -13,11 +16,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchyard.server.security.responses import header, send_json
+from switchyard.server.security.responses import header, header_values, send_error
 from switchyard.server.security.scopes import is_public
 from switchyard.server.security.settings import SecuritySettings
 
@@ -40,19 +44,39 @@ def is_loopback_name(hostname: str) -> bool:
         return False
 
 
+# RFC 9110 Host: uri-host [ ":" port ], where uri-host is an IP-literal in brackets, or a
+# name of letters, digits, '-', '.' (IPv4 included). Nothing else: no userinfo ('@'), no
+# path, no spaces, so `127.0.0.1:4211@evil.com` is malformed, not a loopback name.
+_HOST = re.compile(r"^(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?))"
+                   r"(?::(?P<port>[0-9]{1,5}))?$")
+
+
+def parse_host(value: str) -> str | None:
+    """The host name of a Host header value (lower case, IPv6 without brackets), or None when
+    the value is not a well-formed `host[:port]`."""
+    match = _HOST.match(value.strip().lower())
+    if match is None:
+        return None
+    port = match.group("port")
+    if port is not None and not 0 < int(port) < 65536:
+        return None
+    if match.group("v6") is not None:
+        try:
+            ipaddress.IPv6Address(match.group("v6"))
+        except ValueError:
+            return None
+        return match.group("v6")
+    return match.group("name")
+
+
 def host_name(host_header: str) -> str:
-    """`example.com:8080` -> `example.com`; `[::1]:3001` -> `::1`."""
-    value = host_header.strip().lower()
-    if value.startswith("["):
-        return value[1:value.find("]")] if "]" in value else value
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
+    """`example.com:8080` -> `example.com`; `[::1]:3001` -> `::1`; "" when malformed."""
+    return parse_host(host_header) or ""
 
 
 def origin_allowed(origin: str, host_header: str | None, settings: SecuritySettings) -> bool:
     cleaned = origin.strip().rstrip("/")
-    if cleaned in settings.allowed_origins:
+    if cleaned in settings.allowed_origins or cleaned.lower() in settings.public_origins:
         return True
     try:
         parts = urlsplit(cleaned)
@@ -63,7 +87,12 @@ def origin_allowed(origin: str, host_header: str | None, settings: SecuritySetti
         return False
     if is_loopback_name(hostname):
         return True
-    # Same origin: the page was served by this server under the name the client used.
+    if settings.auth_required:
+        # Production: the request's Host is the client's to choose, so "same origin as the
+        # Host header" proves nothing; only the configured public origins count (above).
+        return False
+    # Development: the Host was checked (a loopback name or SWITCHYARD_ALLOWED_HOSTS), so the
+    # page was served by this server under the name the client used.
     return bool(host_header) and parts.netloc.lower() == host_header.strip().lower()
 
 
@@ -81,17 +110,23 @@ class HostOriginMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        host = header(scope, b"host")
+        hosts = header_values(scope, b"host")
+        host = hosts[0] if hosts else None
+        problem = self._host_problem(hosts)
+        if problem is not None:
+            log.warning("rejected request: %s path=%s client=%s", problem, scope.get("path"),
+                        (scope.get("client") or ("?",))[0])
+            await self._reject(scope, send, "host_invalid", problem, status=400)
+            return
         if self.check_host and host is not None:
             name = host_name(host)
             if not is_loopback_name(name) and name not in self.settings.allowed_hosts:
                 log.warning("rejected request with Host %r (not a loopback name) path=%s client=%s",
                             host[:200], scope.get("path"), (scope.get("client") or ("?",))[0])
-                await self._reject(scope, send, {
-                    "error": "Forbidden", "code": "host_not_allowed",
-                    "message": ("Host header not allowed: in development mode this server answers only "
-                                "loopback names (localhost, 127.0.0.1, [::1]). Add names with "
-                                "SWITCHYARD_ALLOWED_HOSTS, or run with authentication.")})
+                await self._reject(scope, send, "host_not_allowed", (
+                    "Host header not allowed: in development mode this server answers only "
+                    "loopback names (localhost, 127.0.0.1, [::1]). Add names with "
+                    "SWITCHYARD_ALLOWED_HOSTS, or run with authentication."))
                 return
         origin = header(scope, b"origin")
         if origin is None or scope["type"] != "http":
@@ -106,11 +141,10 @@ class HostOriginMiddleware:
                 return
             log.warning("rejected cross-origin request from %r path=%s client=%s", origin[:200],
                         scope.get("path"), (scope.get("client") or ("?",))[0])
-            await send_json(send, 403, {
-                "error": "Forbidden", "code": "origin_not_allowed",
-                "message": ("Cross-origin request not allowed from this origin. Allowed: loopback "
-                            "origins and SWITCHYARD_ALLOWED_ORIGINS / DEXTO_ALLOWED_ORIGINS.")},
-                headers=[("vary", "Origin")])
+            await send_error(send, 403, "origin_not_allowed",
+                             "Cross-origin request not allowed from this origin. Allowed: loopback "
+                             "origins and SWITCHYARD_ALLOWED_ORIGINS / DEXTO_ALLOWED_ORIGINS.",
+                             headers=[("vary", "Origin")])
             return
         cors = [(b"access-control-allow-origin", origin.encode("latin-1")),
                 (b"access-control-allow-credentials", b"true"),
@@ -132,8 +166,21 @@ class HostOriginMiddleware:
 
         await self.app(scope, receive, with_cors)
 
-    async def _reject(self, scope: Scope, send: Send, body: dict) -> None:
+    def _host_problem(self, hosts: list[str]) -> str | None:
+        """Why the Host header(s) cannot be trusted, or None. Every mode: one header at most,
+        well formed. Where the Host is checked (development): one is required (an HTTP/1.0
+        request without it cannot show that it was meant for a loopback name)."""
+        if len(hosts) > 1:
+            return "more than one Host header"
+        if not hosts:
+            return ("no Host header: in development mode this server needs it to check the "
+                    "request is for a loopback name") if self.check_host else None
+        if parse_host(hosts[0]) is None:
+            return f"malformed Host header {hosts[0][:100]!r}: expected host[:port]"
+        return None
+
+    async def _reject(self, scope: Scope, send: Send, code: str, message: str, status: int = 403) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        await send_json(send, 403, body)
+        await send_error(send, status, code, message)

@@ -20,10 +20,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchyard.server.security.responses import send_json
+from switchyard.server.security.responses import send_error
 
 MAX_DEPTH = 100
-MAX_INTEGER_DIGITS = 20   # 2**64 has 20 digits: no count, size or offset of ours needs more
+# Python's own limit on converting digits to an int (sys.get_int_max_str_digits): past it
+# json.loads raises. Typed fields bound their own numbers (the schema says so); a free-form
+# field may hold any JSON number below this.
+MAX_INTEGER_DIGITS = 4300
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _OPENERS = (ord("["), ord("{"))
@@ -138,7 +141,7 @@ class JsonBodyGuardMiddleware:
             problem = json_body_problem(body)
             if problem is not None:
                 code, text = problem
-                await send_json(send, 400, {"code": code, "message": text})
+                await send_error(send, 400, code, text)
                 return
         await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive),
                        send)

@@ -8,8 +8,11 @@ from typing import Any
 
 from starlette.types import Send
 
-UNAUTHORIZED_BODY = {"error": "Unauthorized",
-                     "message": "Invalid or missing API key. Provide Authorization: Bearer <api-key> header."}
+from switchyard.server.errors import error_body
+
+# The seed's 401 body (`error`, `message`), with the envelope's `code`.
+UNAUTHORIZED_BODY = error_body(401, "unauthorized",
+                               "Invalid or missing API key. Provide Authorization: Bearer <api-key> header.")
 
 
 async def send_json(send: Send, status: int, body: dict[str, Any],
@@ -20,6 +23,12 @@ async def send_json(send: Send, status: int, body: dict[str, Any],
     raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": data})
+
+
+async def send_error(send: Send, status: int, code: str, message: str, details: Any = None,
+                     headers: Iterable[tuple[str, str]] = (), title: str | None = None) -> None:
+    """An error answer in the envelope (server/errors.py), from raw ASGI."""
+    await send_json(send, status, error_body(status, code, message, details, title), headers)
 
 
 def header_values(scope: dict[str, Any], name: bytes) -> list[str]:

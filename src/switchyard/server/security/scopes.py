@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchyard.server.deps import PRINCIPAL_SCOPE_KEY
-from switchyard.server.security.responses import send_json
+from switchyard.server.security.responses import send_error
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 ANY = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -60,10 +60,21 @@ def _memoised(fn: _F) -> _F:
     return lookup  # type: ignore[return-value]
 
 
+_PUBLIC_PATHS = frozenset(path for _, path in PUBLIC_ROUTES)
+
+
 @_memoised
 def is_public(method: str, path: str) -> bool:
     return (method, path) in PUBLIC_ROUTES or (
         method in READ_METHODS and bool(_PUBLIC_AGENT_CARD.match(path) or _PUBLIC_UI.match(path)))
+
+
+def public_path_methods(path: str) -> frozenset[str] | None:
+    """The methods a public path answers (GET, HEAD), or None when the path is not public.
+    Any other method there is 405, not 401: the path exists and no key would change that."""
+    if path in _PUBLIC_PATHS or _PUBLIC_AGENT_CARD.match(path) or _PUBLIC_UI.match(path):
+        return READ_METHODS
+    return None
 
 
 def _rule(methods: frozenset[str], pattern: str, scope: str) -> tuple[frozenset[str], re.Pattern[str], str]:
@@ -91,8 +102,10 @@ RULES = [
     _rule(WRITE, r"^/api/prompts(/.*)?$", "admin"),
     _rule(WRITE, r"^/api/workspaces(/.*)?$", "admin"),
     _rule(WRITE, r"^/api/system-prompt(/.*)?$", "admin"),
-    # chat: sending messages, and managing (its own) sessions, queues and approvals.
+    # chat: sending messages, and managing (its own) sessions, queues and approvals; asking
+    # the router where a message would go (it may call the router's LLM, like a message).
     _rule(WRITE, r"^/api/message(-sync|-stream)?$", "chat"),
+    _rule(WRITE, r"^/api/route$", "chat"),
     _rule(WRITE, r"^/api/reset$", "chat"),
     _rule(WRITE, r"^/api/sessions(/.*)?$", "chat"),
     _rule(WRITE, rf"^/api/(steer|follow-up)/{_SEG}(/.*)?$", "chat"),
@@ -206,10 +219,9 @@ class ScopeMiddleware:
             if self.audit is not None:
                 await self.audit.record(scope, "scope.denied", outcome="denied",
                                         details={"required": needed})
-            await send_json(send, 403, {
-                "error": "Forbidden", "code": "insufficient_scope",
-                "message": f"This API key lacks the '{needed}' scope required for {method} {path}.",
-                "requiredScope": needed})
+            await send_error(send, 403, "insufficient_scope",
+                             f"This API key lacks the '{needed}' scope required for {method} {path}.",
+                             {"requiredScope": needed})
             return
         action = audit_action(method, path) if self.audit is not None else None
         if action is None:

@@ -61,6 +61,9 @@ class SecuritySettings:
     rate_limit_namespace: str = "switchyard"
     allowed_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
+    # The origins this server is published under (scheme://name[:port]), behind a proxy: the
+    # only "same origin" in production, where a request's own Host is not trusted.
+    public_origins: tuple[str, ...] = ()
     insecure_no_auth: bool = False
     database_url: str | None = None
     home: str | None = None
@@ -106,6 +109,7 @@ class SecuritySettings:
             allowed_origins=tuple(o.rstrip("/") for o in _csv(env.get("SWITCHYARD_ALLOWED_ORIGINS"),
                                                               env.get("DEXTO_ALLOWED_ORIGINS"))),
             allowed_hosts=tuple(h.lower() for h in _csv(env.get("SWITCHYARD_ALLOWED_HOSTS"))),
+            public_origins=tuple(o.rstrip("/").lower() for o in _csv(env.get("SWITCHYARD_PUBLIC_ORIGINS"))),
             insecure_no_auth=_truthy(env.get("SWITCHYARD_INSECURE_NO_AUTH")),
             database_url=(env.get("SWITCHYARD_DATABASE_URL") or "").strip() or None,
             home=env.get("SWITCHYARD_HOME") or None,

@@ -9,7 +9,8 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.code = (body && body.code) || "";
-    this.requiredScope = (body && body.requiredScope) || "";
+    // The error envelope carries it in `details` (older servers: at the top level).
+    this.requiredScope = (body && ((body.details && body.details.requiredScope) || body.requiredScope)) || "";
   }
 }
 
