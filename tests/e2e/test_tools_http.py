@@ -138,13 +138,12 @@ def test_calls_of_one_step_run_concurrently(c, fake_llm):
     fake_llm.script(ToolCalls([("s", "slow", {"seconds": 1.0}), ("a", "add", {"a": 20, "b": 22}),
                                ("e", "echo", {"text": "hi"}), ("l", "stamp", {"label": "x"})]),
                     Text("all done"))
-    started = time.monotonic()
     events = stream(c, "do four things", "conc")
-    elapsed = time.monotonic() - started
     results = [d["callId"] for d in named(events, "llm:tool-result")]
+    # Ordering, not wall time, shows it (no timed assertions): the three fast calls ended
+    # while the slow one (started first) was still sleeping.
     assert results[-1] == "s", "the fast calls waited for the slow one"
     assert sorted(results) == ["a", "e", "l", "s"]
-    assert elapsed < 1.9
     assert tool_messages(fake_llm.requests[1]) == {"s": "slept 1.0", "a": "42", "e": "hi",
                                                    "l": "stamped x"}
 
