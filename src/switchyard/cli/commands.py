@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -98,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         status = await print_turn(agent, session_id, prompt)
         print(f"(session {session_id})", file=sys.stderr)
         return status
+    import asyncio
     return asyncio.run(with_agent(args.agent, body))
 
 
@@ -114,8 +114,15 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def route(args: argparse.Namespace) -> int:
+    if args.hook:
+        from switchyard.routing.hook import hook_main
+        return hook_main(agents_dir=args.agents, server=args.server, threshold=args.threshold,
+                         fallback=args.fallback, semantic=args.semantic, timeout=args.timeout)
+    if args.agents is None:
+        print("switchyard route: --agents DIR is required (or --hook with --server URL)", file=sys.stderr)
+        return 2
     from switchyard.routing.cli import route_main
-    return route_main(args.text, args.agents, args.eval_file, args.fallback, args.semantic)
+    return route_main(args.text, args.agents, args.eval_file, args.fallback, args.semantic or "auto")
 
 
 def keys(args: argparse.Namespace) -> int:

@@ -135,14 +135,26 @@ def _add_tools(sub: argparse._SubParsersAction) -> None:
                  "Ask the router which agent of a folder would answer a message (nothing runs),\n"
                  "or measure its accuracy on a labelled JSONL file of {\"text\", \"agent\"} lines.",
                  "  switchyard route \"I was charged twice\" --agents examples/agents\n"
-                 "  switchyard route --agents examples/agents --eval labelled.jsonl --semantic off")
+                 "  switchyard route --agents examples/agents --eval labelled.jsonl --semantic off\n"
+                 "  switchyard route --hook --agents ~/agents < event.json   (a prompt hook: docs/router-hook.md)")
     route.add_argument("text", nargs="?", help="the message to route")
-    route.add_argument("--agents", required=True, metavar="DIR", help="a folder of agents")
+    route.add_argument("--agents", metavar="DIR", help="a folder of agents")
     route.add_argument("--eval", dest="eval_file", metavar="FILE", help="a JSONL file of {text, agent} lines")
     route.add_argument("--fallback", metavar="ID", help="the agent for messages that fit none")
-    route.add_argument("--semantic", default="auto", choices=["auto", "on", "static", "off"],
+    route.add_argument("--semantic", choices=["auto", "on", "static", "off"],
                        help="the embedding layer (default auto: the full model with the [semantic] "
-                            "extra, else the shipped static embeddings)")
+                            "extra, else the shipped static embeddings; static with --hook)")
+    hook = route.add_argument_group("prompt hook (docs/router-hook.md)")
+    hook.add_argument("--hook", action="store_true",
+                      help="read a UserPromptSubmit hook event (JSON) on stdin and print the hook "
+                           "answer naming the agent that fits, or nothing; always exits 0")
+    hook.add_argument("--server", metavar="URL",
+                      help="with --hook: ask a running server's POST /api/route instead of "
+                           "loading --agents (key from SWITCHYARD_API_KEY)")
+    hook.add_argument("--threshold", type=float, default=0.5, metavar="C",
+                      help="with --hook: stay silent below this confidence (default 0.5)")
+    hook.add_argument("--timeout", type=float, default=2.0, metavar="S",
+                      help="with --hook --server: seconds to wait for the server (default 2)")
 
     keys = sub.add_parser("keys", help="manage API keys: create, list, revoke, rotate", add_help=False,
                           description="Manage API keys. `switchyard keys --help` lists the actions.")

@@ -5,7 +5,18 @@ Public API: `Router`, `RoutingDecision`. Heavy dependencies (sentence-transforme
 numpy) are imported only inside `switchyard.routing.semantic` functions, on first use.
 """
 
-from switchyard.routing.decision import AgentScore, RoutingDecision
-from switchyard.routing.router import Router
+from typing import Any
 
 __all__ = ["AgentScore", "Router", "RoutingDecision"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy (PEP 562): `switchyard route --hook --server` imports switchyard.routing.hook on
+    # every prompt and must not pay for the router (the agent-file schema, numpy) it does not use.
+    if name == "Router":
+        from switchyard.routing.router import Router
+        return Router
+    if name in ("AgentScore", "RoutingDecision"):
+        from switchyard.routing import decision
+        return getattr(decision, name)
+    raise AttributeError(f"module 'switchyard.routing' has no attribute {name!r}")

@@ -31,8 +31,10 @@ def build_router(agents_dir: str | Path, *, fallback: str | None = None,
 
     loaded = load_agents_dir(agents_dir)
     sources = {la.config.agentId: la.path or "" for la in loaded}
-    return Router([la.config for la in loaded], fallback=fallback,
-                  semantic=_semantic_flag(semantic), sources=sources, **kwargs)
+    router = Router([la.config for la in loaded], fallback=fallback,
+                    semantic=_semantic_flag(semantic), sources=sources, **kwargs)
+    router.files = sources  # agentId -> its file, for `route --hook` to say how to reach it
+    return router
 
 
 def _semantic_flag(value: str | bool) -> str | bool:

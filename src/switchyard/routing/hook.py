@@ -1,0 +1,160 @@
+"""`switchyard route --hook`: the router as a coding assistant's prompt-submit hook.
+
+The assistant runs the hook on every prompt with the event as JSON on stdin
+(`{"session_id", "cwd", "hook_event_name": "UserPromptSubmit", "prompt", ...}`). The hook routes
+`prompt` (among the agents of a folder, or by asking a running server's `POST /api/route`) and,
+when an agent fits well enough, prints
+
+    {"hookSpecificOutput": {"hookEventName": "UserPromptSubmit", "additionalContext": "..."}}
+
+which the assistant adds to the prompt's context. It never blocks or rewrites the prompt: every
+failure (bad event, broken agent folder, unreachable server) is one line on stderr, nothing on
+stdout, exit status 0. Below the threshold, or when only the fallback agent fits, it is silent.
+
+This path runs on every prompt, so it imports little: the standard library's json and
+urllib for `--server`; the router (numpy, the agent-file schema) only for `--agents`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import IO, Any
+
+EVENT_NAME = "UserPromptSubmit"
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_TIMEOUT = 2.0
+# The router reads the start of a prompt: a pasted log of megabytes says no more about which
+# agent fits than its first lines, and the server bounds `content` anyway.
+MAX_PROMPT_CHARS = 8000
+
+
+@dataclass
+class HookChoice:
+    agent_id: str
+    confidence: float
+    reason: str
+    fallback: bool
+    reach: str  # how to reach the agent: a command line or a URL
+
+
+def hook_main(*, agents_dir: str | None, server: str | None, threshold: float,
+              fallback: str | None, semantic: str | None, timeout: float,
+              stdin: IO[str] | None = None, stdout: IO[str] | None = None,
+              stderr: IO[str] | None = None) -> int:
+    """Read one hook event, print the hook answer or nothing; always 0."""
+    stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
+    try:
+        prompt = read_prompt(stdin.read())
+        if prompt is None:
+            return 0
+        if server:
+            choice = ask_server(server, prompt, timeout)
+        elif agents_dir:
+            choice = route_locally(agents_dir, prompt, fallback=fallback, semantic=semantic)
+        else:
+            raise HookError("give --agents DIR or --server URL")
+        if choice.fallback or choice.confidence < threshold:
+            return 0
+        stdout.write(json.dumps(hook_answer(choice)) + "\n")
+        stdout.flush()
+    except HookError as exc:
+        print(f"switchyard route --hook: {exc}", file=stderr)
+    except Exception as exc:  # noqa: BLE001 - a hook must never break the user's prompt
+        print(f"switchyard route --hook: {type(exc).__name__}: {exc}", file=stderr)
+    return 0
+
+
+class HookError(Exception):
+    """A reported failure: one line on stderr, nothing on stdout."""
+
+
+def read_prompt(raw: str) -> str | None:
+    """The event's prompt, cut to MAX_PROMPT_CHARS; None (silence) for an empty prompt."""
+    try:
+        event = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise HookError(f"stdin is not a JSON hook event ({exc.msg} at line {exc.lineno} "
+                        f"column {exc.colno})") from None
+    if not isinstance(event, dict):
+        raise HookError(f"the hook event must be a JSON object, got {type(event).__name__}")
+    prompt = event.get("prompt")
+    if prompt is None:
+        raise HookError("the hook event has no 'prompt' field")
+    if not isinstance(prompt, str):
+        raise HookError(f"the hook event's 'prompt' must be a string, got {type(prompt).__name__}")
+    prompt = prompt[:MAX_PROMPT_CHARS]
+    return prompt if prompt.strip() else None
+
+
+def hook_answer(choice: HookChoice) -> dict[str, Any]:
+    reason = " ".join(choice.reason.split())
+    if len(reason) > 240:
+        reason = reason[:237] + "..."
+    context = (f"Switchyard router: this prompt fits the agent '{choice.agent_id}' "
+               f"(confidence {choice.confidence:.2f}): {reason}\n"
+               f"To hand it over: {choice.reach}")
+    return {"hookSpecificOutput": {"hookEventName": EVENT_NAME, "additionalContext": context}}
+
+
+def route_locally(agents_dir: str, prompt: str, *, fallback: str | None,
+                  semantic: str | None) -> HookChoice:
+    from switchyard.errors import SwitchyardError
+    from switchyard.routing.cli import build_router
+
+    try:
+        # The full model takes seconds to load: a per-prompt process uses the static
+        # embeddings unless told otherwise (the server keeps the full model warm).
+        router = build_router(agents_dir, fallback=fallback, semantic=semantic or "static")
+        decision = router.route_sync(prompt)
+    except (SwitchyardError, ValueError) as exc:
+        raise HookError(f"agents folder {agents_dir}: {' '.join(str(exc).split())}") from None
+    source = router.files.get(decision.agent_id)
+    reach = (f"switchyard run --agent {source} \"...\"" if source
+             else f"agent id '{decision.agent_id}'")
+    return HookChoice(decision.agent_id, decision.confidence, decision.reason,
+                      decision.fallback, reach)
+
+
+def ask_server(server: str, prompt: str, timeout: float) -> HookChoice:
+    import urllib.error
+    import urllib.request
+
+    base = server.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise HookError(f"--server must be an http:// or https:// URL, got {server!r}")
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    key = os.environ.get("SWITCHYARD_API_KEY")
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(f"{base}/api/route", method="POST", headers=headers,
+                                     data=json.dumps({"content": prompt}).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise HookError(f"{base}/api/route answered {exc.code}: {_error_message(exc)}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        why = getattr(exc, "reason", exc)
+        raise HookError(f"cannot reach {base}: {why}") from None
+    except ValueError:
+        raise HookError(f"{base}/api/route did not answer JSON") from None
+    try:
+        return HookChoice(str(body["agentId"]), float(body["confidence"]), str(body.get("reason", "")),
+                          bool(body.get("fallback", False)),
+                          f"POST {base}/api/message-sync with {{\"agentId\": \"{body['agentId']}\", "
+                          "\"content\": \"...\"}")
+    except (KeyError, TypeError, ValueError):
+        raise HookError(f"{base}/api/route answered an unexpected shape") from None
+
+
+def _error_message(exc: Any) -> str:
+    """The server's error envelope message, never its raw body (which could be anything)."""
+    try:
+        body = json.loads(exc.read())
+        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
+        return str(message or exc.reason)[:200]
+    except Exception:  # noqa: BLE001
+        return str(exc.reason)[:200]
