@@ -9,11 +9,20 @@ what it needs when it runs).
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-from switchyard.cli.commands import print_turn as _print_turn  # noqa: F401 - used by tests
 from switchyard.cli.parser import build_parser as _parser
 
 __all__ = ["main", "_parser", "_print_turn"]
+
+
+def __getattr__(name: str) -> Any:
+    # `_print_turn` (used by tests) lives in commands, imported lazily: `route --hook` runs on
+    # every prompt of a coding assistant and skips the commands module and log set-up.
+    if name == "_print_turn":
+        from switchyard.cli.commands import print_turn
+        return print_turn
+    raise AttributeError(f"module 'switchyard.cli' has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "keys":
         args.args = [*getattr(args, "args", []), *extra]
+    if args.command == "route" and args.hook:
+        from switchyard.routing.hook import hook_main   # its own stderr lines; never fails
+        return hook_main(agents_dir=args.agents, server=args.server, threshold=args.threshold,
+                         fallback=args.fallback, semantic=args.semantic, timeout=args.timeout)
     from switchyard.cli.output import configure_cli_logging
     configure_cli_logging(args)
     from switchyard.cli import commands

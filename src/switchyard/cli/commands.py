@@ -114,10 +114,6 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def route(args: argparse.Namespace) -> int:
-    if args.hook:
-        from switchyard.routing.hook import hook_main
-        return hook_main(agents_dir=args.agents, server=args.server, threshold=args.threshold,
-                         fallback=args.fallback, semantic=args.semantic, timeout=args.timeout)
     if args.agents is None:
         print("switchyard route: --agents DIR is required (or --hook with --server URL)", file=sys.stderr)
         return 2

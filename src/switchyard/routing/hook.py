@@ -12,7 +12,7 @@ failure (bad event, broken agent folder, unreachable server) is one line on stde
 stdout, exit status 0. Below the threshold, or when only the fallback agent fits, it is silent.
 
 This path runs on every prompt, so it imports little: the standard library's json and
-urllib for `--server`; the router (numpy, the agent-file schema) only for `--agents`.
+http.client for `--server`; the router (numpy, the agent-file schema) only for `--agents`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 EVENT_NAME = "UserPromptSubmit"
 DEFAULT_THRESHOLD = 0.5
@@ -31,8 +30,7 @@ DEFAULT_TIMEOUT = 2.0
 MAX_PROMPT_CHARS = 8000
 
 
-@dataclass
-class HookChoice:
+class HookChoice(NamedTuple):
     agent_id: str
     confidence: float
     reason: str
@@ -119,26 +117,35 @@ def route_locally(agents_dir: str, prompt: str, *, fallback: str | None,
 
 
 def ask_server(server: str, prompt: str, timeout: float) -> HookChoice:
-    import urllib.error
-    import urllib.request
+    # http.client rather than urllib.request: the same HTTP, a third less to import per prompt.
+    import http.client
+    from urllib.parse import urlsplit
 
     base = server.rstrip("/")
-    if not base.startswith(("http://", "https://")):
+    url = urlsplit(base)
+    if url.scheme not in ("http", "https") or not url.hostname:
         raise HookError(f"--server must be an http:// or https:// URL, got {server!r}")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     key = os.environ.get("SWITCHYARD_API_KEY")
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    request = urllib.request.Request(f"{base}/api/route", method="POST", headers=headers,
-                                     data=json.dumps({"content": prompt}).encode())
+    kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise HookError(f"{base}/api/route answered {exc.code}: {_error_message(exc)}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        why = getattr(exc, "reason", exc)
-        raise HookError(f"cannot reach {base}: {why}") from None
+        connection = kind(url.hostname, url.port, timeout=timeout)
+        try:
+            connection.request("POST", f"{url.path}/api/route", headers=headers,
+                               body=json.dumps({"content": prompt}).encode())
+            response = connection.getresponse()
+            raw = response.read()
+        finally:
+            connection.close()
+    except (OSError, http.client.HTTPException) as exc:
+        raise HookError(f"cannot reach {base}: {exc or type(exc).__name__}") from None
+    if response.status != 200:
+        raise HookError(f"{base}/api/route answered {response.status}: "
+                        f"{_error_message(raw, response.reason)}")
+    try:
+        body = json.loads(raw)
     except ValueError:
         raise HookError(f"{base}/api/route did not answer JSON") from None
     try:
@@ -150,11 +157,11 @@ def ask_server(server: str, prompt: str, timeout: float) -> HookChoice:
         raise HookError(f"{base}/api/route answered an unexpected shape") from None
 
 
-def _error_message(exc: Any) -> str:
+def _error_message(raw: bytes, reason: str) -> str:
     """The server's error envelope message, never its raw body (which could be anything)."""
     try:
-        body = json.loads(exc.read())
-        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
-        return str(message or exc.reason)[:200]
-    except Exception:  # noqa: BLE001
-        return str(exc.reason)[:200]
+        body = json.loads(raw)
+    except ValueError:
+        return reason
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or reason)[:200]
