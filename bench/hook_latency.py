@@ -105,6 +105,8 @@ def main() -> None:
         env.pop("SWITCHYARD_ENV", None)
         event_file = Path(home) / "event.json"
         event_file.write_text(json.dumps(EVENT))
+        empty_file = Path(home) / "empty.json"
+        empty_file.write_text(json.dumps({**EVENT, "prompt": ""}))
         server, url = start_server(env)
         try:
             hook = [sys.executable, "-m", "switchyard.cli", "route", "--hook"]
@@ -119,6 +121,8 @@ def main() -> None:
             tool = "hyperfine" if shutil.which("hyperfine") and not args.python else "python harness"
             measure = hyperfine if tool == "hyperfine" else python_harness
             p50 = measure(commands, event_file, args.runs, env)
+            # The hook's own start-up, without routing: an empty prompt exits before any work.
+            p50["startup"] = measure({"startup": commands["server"]}, empty_file, args.runs, env)["startup"]
         finally:
             server.terminate()
             server.wait(20)
@@ -128,6 +132,8 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     print(f"{'mode':<10}{'p50 ms':>10}{'x python -c pass':>20}{'target ms':>12}")
     print(f"{'baseline':<10}{base:>10.1f}{1.0:>20.2f}{'':>12}")
+    print(f"{'startup':<10}{p50['startup']:>10.1f}{p50['startup'] / base:>20.2f}{'':>12}"
+          "   (empty prompt: start-up and exit only)")
     for name in ("local", "server"):
         print(f"{name:<10}{p50[name]:>10.1f}{p50[name] / base:>20.2f}{TARGETS_MS[name]:>12.0f}")
 
