@@ -227,3 +227,11 @@ def test_server_url_must_be_http(tmp_path: Path) -> None:
     result = run_hook(event(BILLING_PROMPT), "--server", "file:///etc/passwd", home=tmp_path)
     assert_silent(result)
     assert "must be an http:// or https:// URL" in result.stderr
+
+
+def test_plain_route_still_requires_agents(tmp_path: Path) -> None:
+    # --agents became optional for --hook --server; without --hook it is still required.
+    result = subprocess.run([sys.executable, "-m", "switchyard.cli", "route", "refund please"],
+                            capture_output=True, text=True, timeout=60, env=cli_env(tmp_path))
+    assert result.returncode == 2
+    assert "--agents DIR is required" in result.stderr
