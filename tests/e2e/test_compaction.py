@@ -6,7 +6,10 @@ history keeps every message, and a provider's context-length error is recovered 
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any, Iterator
+
+import pytest
 
 from switchyard.runtime.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
 from tests.support.fake_llm import FakeLLM, Text, ToolCalls, last_user_text
@@ -23,6 +26,8 @@ def _topic(i: int) -> str:
 
 
 def _is_summary_request(body: dict[str, Any]) -> bool:
+    if body.get("system") is not None:        # Anthropic's Messages API
+        return SUMMARY_INSTRUCTIONS in json.dumps(body["system"])
     first = (body.get("messages") or [{}])[0]
     return first.get("role") == "system" and first.get("content") == SUMMARY_INSTRUCTIONS
 
@@ -54,8 +59,9 @@ def fake_model(window: int | None) -> Iterator[tuple[FakeLLM, Model]]:
         yield fake, model
 
 
-def _agent(tmp_path: Any, fake: FakeLLM, **extra: Any) -> dict[str, Any]:
-    llm = {"provider": "openai-compatible", "model": "fake-model", "baseURL": fake.base_url,
+def _agent(tmp_path: Any, fake: FakeLLM, provider: str = "openai-compatible", **extra: Any) -> dict[str, Any]:
+    llm = {"provider": provider, "model": "fake-model",
+           "baseURL": fake.anthropic_base_url if provider == "anthropic" else fake.base_url,
            "apiKey": "sk-test-0123456789abcdefgh", **extra.pop("llm", {})}
     return {"agentId": "long", "systemPrompt": "You are terse.", "llm": llm,
             "storage": {"database": {"type": "sqlite", "path": str(tmp_path / "long.db")}}, **extra}
@@ -159,10 +165,13 @@ def test_the_session_continues_after_a_restart_from_its_summary(tmp_path):
         assert messages[-1]["content"] == "and now?" and request["tokens"] <= WINDOW
 
 
-def test_a_providers_context_length_error_is_recovered_from(tmp_path):
+@pytest.mark.parametrize("provider", ["openai-compatible", "anthropic"])
+def test_a_providers_context_length_error_is_recovered_from(tmp_path, provider):
     # The catalog does not know "fake-model" and no maxInputTokens is set: only the provider
-    # can say the request is too long, with OpenAI's 400 context_length_exceeded.
-    with fake_model(1500) as (fake, model), serve_agents(_agent(tmp_path, fake)) as live, live.client() as c:
+    # can say the request is too long (OpenAI: 400 context_length_exceeded; Anthropic: 400
+    # "prompt is too long").
+    with fake_model(1500) as (fake, model), serve_agents(_agent(tmp_path, fake, provider)) as live, \
+            live.client() as c:
         answers = [_send(c, _topic(i))["response"] for i in range(16)]
         with c.stream("POST", "/api/message-stream", json={"content": "one more " * 100, "sessionId": "long"}) as r:
             events = sse_events(r)
