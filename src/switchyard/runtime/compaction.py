@@ -150,7 +150,8 @@ class ContextFitter:
         if self.config.enabled and self.config.type == "reactive-overflow":
             cut = _cut(messages, counts, budget // 2)
             turns = _turn_start(messages, self.config.preserveLastNTurns)
-            if turns < cut and sum(counts[turns:]) <= budget:
+            # More than two thirds of the budget verbatim would bring the next summary too soon.
+            if turns < cut and sum(counts[turns:]) <= budget * 2 // 3:
                 cut = turns
             if cut > 1 or (cut == 1 and not is_summary(messages[0])):
                 summary = await self._summarise(messages[:cut], client, window or before, before)
