@@ -133,10 +133,12 @@ class ContextFitter:
         """The messages to send. A summary replaces the oldest part of `messages` in place (and
         is stored through `store_summary(summary, first kept message id)`); left-out messages
         are only left out of the returned list. With the event to publish, if anything changed."""
+        window = self.window(client, cfg)
+        if window is None and reason == "overflow":
+            return messages, None           # no known window: only the provider can say "too long"
         fixed = self.counter.text(system) + self.counter.tools(tools)
         counts = self.counter.messages(messages)
         before = fixed + sum(counts)
-        window = self.window(client, cfg)
         limit = None
         if window is not None:
             reserve = cfg.maxOutputTokens or min(ANSWER_RESERVE_MAX, window // 8)
