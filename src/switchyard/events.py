@@ -258,12 +258,29 @@ class MessageDequeuedEvent(Event):
     message_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class ContextCompactedEvent(Event):
+    """The conversation no longer fitted the model's window and was made to fit
+    (runtime/compaction.py): `strategy` is `reactive-overflow` (the oldest part summarised into
+    a stored summary message) or `drop-oldest` (left out of the request); `reason` is
+    `overflow` (found before the request) or `provider-error` (the provider said it was too long)."""
+
+    name: ClassVar[str] = "context:compacted"
+    original_tokens: int
+    compacted_tokens: int
+    original_messages: int
+    compacted_messages: int
+    strategy: str
+    reason: str
+    summary_message_id: str | None = None
+
+
 # Every event type, by name (the bus codec and tests look them up here).
 EVENT_TYPES: dict[str, type[Event]] = {cls.name: cls for cls in (
     ThinkingEvent, ChunkEvent, ToolCallEvent, ToolRunningEvent, ToolResultEvent, ResponseEvent,
     ErrorEvent, RetryingEvent, ApprovalRequestEvent, ApprovalResponseEvent, TitleUpdatedEvent,
     RoutingDecisionEvent, RunCompleteEvent, MessageQueuedEvent, MessageDequeuedEvent,
-    TodoUpdateEvent, ServiceEvent)}
+    TodoUpdateEvent, ServiceEvent, ContextCompactedEvent)}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ Usage:
                 ToolCalls([("call_1", "get_weather", {"city": "Paris"})]),
                 Error(status=429, retry_after=0),
                 Delay(2.0, then=Text("late")))
-    fake.requests   # [{"path", "headers", "json"}, ...] in arrival order
+    fake.requests   # [{"path", "headers", "json", "tokens"}, ...] in arrival order
+    fake.context_window = 4000   # longer requests get the provider's context-length error
     fake.stop()
 
 Each request consumes one scripted step (a step may also be a callable `f(body) -> step`);
@@ -46,7 +47,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.support.fake_llm_steps import (  # noqa: F401 - the steps are part of this module's interface
-    Broken, Delay, Error, ScriptItem, Stamped, Step, Text, ToolCalls, last_user_text, split, words_in)
+    Broken, Delay, Error, ScriptItem, Stamped, Step, Text, ToolCalls, context_length_exceeded, last_user_text,
+    request_tokens, split, words_in)
 
 
 class _Dropped(Exception):
@@ -75,6 +77,9 @@ class FakeLLM:
         self.requests: deque[dict[str, Any]] | list[dict[str, Any]] = (
             deque(maxlen=keep_requests) if keep_requests else [])
         self._script: deque[ScriptItem] = deque()
+        # A request larger than this (`request_tokens`) is refused as a real provider refuses
+        # it (OpenAI: 400 `context_length_exceeded`), without consuming a scripted step.
+        self.context_window: int | None = None
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -149,6 +154,7 @@ class FakeLLM:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.context_window = None
 
     @property
     def pending(self) -> int:
@@ -161,8 +167,12 @@ class FakeLLM:
 
     async def _take(self, request: Request) -> tuple[dict[str, Any], Step]:
         body = await request.json()
+        tokens = request_tokens(body)
         with self._lock:
-            self.requests.append({"path": request.url.path, "headers": dict(request.headers), "json": body})
+            self.requests.append({"path": request.url.path, "headers": dict(request.headers), "json": body,
+                                  "tokens": tokens})
+            if self.context_window is not None and tokens > self.context_window:
+                return body, context_length_exceeded(self.context_window, tokens)
             item = self._script.popleft() if self._script else None
         step = item(body) if callable(item) else item
         if step is None:
@@ -184,7 +194,9 @@ class FakeLLM:
         body, step = await self._take(request)
         model = body.get("model", "fake-model")
         if isinstance(step, Error):
-            return JSONResponse({"error": {"message": step.message, "type": "fake_error", "code": None}},
+            kind = "invalid_request_error" if step.status == 400 else "fake_error"
+            return JSONResponse({"error": {"message": step.message, "type": kind, "code": step.code,
+                                           "param": "messages" if step.code else None}},
                                 status_code=step.status, headers=self._retry_headers(step))
         usage = self._usage(step, body)
         if not body.get("stream"):
@@ -262,7 +274,10 @@ class FakeLLM:
         if isinstance(step, Error):
             kind = {429: "rate_limit_error", 401: "authentication_error", 400: "invalid_request_error",
                     529: "overloaded_error"}.get(step.status, "api_error")
-            return JSONResponse({"type": "error", "error": {"type": kind, "message": step.message}},
+            message = step.message
+            if step.code == "context_length_exceeded":   # Anthropic's wording of the same refusal
+                message = f"prompt is too long: {request_tokens(body)} tokens > {self.context_window} maximum"
+            return JSONResponse({"type": "error", "error": {"type": kind, "message": message}},
                                 status_code=step.status, headers=self._retry_headers(step))
         usage = self._usage(step, body)
         if not body.get("stream"):

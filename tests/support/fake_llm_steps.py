@@ -60,9 +60,17 @@ class Error(Step):
     header (a number of seconds, or a string such as an HTTP date)."""
 
     def __init__(self, status: int = 500, *, message: str | None = None, retry_after: Any = None,
-                 delay: float = 0.0) -> None:
-        self.status, self.retry_after, self.delay = status, retry_after, delay
+                 delay: float = 0.0, code: str | None = None) -> None:
+        self.status, self.retry_after, self.delay, self.code = status, retry_after, delay, code
         self.message = message or f"fake upstream error {status}"
+
+
+def context_length_exceeded(window: int, tokens: int) -> Error:
+    """OpenAI's answer to a request longer than the model's window (400,
+    `code: context_length_exceeded`, its wording); Anthropic's 400 says "prompt is too long"."""
+    return Error(400, code="context_length_exceeded",
+                 message=(f"This model's maximum context length is {window} tokens. However, your messages "
+                          f"resulted in {tokens} tokens. Please reduce the length of the messages."))
 
 
 class Delay(Step):
@@ -116,3 +124,18 @@ def last_user_text(body: dict[str, Any]) -> str:
 def words_in(body: dict[str, Any]) -> int:
     """The prompt size the fake reports as input tokens: the words of all messages, plus one."""
     return sum(len(text_of(m.get("content")).split()) for m in body.get("messages") or []) + 1
+
+
+def request_tokens(body: dict[str, Any]) -> int:
+    """The size the fake gives a request, in tokens: four characters a token of every message's
+    content (non-text content by its JSON), tool calls, the system prompt and the tool schemas,
+    plus four tokens of framing per message. Its own rule, deliberately not Switchyard's."""
+    def chars(value: Any) -> int:
+        if value is None:
+            return 0
+        return len(value) if isinstance(value, str) else len(json.dumps(value))
+
+    total = chars(body.get("system")) // 4 + chars(body.get("tools")) // 4
+    for message in body.get("messages") or []:
+        total += 4 + (chars(message.get("content")) + chars(message.get("tool_calls"))) // 4
+    return total

@@ -10,6 +10,7 @@ import pytest
 
 from switchyard.bus import codec
 from switchyard.events import (EVENT_TYPES, ApprovalRequestEvent, ApprovalResponseEvent, ChunkEvent,
+                               ContextCompactedEvent,
                                ErrorEvent, MessageDequeuedEvent, MessageQueuedEvent, ResponseEvent, RetryingEvent,
                                RoutedAgent, RoutingDecisionEvent, RunCompleteEvent, RunFailure, RunResult,
                                ServiceEvent, ThinkingEvent, TitleUpdatedEvent, TodoUpdateEvent,
@@ -88,6 +89,10 @@ CASES = [
      {"name": "message:queued", "sessionId": SID, "queue": "steer", "id": "q1", "position": 2}),
     (MessageDequeuedEvent(SID, "follow-up", ("q1", "q2")),
      {"name": "message:dequeued", "sessionId": SID, "queue": "follow-up", "ids": ["q1", "q2"], "count": 2}),
+    (ContextCompactedEvent(SID, 9000, 2100, 120, 9, "reactive-overflow", "overflow", "m7"),
+     {"name": "context:compacted", "sessionId": SID, "originalTokens": 9000, "compactedTokens": 2100,
+      "originalMessages": 120, "compactedMessages": 9, "strategy": "reactive-overflow", "reason": "overflow",
+      "summaryMessageId": "m7"}),
 ]
 
 

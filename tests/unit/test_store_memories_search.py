@@ -147,3 +147,33 @@ async def test_the_context_start_keeps_the_history(store, agent):
     assert [m["content"] for m in await sessions.context(agent, "s")] == ["fresh"]
     with pytest.raises(NotFoundError):
         await sessions.start_context(agent, "missing")
+
+
+def summary(content: str) -> dict:
+    return {**msg("system", content), "metadata": {"compaction": {"strategy": "reactive-overflow"}}}
+
+
+async def test_a_compaction_summary_heads_the_context_and_the_history_keeps_everything(store, agent):
+    sessions = store.sessions
+    turns = [msg("user", "one"), msg("assistant", "two"), msg("user", "three"), msg("assistant", "four")]
+    await _conversation(store, agent, "s", "o", *turns)
+    before = await sessions.get(agent, "s")
+    first = summary("summary of one and two")
+    next_seq = await sessions.compact(agent, "s", first, keep_from_id=turns[2]["id"])
+    after = await sessions.get(agent, "s")
+    assert after["messageCount"] == before["messageCount"] + 1      # the history's mark moves
+    assert [m["content"] for m in await sessions.context(agent, "s")] == [
+        "summary of one and two", "three", "four"]
+    # A second summary covers the first: the context starts from the newest one only.
+    await sessions.append(agent, "s", [msg("user", "five"), msg("assistant", "six")])
+    five = (await sessions.history(agent, "s"))[-2]
+    assert await sessions.compact(agent, "s", summary("summary of one to four"), keep_from_id=five["id"]) \
+        == next_seq + 3                                               # two appended, then the summary
+    assert [m["content"] for m in await sessions.context(agent, "s")] == ["summary of one to four", "five", "six"]
+    assert [m["content"] for m in await sessions.history(agent, "s")] == [
+        "one", "two", "three", "four", "summary of one and two", "five", "six", "summary of one to four"]
+    # Nothing kept verbatim: the context is the summary alone.
+    await sessions.compact(agent, "s", summary("all of it"), keep_from_id=None)
+    assert [m["content"] for m in await sessions.context(agent, "s")] == ["all of it"]
+    with pytest.raises(NotFoundError):
+        await sessions.compact(agent, "missing", summary("x"), keep_from_id=None)

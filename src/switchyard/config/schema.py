@@ -298,12 +298,30 @@ class RoutingConfig(Strict):
     fallback: bool = False
 
 
+class CompactionConfig(Strict):
+    """How a conversation that outgrows the model's context window is made to fit
+    (runtime/compaction.py): `reactive-overflow` summarises its oldest part with the agent's
+    model; `noop` (or `enabled: false`) leaves the older turns out of the request instead."""
+
+    type: Literal["reactive-overflow", "noop"] = "reactive-overflow"
+    enabled: bool = True
+    # The window to fit in, overriding llm.maxInputTokens and the model catalog.
+    maxContextTokens: int | None = Field(None, gt=0)
+    # Compact when the request would exceed this fraction of the window.
+    thresholdPercent: float = Field(0.9, ge=0.1, le=1.0)
+    # The last turns (from a user message on) kept verbatim when they fit.
+    preserveLastNTurns: int = Field(2, ge=0)
+    maxSummaryTokens: int = Field(2000, gt=0)
+    # Instructions for the model that writes the summary, replacing Switchyard's own.
+    summaryPrompt: str | None = Field(None, min_length=1)
+
+
 # --- the agent -------------------------------------------------------------------------
 
 class AgentConfig(Strict):
     UNIMPLEMENTED: ClassVar[tuple[str, ...]] = (
         "telemetry", "image", "hooks", "agentFile", "logger", "elicitation",
-        "resources", "compaction", "plugins", "internalResources",
+        "resources", "plugins", "internalResources",
     )
 
     agentId: str = Field("default-agent", min_length=1, max_length=100,
@@ -320,6 +338,7 @@ class AgentConfig(Strict):
     prompts: list[PromptConfig] = Field(default_factory=list)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     tools: list[ToolFamilyConfig] = Field(default_factory=list)
+    compaction: CompactionConfig = Field(default_factory=CompactionConfig)
 
     @field_validator("mcpServers", mode="before")
     @classmethod

@@ -55,6 +55,14 @@ _MODELS: dict[str, list[tuple[str, int, str, list[str]]]] = {
 }
 
 
+def max_input_tokens(provider: str | None, model: str | None) -> int | None:
+    """The context window of a catalogued model; None when the catalog does not know it."""
+    for name, max_in, _, _ in _MODELS.get(provider or "", []):
+        if name == model:
+            return max_in
+    return None
+
+
 def _has_key(provider: str, env: Mapping[str, str]) -> bool:
     preset = PRESETS[provider]
     if not preset.key_env:

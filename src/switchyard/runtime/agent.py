@@ -26,6 +26,7 @@ from switchyard.config.schema import LLMConfig
 from switchyard.errors import ConflictError
 from switchyard.events import Event, RetryingEvent
 from switchyard.llm.base import LLMClient
+from switchyard.runtime.compaction import ContextFitter
 from switchyard.runtime.models import ModelClients
 from switchyard.runtime import context
 from switchyard.runtime.prompt import config_sections
@@ -77,6 +78,7 @@ class Agent:
         self.queued = QueuedInput(self.publisher.publish, self._start_queued_turn, self._spawn_queued,
                                   self._occupied)
         self.prompt = SystemPrompt(self.id, self.config.memories, self.store.memories)
+        self.fitter = ContextFitter(self.config.compaction)
         self.system_prompt: str | None = None
         self.started = False
 
@@ -144,7 +146,8 @@ class Agent:
         return TurnContext(agent_id=self.id, store=self.store, tools=self.tools, approvals=self.approvals,
                            system_prompt=self.system_prompt, model_for=self._model_for,
                            publish=self.publisher.for_run(run), working_dir=Path(self.loaded.agent_dir),
-                           take_steer=self.queued.take_steer, prompt_for=self.prompt.build)
+                           take_steer=self.queued.take_steer, prompt_for=self.prompt.build,
+                           fitter=self.fitter)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> Any:
         return self.supervisor.spawn(work, name=name)

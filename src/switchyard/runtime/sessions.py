@@ -65,9 +65,12 @@ class LiveSession:
         self._lent = (history, len(history), self.history_chars)
         return history
 
-    def keep_history(self, messages: list[dict[str, Any]], mark: tuple[Any, int, int]) -> None:
+    def keep_history(self, messages: list[dict[str, Any]], mark: tuple[Any, int, int], *,
+                     rebuilt: bool = False) -> None:
+        """Keep the history a turn leaves; `rebuilt`: the turn replaced messages of the list
+        (compaction), not only appended, so it is sized again."""
         lent, self._lent = self._lent, None
-        if lent is not None and lent[0] is messages:
+        if lent is not None and lent[0] is messages and not rebuilt:
             chars = lent[2] + _size(messages[lent[1]:])
         else:
             chars = _size(messages)

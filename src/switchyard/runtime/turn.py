@@ -28,6 +28,7 @@ from switchyard.ids import new_id, now_ms
 from switchyard.llm.base import (Finish, LLMClient, ReasoningDelta, StepResult, TextDelta,
                                  ToolCall, ToolCallAccumulator, ToolCallDelta, Usage)
 from switchyard.runtime import interruptions
+from switchyard.runtime.compaction import ContextFitter, is_context_overflow
 from switchyard.runtime.run import Run, current_run
 from switchyard.runtime.sessions import LiveSession
 from switchyard.store import Store
@@ -58,6 +59,8 @@ class TurnContext:
     # The system prompt for a session, built once per turn (runtime contributors, the
     # owner's memories); None: `system_prompt` as it is.
     prompt_for: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None
+    # Fits each request into the model's window (runtime/compaction.py); None: sent as it is.
+    fitter: ContextFitter | None = None
 
 
 class TurnRunner:
@@ -85,7 +88,8 @@ class TurnRunner:
             finish_reason = await self._loop(client, cfg, messages, state, emit)
             if state.stored_seq is not None:
                 live.keep_history(messages, (session["createdAt"], state.stored_seq,
-                                             session["messageCount"] + state.appended))
+                                             session["messageCount"] + state.appended),
+                                  rebuilt=state.compacted)
         except asyncio.CancelledError:
             finish_reason = "cancelled"
             await self._record_partial(sid, state, interruptions.CANCELLED)
@@ -129,7 +133,7 @@ class TurnRunner:
             await self._inject_steer(messages, state, emit)
             state.steps += 1
             # Read the tools at every step: an MCP server may (re)connect during a turn.
-            step = await self._step(client, messages, self.ctx.tools.specs(), state, emit)
+            step = await self._fitted_step(client, cfg, messages, self.ctx.tools.specs(), state, emit)
             if not step.tool_calls:
                 await self._answer(step.text, step.reasoning, step.finish_reason, messages, state, emit)
                 return step.finish_reason
@@ -137,6 +141,37 @@ class TurnRunner:
         # The model still wanted tools after maxIterations steps: stop, and say so.
         await self._answer("", "", "max-steps", messages, state, emit)
         return "max-steps"
+
+    async def _fitted_step(self, client: LLMClient, cfg: LLMConfig, messages: list[dict[str, Any]],
+                           tools: list[Any], state: "_TurnState", emit: Emit) -> StepResult:
+        """One model step on the conversation fitted to the window; when the provider still
+        says it is too long, one tighter fit and a retry."""
+        if self.ctx.fitter is None:
+            return await self._step(client, messages, tools, state, emit)
+        request = await self._fit(client, cfg, messages, tools, state, emit, "overflow")
+        try:
+            return await self._step(client, request, tools, state, emit)
+        except LLMError as exc:
+            if not is_context_overflow(exc) or state.text:
+                raise
+            log.info("session %s: the provider found the request too long; compacting", state.session_id)
+        request = await self._fit(client, cfg, messages, tools, state, emit, "provider-error")
+        return await self._step(client, request, tools, state, emit)
+
+    async def _fit(self, client: LLMClient, cfg: LLMConfig, messages: list[dict[str, Any]], tools: list[Any],
+                   state: "_TurnState", emit: Emit, reason: str) -> list[dict[str, Any]]:
+        async def store_summary(summary: dict[str, Any], keep_from_id: str | None) -> None:
+            state.stored(await self.ctx.store.sessions.compact(self.ctx.agent_id, state.session_id,
+                                                               summary, keep_from_id), 1)
+            state.compacted = True
+
+        assert self.ctx.fitter is not None
+        request, event = await self.ctx.fitter.fit(messages, system=state.system, tools=tools, client=client,
+                                                   cfg=cfg, session_id=state.session_id,
+                                                   store_summary=store_summary, reason=reason)
+        if event is not None:
+            emit(event)
+        return request
 
     async def _inject_steer(self, messages: list[dict[str, Any]], state: "_TurnState", emit: Emit) -> None:
         """Steer messages queued since the last step join the conversation as user messages
@@ -288,6 +323,7 @@ class _TurnState:
         # messages the turn appended after its user message (for the history cache's mark).
         self.stored_seq: int | None = None
         self.appended = 0
+        self.compacted = False  # a summary replaced the oldest messages of the turn's list
 
     def stored(self, next_seq: int | None, count: int) -> None:
         self.stored_seq = next_seq

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from switchyard.events import (ApprovalRequestEvent, ApprovalResponseEvent, ChunkEvent, ErrorEvent, Event,
+from switchyard.events import (ApprovalRequestEvent, ApprovalResponseEvent, ChunkEvent, ContextCompactedEvent,
+                               ErrorEvent, Event,
                                MessageDequeuedEvent, MessageQueuedEvent, ResponseEvent, RetryingEvent,
                                RoutingDecisionEvent, RunCompleteEvent, ServiceEvent,
                                ThinkingEvent, TitleUpdatedEvent, TodoUpdateEvent, ToolCallEvent, ToolResultEvent,
@@ -162,6 +163,14 @@ def _dequeued(e: MessageDequeuedEvent, out: dict[str, Any]) -> None:
     out.update(queue=e.queue, ids=list(e.message_ids), count=len(e.message_ids))
 
 
+def _compacted(e: ContextCompactedEvent, out: dict[str, Any]) -> None:
+    out.update(originalTokens=e.original_tokens, compactedTokens=e.compacted_tokens,
+               originalMessages=e.original_messages, compactedMessages=e.compacted_messages,
+               strategy=e.strategy, reason=e.reason)
+    if e.summary_message_id is not None:
+        out["summaryMessageId"] = e.summary_message_id
+
+
 _ENCODERS: dict[type[Event], Callable[[Any, dict[str, Any]], None]] = {
     ThinkingEvent: _thinking, ChunkEvent: _chunk, ToolCallEvent: _tool_call,
     ToolRunningEvent: _tool_running, ToolResultEvent: _tool_result, ResponseEvent: _response,
@@ -169,5 +178,5 @@ _ENCODERS: dict[type[Event], Callable[[Any, dict[str, Any]], None]] = {
     ApprovalResponseEvent: _approval_response, TitleUpdatedEvent: _title, TodoUpdateEvent: _todos,
     ServiceEvent: _service,
     RoutingDecisionEvent: _routing, RunCompleteEvent: _run_complete,
-    MessageQueuedEvent: _queued, MessageDequeuedEvent: _dequeued,
+    MessageQueuedEvent: _queued, MessageDequeuedEvent: _dequeued, ContextCompactedEvent: _compacted,
 }

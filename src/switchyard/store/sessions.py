@@ -16,6 +16,12 @@ from switchyard.store.database import Database
 from switchyard.store.fulltext import message_text
 from switchyard.store.tables import messages, sessions
 
+
+def is_summary(message: dict[str, Any]) -> bool:
+    """A compaction summary message (runtime/compaction.py marks it in its metadata)."""
+    metadata = message.get("metadata")
+    return isinstance(metadata, dict) and "compaction" in metadata
+
 # API name -> column, for the running token totals.
 _USAGE_COLUMNS = {
     "inputTokens": "input_tokens",
@@ -223,9 +229,48 @@ class SessionStore:
             _HISTORY, {"a": agent_id, "s": session_id}).all()])
 
     async def context(self, agent_id: str, session_id: str) -> list[dict[str, Any]]:
-        """The messages the model sees: the history from the session's context start on."""
-        return await self.db.read(lambda conn: [r.body for r in conn.execute(
-            _CONTEXT, {"a": agent_id, "s": session_id}).all()])
+        """The messages the model sees: the history from the session's context start on, with
+        the newest compaction summary first (it is stored after the messages it keeps verbatim,
+        see `compact`; an older summary in the range is part of what it summarises)."""
+        def run(conn: Connection) -> list[dict[str, Any]]:
+            bodies = [r.body for r in conn.execute(_CONTEXT, {"a": agent_id, "s": session_id}).all()]
+            summaries = [i for i, body in enumerate(bodies) if is_summary(body)]
+            if not summaries:
+                return bodies
+            newest = summaries[-1]
+            dropped = set(summaries)
+            return [bodies[newest], *(b for i, b in enumerate(bodies) if i not in dropped)]
+        return await self.db.read(run)
+
+    async def compact(self, agent_id: str, session_id: str, summary: dict[str, Any],
+                      keep_from_id: str | None) -> int:
+        """Store a compaction summary (runtime/compaction.py) and start the model's context at
+        the first message kept verbatim (`keep_from_id`; None: at the summary itself), in one
+        transaction: the model then sees the summary followed by the kept messages, and the
+        user's history keeps everything. Returns the session's next sequence number (its mark
+        moves, as with `append`)."""
+        ts = now_ms()
+        params = {"a": agent_id, "s": session_id, "n": 1, "ts": ts, "title": None,
+                  **{f"u_{column}": 0 for column in _USAGE_COLUMNS.values()}}
+
+        def run(conn: Connection) -> int:
+            row = conn.execute(_APPEND, params).first()
+            if row is None:
+                raise _not_found(session_id)
+            seq = row.next_seq - 1
+            conn.execute(_INSERT_MESSAGES, [{
+                "agent_id": agent_id, "session_id": session_id, "seq": seq, "id": summary["id"],
+                "role": summary["role"], "created_at": summary.get("timestamp", ts), "body": summary,
+                "text": message_text(summary)}])
+            start = seq
+            if keep_from_id is not None:
+                kept = conn.execute(select(messages.c.seq).where(
+                    messages.c.agent_id == agent_id, messages.c.session_id == session_id,
+                    messages.c.id == keep_from_id)).scalar()
+                start = seq if kept is None else kept
+            conn.execute(update(sessions).where(*_where(agent_id, session_id)).values(context_start_seq=start))
+            return row.next_seq
+        return await self.db.write(run)
 
     async def start_context(self, agent_id: str, session_id: str, at_seq: int | None = None) -> int:
         """Start the model's context at message `at_seq` (None: after the last message, i.e.
