@@ -245,3 +245,16 @@ def test_llm_current_switch_catalog_never_show_keys(client):
     catalog = client.get("/api/llm/catalog").json()
     assert "openai" in catalog["providers"] and "anthropic" in catalog["providers"]
     assert "sk-" not in json.dumps(catalog)
+    assert {"google", "vertex", "bedrock", "cohere", "minimax", "glm", "dexto-nova"} <= set(catalog["providers"])
+
+    gemini = client.get("/api/llm/capabilities", params={"provider": "google", "model": "gemini-2.5-pro"}).json()
+    assert gemini["supportedFileTypes"] == ["image", "pdf"]
+    assert gemini["reasoning"]["capable"] is True and gemini["reasoning"]["paradigm"] == "budget"
+    assert gemini["reasoning"]["supportsBudgetTokens"] is True and "off" in gemini["reasoning"]["supportedVariants"]
+    o4 = client.get("/api/llm/capabilities", params={"provider": "openai", "model": "o4-mini"}).json()
+    assert o4["reasoning"]["paradigm"] == "effort" and o4["reasoning"]["supportsBudgetTokens"] is False
+    glm = client.get("/api/llm/capabilities", params={"provider": "glm"}).json()
+    assert glm["model"] == "glm-4.5" and glm["reasoning"] == {
+        "capable": False, "paradigm": "none", "variants": [], "supportedVariants": [], "supportsBudgetTokens": False}
+    bad = client.get("/api/llm/capabilities", params={"provider": "gemini"})
+    assert bad.status_code == 400 and bad.json()["message"].startswith("provider: Input should be 'openai'")

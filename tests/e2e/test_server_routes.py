@@ -94,6 +94,7 @@ MAIN = {
     ("get", "/api/llm/current"): "LLMCurrent",
     ("post", "/api/llm/switch"): "LLMSwitched",
     ("get", "/api/llm/catalog"): "LLMCatalog",
+    ("get", "/api/llm/capabilities"): "LLMCapabilities",
     ("get", "/api/agents"): "AgentList",
     ("get", "/api/approvals"): "ApprovalList",
     ("get", "/api/tools"): "ToolList",
@@ -154,6 +155,7 @@ def test_real_answers_match_their_documented_models(tmp_path):
         check(rm.LLMCurrent, c.get("/api/llm/current?sessionId=s1"))
         check(rm.LLMCatalog, c.get("/api/llm/catalog"))
         check(rm.LLMCatalog, c.get("/api/llm/catalog?mode=flat"))
+        check(rm.LLMCapabilities, c.get("/api/llm/capabilities?provider=google&model=gemini-2.5-pro"))
         check(rm.LLMSwitched, c.post("/api/llm/switch", json={"provider": "echo", "model": "echo"}))
         check(rm.AgentList, c.get("/api/agents"))
         check(rm.AgentRef, c.get("/api/agents/current"))

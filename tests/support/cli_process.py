@@ -28,8 +28,8 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
 class CliProcess:
     """`switchyard ARGS` with stdout and stderr merged into `lines`, read by a thread."""
 
-    def __init__(self, *args: str, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "switchyard.cli", *args], env=env, text=True,
+    def __init__(self, *args: str, env: dict[str, str], cwd: str | None = None) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "switchyard.cli", *args], env=env, text=True, cwd=cwd,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
         self.lines: list[str] = []
         self._changed = threading.Condition()

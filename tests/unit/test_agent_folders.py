@@ -121,13 +121,13 @@ def test_unset_variables_warn_in_validate_and_fail_with_strict_and_at_serve(tmp_
     assert f"{readme_agent}: llm.apiKey: environment variable $OPENAI_API_KEY is not set" in serve.stderr
 
 
-def test_validate_and_serve_agree_on_an_unsupported_provider(tmp_path):
-    google = write(tmp_path, "gemini.yml", "llm: {provider: google, model: gemini-2.5-pro, apiKey: abc}\n")
+def test_validate_and_serve_agree_on_an_unknown_provider(tmp_path):
+    google = write(tmp_path, "gemini.yml", "llm: {provider: gemini, model: gemini-2.5-pro, apiKey: abc}\n")
     validated = cli("validate", str(google))
     served = cli("serve", "--agent", str(google), "--port", "1")
     assert validated.returncode == 1 and served.returncode == 2
     for result in (validated, served):
-        assert f"{google}: llm.provider: 'google' is not supported by Switchyard" in result.stderr
+        assert f"{google}: llm.provider: got 'gemini'; expected 'openai'" in result.stderr
         assert "Traceback" not in result.stderr
 
 

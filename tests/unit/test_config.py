@@ -92,8 +92,7 @@ def test_the_reference_example_loads_with_one_warning_per_unimplemented_field(tm
     faq = config.systemPrompt.contributors[2]
     assert faq.files == [f"{tmp_path}/docs/faq.md"]
     flagged = sorted(w.split("`")[1] for w in loaded.warnings)
-    assert flagged == sorted(["elicitation", "tools[0].enabledTools", "resources", "hooks",
-                              "llm.reasoning", "storage.blob"])
+    assert flagged == sorted(["elicitation", "tools[0].enabledTools", "resources", "hooks", "storage.blob"])
     assert len(loaded.warnings) == len(set(loaded.warnings))
 
 

@@ -73,8 +73,17 @@ class SystemPromptConfig(Strict):
 
 # --- llm -------------------------------------------------------------------------------
 
+class ReasoningConfig(Strict):
+    """How hard a thinking model thinks: a preset, or an explicit token budget (which wins
+    where the provider takes a budget). Mapped per provider in switchyard.llm."""
+
+    # off|low|medium|high|max|xhigh in the reference; other names mean the provider's default.
+    variant: str = Field("medium", min_length=1)
+    budgetTokens: int | None = Field(None, ge=0)
+
+
 class LLMConfig(Strict):
-    UNIMPLEMENTED: ClassVar[tuple[str, ...]] = ("allowedMediaTypes", "reasoning")
+    UNIMPLEMENTED: ClassVar[tuple[str, ...]] = ("allowedMediaTypes",)
 
     provider: ProviderName | None = None  # None: detect from the environment (see llm.factory)
     model: str | None = None
@@ -87,6 +96,7 @@ class LLMConfig(Strict):
     # Switchyard's own: request timeout in seconds and bounded retries.
     timeout: float = Field(60.0, gt=0)
     maxRetries: int = Field(2, ge=0, le=10)
+    reasoning: ReasoningConfig | None = None
 
     @field_validator("baseURL")
     @classmethod

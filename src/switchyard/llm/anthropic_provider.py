@@ -14,6 +14,7 @@ from switchyard.config.schema import LLMConfig
 
 from .base import Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, content_to_text
 from .presets import ResolvedLLM
+from .reasoning import budget
 from .retry import OnRetry, RetryingSDKClient, RetryPolicy
 
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens on every request
@@ -156,7 +157,14 @@ class AnthropicClient(RetryingSDKClient):
             request["system"] = system_text
         if tools:
             request["tools"] = to_anthropic_tools(tools)
-        if self._cfg.temperature is not None:
+        thinking = budget(self._cfg.reasoning, 4096) if self._cfg.reasoning is not None else 0
+        if thinking:
+            # The API wants 1024 <= budget < max_tokens, and no temperature with thinking.
+            thinking = max(1024, thinking)
+            request["thinking"] = {"type": "enabled", "budget_tokens": thinking}
+            if request["max_tokens"] <= thinking:
+                request["max_tokens"] = thinking + DEFAULT_MAX_TOKENS
+        elif self._cfg.temperature is not None:
             request["temperature"] = self._cfg.temperature
         return self._with_retries(lambda: self._attempt(request))
 

@@ -45,6 +45,40 @@ _MODELS: dict[str, list[tuple[str, int, str, list[str]]]] = {
         ("llama3.2", 128_000, "Llama 3.2", []),
         ("qwen2.5", 32_768, "Qwen 2.5", []),
     ],
+    "google": [
+        ("gemini-2.5-flash", 1_048_576, "Gemini 2.5 Flash", _IMG_PDF),
+        ("gemini-2.5-pro", 1_048_576, "Gemini 2.5 Pro", _IMG_PDF),
+        ("gemini-2.5-flash-lite", 1_048_576, "Gemini 2.5 Flash-Lite", _IMG_PDF),
+        ("gemini-2.5-flash-image", 32_768, "Gemini 2.5 Flash Image (nano-banana)", ["image"]),
+    ],
+    "vertex": [
+        ("gemini-2.5-flash", 1_048_576, "Gemini 2.5 Flash (Vertex AI)", _IMG_PDF),
+        ("gemini-2.5-pro", 1_048_576, "Gemini 2.5 Pro (Vertex AI)", _IMG_PDF),
+    ],
+    "bedrock": [
+        ("amazon.nova-lite-v1:0", 300_000, "Amazon Nova Lite", ["image"]),
+        ("amazon.nova-pro-v1:0", 300_000, "Amazon Nova Pro", ["image"]),
+        ("anthropic.claude-3-5-haiku-20241022-v1:0", 200_000, "Claude 3.5 Haiku (Bedrock)", []),
+        ("anthropic.claude-sonnet-4-5-20250929-v1:0", 200_000, "Claude Sonnet 4.5 (Bedrock)", ["image"]),
+    ],
+    "cohere": [
+        ("command-a-03-2025", 256_000, "Command A", []),
+        ("command-r-plus-08-2024", 128_000, "Command R+", []),
+        ("command-r7b-12-2024", 128_000, "Command R7B", []),
+    ],
+    "minimax": [
+        ("MiniMax-M2", 204_800, "MiniMax M2", []),
+        ("MiniMax-Text-01", 1_000_192, "MiniMax Text 01", []),
+    ],
+    "glm": [
+        ("glm-4.5", 128_000, "GLM-4.5", []),
+        ("glm-4.5-air", 128_000, "GLM-4.5 Air", []),
+        ("glm-4.5v", 64_000, "GLM-4.5V", ["image"]),
+    ],
+    "dexto-nova": [
+        ("anthropic/claude-haiku-4.5", 200_000, "Claude Haiku 4.5 (Dexto Nova)", ["image"]),
+        ("openai/gpt-4o-mini", 128_000, "GPT-4o mini (Dexto Nova)", ["image"]),
+    ],
     "llama-cpp": [("default", 8_192, "Model loaded by llama.cpp server", [])],
     "local": [("smollm2-135m-instruct", 2_048, "SmolLM2 135M Instruct (offline)", [])],
     "echo": [("echo", 1_000_000, "Echo (offline test model)", [])],

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from switchyard.errors import ConfigError
 
 from .base import LLMClient
-from .presets import (KIND_ANTHROPIC, KIND_ECHO, KIND_LOCAL, PRESETS, SUPPORTED, UNSUPPORTED,
+from .presets import (KIND_ANTHROPIC, KIND_BEDROCK, KIND_ECHO, KIND_GOOGLE, KIND_LOCAL, KIND_VERTEX, PRESETS, SUPPORTED,
                       ResolvedLLM)
 from .retry import OnRetry, RetryPolicy
 
@@ -63,11 +63,6 @@ def resolve_llm(cfg: Any, env: Mapping[str, str] = os.environ) -> ResolvedLLM:
     if provider is None:
         provider, notice = _auto_provider(cfg, env)
 
-    if provider in UNSUPPORTED:
-        raise ConfigError(
-            f"llm.provider '{provider}' is a Dexto provider that Switchyard does not support; "
-            f"supported providers: {', '.join(SUPPORTED)}",
-            issues=[{"path": "llm.provider", "message": f"'{provider}' is not supported by Switchyard"}])
     preset = PRESETS.get(provider)
     if preset is None:
         raise ConfigError(f"unknown llm.provider '{provider}'; supported providers: {', '.join(SUPPORTED)}",
@@ -92,11 +87,31 @@ def resolve_llm(cfg: Any, env: Mapping[str, str] = os.environ) -> ResolvedLLM:
     if preset.supports_base_url:
         base_url = cfg.baseURL or (env.get(preset.base_url_env) if preset.base_url_env else None) \
             or preset.base_url
-        if not base_url:
+        # Vertex and Bedrock: the SDK's regional endpoint.
+        if not base_url and preset.kind not in (KIND_VERTEX, KIND_BEDROCK):
             hint = f" (or set {preset.base_url_env})" if preset.base_url_env else ""
             raise ConfigError(f"llm.baseURL is required for provider '{provider}'{hint}",
                               issues=[{"path": "llm.baseURL", "message": f"required for provider '{provider}'"}])
+    if preset.kind == KIND_VERTEX and not api_key and not vertex_project(env):
+        raise ConfigError(
+            "provider 'vertex' needs a Google Cloud project: set GOOGLE_VERTEX_PROJECT (and "
+            "GOOGLE_VERTEX_LOCATION, default us-central1) with Application Default Credentials, "
+            "or an API key in GOOGLE_VERTEX_API_KEY / llm.apiKey",
+            issues=[{"path": "llm.provider", "message": "'vertex' needs GOOGLE_VERTEX_PROJECT or an API key"}])
     return ResolvedLLM(provider=provider, model=model, api_key=api_key, base_url=base_url, notice=notice)
+
+
+def vertex_project(env: Mapping[str, str]) -> str | None:
+    return env.get("GOOGLE_VERTEX_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or None
+
+
+def vertex_options(resolved: ResolvedLLM, env: Mapping[str, str]) -> dict[str, Any]:
+    """The google-genai Client's Vertex arguments: an API key (express mode), or a project and
+    location with Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud)."""
+    if resolved.api_key:
+        return {"api_key": resolved.api_key}
+    return {"project": vertex_project(env),
+            "location": env.get("GOOGLE_VERTEX_LOCATION") or env.get("GOOGLE_CLOUD_LOCATION") or "us-central1"}
 
 
 def create_llm_client(cfg: Any, env: Mapping[str, str] = os.environ, on_retry: OnRetry | None = None,
@@ -116,5 +131,13 @@ def create_llm_client(cfg: Any, env: Mapping[str, str] = os.environ, on_retry: O
     if kind == KIND_ANTHROPIC:
         from .anthropic_provider import AnthropicClient
         return AnthropicClient(resolved, cfg, on_retry=on_retry, retry_policy=retry_policy)
+    if kind == KIND_BEDROCK:
+        from .bedrock_provider import BedrockClient
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return BedrockClient(resolved, cfg, region=region, on_retry=on_retry, retry_policy=retry_policy)
+    if kind in (KIND_GOOGLE, KIND_VERTEX):
+        from .google_provider import GoogleClient
+        return GoogleClient(resolved, cfg, on_retry=on_retry, retry_policy=retry_policy,
+                            vertex=vertex_options(resolved, env) if kind == KIND_VERTEX else None)
     from .openai_provider import OpenAIClient
     return OpenAIClient(resolved, cfg, on_retry=on_retry, retry_policy=retry_policy)

@@ -14,6 +14,7 @@ from switchyard.config.schema import LLMConfig
 
 from .base import Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, content_to_text
 from .presets import ResolvedLLM
+from .reasoning import openai_effort
 from .retry import OnRetry, RetryingSDKClient, RetryPolicy
 
 FINISH_REASONS = {
@@ -147,6 +148,12 @@ class OpenAIClient(RetryingSDKClient):
             # mostly only know the older max_tokens.
             key = "max_completion_tokens" if self.provider == "openai" else "max_tokens"
             request[key] = self._cfg.maxOutputTokens
+        if self._cfg.reasoning is not None and self.provider == "openai":
+            # Only OpenAI's own API is known to take reasoning_effort; compatible servers may
+            # reject the unknown field.
+            effort = openai_effort(self._cfg.reasoning)
+            if effort:
+                request["reasoning_effort"] = effort
         return self._with_retries(lambda: self._attempt(request))
 
     async def _attempt(self, request: dict[str, Any]) -> AsyncIterator[Delta]:

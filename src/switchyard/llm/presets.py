@@ -14,6 +14,9 @@ KIND_OPENAI = "openai"          # openai_provider.OpenAIClient
 KIND_ANTHROPIC = "anthropic"    # anthropic_provider.AnthropicClient
 KIND_ECHO = "echo"              # echo.EchoClient (offline test model)
 KIND_LOCAL = "local"            # local_provider.LocalClient (llama.cpp, in process)
+KIND_GOOGLE = "google"          # google_provider.GoogleClient (google-genai SDK)
+KIND_VERTEX = "vertex"          # the same client on Vertex AI (project + location, ADC)
+KIND_BEDROCK = "bedrock"        # bedrock_provider.BedrockClient (boto3, the [bedrock] extra)
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,33 @@ PRESETS: dict[str, Preset] = {p.id: p for p in [
            "default", base_url_env="LLAMA_CPP_BASE_URL"),
     Preset("vllm", "vLLM", KIND_OPENAI, "http://127.0.0.1:8000/v1", "VLLM_API_KEY", False, None,
            base_url_env="VLLM_BASE_URL"),
+    # The SDK appends /v1beta/models/{model}:streamGenerateContent to this root.
+    Preset("google", "Google Gemini", KIND_GOOGLE, "https://generativelanguage.googleapis.com",
+           "GOOGLE_GENERATIVE_AI_API_KEY", True, "gemini-2.5-flash", base_url_env="GOOGLE_GEMINI_BASE_URL"),
+    # Vertex AI: Google Cloud credentials (Application Default Credentials) and a project from
+    # GOOGLE_VERTEX_PROJECT; or an API key (Vertex "express mode"). No base URL needed.
+    Preset("vertex", "Google Vertex AI", KIND_VERTEX, None, "GOOGLE_VERTEX_API_KEY", False,
+           "gemini-2.5-flash", base_url_env="GOOGLE_VERTEX_BASE_URL"),
+    # Bedrock: the AWS credential chain and AWS_REGION; no key of ours, no base URL needed
+    # (AWS_ENDPOINT_URL_BEDROCK_RUNTIME is the SDK's standard override).
+    Preset("bedrock", "Amazon Bedrock", KIND_BEDROCK, None, None, False, "amazon.nova-lite-v1:0",
+           base_url_env="AWS_ENDPOINT_URL_BEDROCK_RUNTIME"),
+    # Hosted services through their documented OpenAI-compatible endpoints (chat completions
+    # with streaming and tools); a baseURL overrides, e.g. for a regional endpoint.
+    Preset("cohere", "Cohere", KIND_OPENAI, "https://api.cohere.ai/compatibility/v1", "COHERE_API_KEY",
+           True, "command-a-03-2025"),
+    Preset("minimax", "MiniMax", KIND_OPENAI, "https://api.minimax.io/v1", "MINIMAX_API_KEY", True,
+           "MiniMax-M2"),
+    Preset("glm", "GLM (Zhipu AI)", KIND_OPENAI, "https://open.bigmodel.cn/api/paas/v4", "ZHIPU_API_KEY",
+           True, "glm-4.5"),
+    # Dexto's own gateway (OpenRouter-style model ids, billed to a Dexto account).
+    Preset("dexto-nova", "Dexto Nova", KIND_OPENAI, "https://api.dexto.ai/v1", "DEXTO_API_KEY", True,
+           "anthropic/claude-haiku-4.5"),
     Preset("local", "Local (SmolLM2 in process)", KIND_LOCAL, None, None, False,
            "smollm2-135m-instruct", supports_base_url=False),
     Preset("echo", "Echo (offline test model)", KIND_ECHO, None, None, False, "echo",
            supports_base_url=False),
 ]}
-
-# Providers the reference (Dexto) format names that Switchyard does not implement.
-UNSUPPORTED = ("google", "cohere", "vertex", "bedrock", "minimax", "glm", "dexto-nova")
 
 SUPPORTED = tuple(PRESETS)
 

@@ -133,6 +133,8 @@ def classify(exc: BaseException) -> UpstreamFailure:
     """Map an SDK / transport exception to an UpstreamFailure without importing the SDKs."""
     names = {cls.__name__ for cls in type(exc).__mro__}
     status = getattr(exc, "status_code", None)
+    if status is None and type(exc).__module__.startswith("google.genai"):
+        status = getattr(exc, "code", None)  # google-genai's APIError: .code, .message, .response
     response = getattr(exc, "response", None)
     if isinstance(status, int) and response is not None:
         message = _body_message(getattr(exc, "body", None)) or getattr(exc, "message", None) or str(exc)
@@ -233,13 +235,14 @@ class RetryingSDKClient:
         self.model = resolved.model
         self._cfg = cfg
         self._api_key = resolved.api_key
+        self._secrets: list[str] = []  # other credentials a provider holds (scrubbed too)
         self._base_url = resolved.base_url
         self._on_retry = on_retry
         self._policy = retry_policy or RetryPolicy(max_retries=cfg.maxRetries)
 
     def _with_retries(self, attempt: Callable[[], AsyncIterator[Any]]) -> AsyncIterator[Any]:
         return stream_with_retries(attempt, provider=self.provider, policy=self._policy,
-                                   secrets=[self._api_key], base_url=self._base_url,
+                                   secrets=[self._api_key, *self._secrets], base_url=self._base_url,
                                    on_retry=self._on_retry)
 
     async def aclose(self) -> None:

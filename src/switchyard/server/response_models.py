@@ -127,6 +127,7 @@ class LLMPublicConfig(_Body):
     maxInputTokens: int | None = None
     maxOutputTokens: int | None = None
     temperature: float | None = None
+    reasoning: dict[str, Any] | None = None
     displayName: str | None = None
 
 
@@ -163,6 +164,15 @@ class LLMCatalog(_Body):
 
     providers: dict[str, CatalogProvider] | None = None
     models: list[CatalogModel] | None = None
+
+
+class LLMCapabilities(_Body):
+    """What a model takes (file types) and how `llm.reasoning` applies to it."""
+
+    provider: str
+    model: str
+    supportedFileTypes: list[str]
+    reasoning: dict[str, Any]
 
 
 # --- agents --------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from fastapi import Request
 
 from switchyard.logs import redact_url
 from switchyard.server.deps import agent_for, sessions_for
-from switchyard.server.response_models import LLMCatalog, LLMCurrent, LLMSwitched
+from switchyard.config.schema import ProviderName
+from switchyard.server.response_models import LLMCapabilities, LLMCatalog, LLMCurrent, LLMSwitched
 from switchyard.server.routes import QueryParam, RouteGroup
 from switchyard.server.schemas import LLMSwitchBody
 from switchyard.server.settings import settings_of
@@ -72,3 +73,11 @@ async def catalog(request: Request, mode: str = "grouped") -> dict[str, Any]:
     if mode == "flat":
         return llm_catalog.flat_catalog(env)
     return llm_catalog.catalog(env)
+
+
+@routes.get("/api/llm/capabilities", scope="read", summary="What a provider's model takes, and its reasoning options",
+            response_model=LLMCapabilities, errors=(400,))
+async def capabilities(provider: ProviderName, model: str | None = None) -> dict[str, Any]:  # type: ignore[valid-type]
+    from switchyard.llm import capabilities as llm_capabilities
+    from switchyard.llm.presets import PRESETS
+    return llm_capabilities.capabilities(provider, model or PRESETS[provider].default_model or "")
