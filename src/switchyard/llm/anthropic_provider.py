@@ -12,7 +12,8 @@ from typing import Any, AsyncIterator
 
 from switchyard.config.schema import LLMConfig
 
-from .base import Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, content_to_text
+from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, append_turn,
+                   content_to_text)
 from .presets import ResolvedLLM
 from .reasoning import budget
 from .retry import OnRetry, RetryingSDKClient, RetryPolicy
@@ -72,14 +73,6 @@ def to_anthropic_messages(messages: list[dict[str, Any]], system: str | None = N
     systems = [system] if system else []
     out: list[dict[str, Any]] = []
 
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if not blocks:
-            return
-        if out and out[-1]["role"] == role:
-            out[-1]["content"].extend(blocks)
-        else:
-            out.append({"role": role, "content": list(blocks)})
-
     for msg in messages:
         role = msg.get("role")
         if role == "system":
@@ -87,7 +80,7 @@ def to_anthropic_messages(messages: list[dict[str, Any]], system: str | None = N
             if text:
                 systems.append(text)
         elif role == "user":
-            add("user", _blocks(msg.get("content")))
+            append_turn(out, "user", _blocks(msg.get("content")))
         elif role == "assistant":
             blocks = _blocks(msg.get("content"))
             for call in msg.get("toolCalls") or []:
@@ -98,7 +91,7 @@ def to_anthropic_messages(messages: list[dict[str, Any]], system: str | None = N
                     args = {}
                 blocks.append({"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
                                "input": args if isinstance(args, dict) else {}})
-            add("assistant", blocks)
+            append_turn(out, "assistant", blocks)
         elif role == "tool":
             result: dict[str, Any] = {"type": "tool_result", "tool_use_id": msg.get("toolCallId") or "",
                                       "content": content_to_text(msg.get("content")) or "(no output)"}
@@ -111,7 +104,7 @@ def to_anthropic_messages(messages: list[dict[str, Any]], system: str | None = N
                 if n == len(existing):
                     existing.append(result)
                     continue
-            add("user", [result])
+            append_turn(out, "user", [result])
     return ("\n\n".join(systems) or None), out
 
 

@@ -153,6 +153,19 @@ class ToolCallAccumulator:
         return [self._calls[i] for i in sorted(self._calls)]
 
 
+def append_turn(turns: list[dict[str, Any]], role: str, items: list[dict[str, Any]], *,
+                key: str = "content") -> None:
+    """Add `items` to the conversation as a `role` turn, merged into the last turn when it has
+    the same role: the Anthropic, Gemini and Bedrock APIs want the roles to alternate (several
+    tool results, for one, form a single user turn). Nothing is added for no items."""
+    if not items:
+        return
+    if turns and turns[-1]["role"] == role:
+        turns[-1][key].extend(items)
+    else:
+        turns.append({"role": role, key: list(items)})
+
+
 def content_to_text(content: Any) -> str:
     """Flatten a message content (string, None, or a list of parts) to plain text for
     providers and tools that take text only."""

@@ -17,7 +17,8 @@ from typing import Any, AsyncIterator, Iterator
 
 from switchyard.config.schema import LLMConfig
 
-from .base import Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, content_to_text
+from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, append_turn,
+                   content_to_text)
 from .presets import ResolvedLLM
 from .reasoning import budget
 from .retry import OnRetry, RetryingSDKClient, RetryPolicy
@@ -97,14 +98,6 @@ def to_converse_messages(messages: list[dict[str, Any]]) -> tuple[list[str], lis
     systems: list[str] = []
     out: list[dict[str, Any]] = []
 
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
-        if not blocks:
-            return
-        if out and out[-1]["role"] == role:
-            out[-1]["content"].extend(blocks)
-        else:
-            out.append({"role": role, "content": list(blocks)})
-
     for msg in messages:
         role = msg.get("role")
         if role == "system":
@@ -112,7 +105,7 @@ def to_converse_messages(messages: list[dict[str, Any]]) -> tuple[list[str], lis
             if text:
                 systems.append(text)
         elif role == "user":
-            add("user", _blocks(msg.get("content")))
+            append_turn(out, "user", _blocks(msg.get("content")))
         elif role == "assistant":
             blocks = _blocks(msg.get("content"))
             for call in msg.get("toolCalls") or []:
@@ -122,13 +115,13 @@ def to_converse_messages(messages: list[dict[str, Any]]) -> tuple[list[str], lis
                     args = {}
                 blocks.append({"toolUse": {"toolUseId": call["id"], "name": call["function"]["name"],
                                            "input": args if isinstance(args, dict) else {}}})
-            add("assistant", blocks)
+            append_turn(out, "assistant", blocks)
         elif role == "tool":
             result: dict[str, Any] = {"toolUseId": msg.get("toolCallId") or "",
                                       "content": [{"text": content_to_text(msg.get("content")) or "(no output)"}]}
             if msg.get("isError"):
                 result["status"] = "error"
-            add("user", [{"toolResult": result}])
+            append_turn(out, "user", [{"toolResult": result}])
     return systems, out
 
 

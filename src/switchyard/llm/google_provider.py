@@ -20,7 +20,8 @@ from typing import Any, AsyncIterator
 
 from switchyard.config.schema import LLMConfig
 
-from .base import Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, content_to_text
+from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, append_turn,
+                   content_to_text)
 from .presets import ResolvedLLM
 from .reasoning import budget
 from .retry import OnRetry, RetryingSDKClient, RetryPolicy
@@ -81,14 +82,6 @@ def to_gemini_contents(messages: list[dict[str, Any]], signatures: dict[str, byt
     out: list[dict[str, Any]] = []
     call_names: dict[str, str] = {}
 
-    def add(role: str, parts: list[dict[str, Any]]) -> None:
-        if not parts:
-            return
-        if out and out[-1]["role"] == role:
-            out[-1]["parts"].extend(parts)
-        else:
-            out.append({"role": role, "parts": list(parts)})
-
     for msg in messages:
         role = msg.get("role")
         if role == "system":
@@ -96,7 +89,7 @@ def to_gemini_contents(messages: list[dict[str, Any]], signatures: dict[str, byt
             if text:
                 systems.append(text)
         elif role == "user":
-            add("user", _parts(msg.get("content")))
+            append_turn(out, "user", _parts(msg.get("content")), key="parts")
         elif role == "assistant":
             parts = _parts(msg.get("content"))
             for call in msg.get("toolCalls") or []:
@@ -111,13 +104,13 @@ def to_gemini_contents(messages: list[dict[str, Any]], signatures: dict[str, byt
                 if call["id"] in signatures:
                     part["thought_signature"] = signatures[call["id"]]
                 parts.append(part)
-            add("model", parts)
+            append_turn(out, "model", parts, key="parts")
         elif role == "tool":
             call_id = msg.get("toolCallId") or ""
             name = call_names.get(call_id) or msg.get("name") or "tool"
             key = "error" if msg.get("isError") else "output"
-            add("user", [{"function_response": {
-                "name": name, "response": {key: content_to_text(msg.get("content"))}}}])
+            append_turn(out, "user", [{"function_response": {
+                "name": name, "response": {key: content_to_text(msg.get("content"))}}}], key="parts")
     return ("\n\n".join(systems) or None), out
 
 
