@@ -12,6 +12,8 @@
     memories.py         MemoryStore: the memories API keys keep for an agent
     fulltext.py         the full-text index over messages (SQLite FTS5, Postgres GIN)
     search.py           MessageSearch: ranked, highlighted full-text search over it
+    workspaces.py       WorkspaceStore: an agent's workspaces, one active
+    preferences.py      PreferenceStore: small per-key preferences (the model picker's state)
 
 API keys and the audit log keep their logic in server/security/ (keys.py, audit.py) and run
 their SQL through a `Database` on these tables."""
@@ -21,9 +23,11 @@ from __future__ import annotations
 from switchyard.store.database import Database
 from switchyard.store.engine import database_url
 from switchyard.store.memories import MemoryStore
+from switchyard.store.preferences import PreferenceStore
 from switchyard.store.search import MessageSearch
 from switchyard.store.sessions import SessionStore
 from switchyard.store.tables import metadata
+from switchyard.store.workspaces import WorkspaceStore
 
 
 class Store:
@@ -35,6 +39,8 @@ class Store:
         self.sessions = SessionStore(self.db)
         self.memories = MemoryStore(self.db)
         self.search = MessageSearch(self.db)
+        self.workspaces = WorkspaceStore(self.db)
+        self.preferences = PreferenceStore(self.db)
 
     async def open(self) -> "Store":
         await self.db.open()

@@ -194,6 +194,31 @@ schedule_runs = Table(
     UniqueConstraint("schedule_id", "due_at", name="uq_schedule_runs_due"),
 )
 
+# Workspaces (the reference's `/api/workspaces`): folders a client works in, one of them active
+# per agent. A record for clients; it never widens what the agent's tools may reach.
+workspaces = Table(
+    "workspaces", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("path", String(1000), nullable=False),
+    Column("name", String(200)),
+    Column("active", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_active_at", BigInteger, nullable=False),
+    UniqueConstraint("agent_id", "path", name="uq_workspaces_path"),
+)
+
+# Small per-key preferences of an agent's clients, as JSON under a name (the model picker's
+# recents and favorites). `owner` is the key's name, "" when the server runs without keys.
+preferences = Table(
+    "preferences", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("owner", String(100), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 # The full-text index over messages.text is made with the tables (a new database is made from
 # this metadata), by backend-specific DDL.
 from switchyard.store import fulltext as _fulltext  # noqa: E402 - needs `messages` above
