@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from pydantic import ValidationError
 
 from switchyard.config.schema import AgentConfig, LLMConfig
-from switchyard.errors import RequestError, validation_issues
+from switchyard.errors import ConfigError, RequestError, validation_issues
 from switchyard.llm.base import LLMClient
 from switchyard.llm.concurrency import BoundedClient, ProviderGates
 
@@ -47,7 +47,11 @@ class ModelClients:
             resolve_llm(self.config.llm, self._environ())
         summary = self.summary_config()
         if summary is not None:
-            resolve_llm(summary, self._environ())
+            try:
+                resolve_llm(summary, self._environ())
+            except ConfigError as exc:   # name the field it came from
+                issues = [{**issue, "path": f"compaction.{issue.get('path', 'llm')}"} for issue in exc.issues]
+                raise ConfigError(f"compaction.llm: {exc.message}", issues=issues, file=exc.file) from None
 
     def summary_config(self) -> LLMConfig | None:
         """The model for compaction summaries (`compaction.llm`): the agent's `llm` with its
