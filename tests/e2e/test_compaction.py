@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 from switchyard.runtime.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
-from tests.support.fake_llm import FakeLLM, Text, ToolCalls, last_user_text
+from tests.support.fake_llm import FakeLLM, Text, ToolCalls, last_user_text, request_tokens
 from tests.support.live_server import serve_agents
 from tests.support.sse import sse_events
 
@@ -238,3 +238,26 @@ def test_summaries_go_to_the_configured_cheaper_model(tmp_path, provider):
     assert any(r["json"]["messages"][1]["content"].startswith(SUMMARY_PREFIX + "SUMMARY-1") for r in chats)
     stored = [m for m in history if m["role"] == "system"]
     assert [m["metadata"]["compaction"]["model"] for m in stored] == ["cheap-model"] * len(stored)
+
+
+def test_the_system_prompt_memories_and_tool_schemas_count_against_the_window(tmp_path):
+    """What is not history takes its share of the window: a long system prompt, the owner's
+    memories in it, and the tool schemas; the history gets what is left, and every request fits."""
+    window = 4000
+    with fake_model(window) as (fake, model):
+        config = _agent(tmp_path, fake, llm={"maxInputTokens": window},
+                        systemPrompt="You are terse. " + "Follow the house style guide closely. " * 60,
+                        memories={"enabled": True},
+                        tools=[{"type": "builtin-tools", "enabledTools": ["http_request", "sleep"]}])
+        with serve_agents(config) as live, live.client() as c:
+            assert c.post("/api/memory", json={"content": "the user prefers answers about " + " ".join(WORDS)}
+                          ).status_code in (200, 201)
+            for i in range(24):
+                _send(c, _topic(i))
+    chats = _chat_requests(fake)
+    first = chats[0]["json"]
+    fixed = request_tokens({"messages": first["messages"][:1], "tools": first.get("tools")})
+    assert first.get("tools") and "prefers answers about" in first["messages"][0]["content"]
+    assert fixed > window // 5, fixed               # a real share of the window is not history
+    assert model.summaries >= 1
+    assert all(r["tokens"] <= window for r in fake.requests), [r["tokens"] for r in fake.requests]
