@@ -5,9 +5,10 @@ schemas and messages. When that exceeds `thresholdPercent` of the window less th
 reserve:
 
 * `reactive-overflow` summarises the oldest messages with the session's own model (or the
-  configured `compaction.llm`, a cheaper one) into one summary message, stored (store/sessions.py `compact`) and kept at the head of the context;
-  the newest messages, about half the budget, stay verbatim. The summary is reused by every
-  later turn until the context outgrows the window again (the next summary covers the old one).
+  configured `compaction.llm`, a cheaper one) into one summary message, stored
+  (store/sessions.py `compact`) and kept at the head of the context; the newest messages,
+  about half the budget, stay verbatim. The summary is reused by every later turn until the
+  context outgrows the window again (the next summary covers the old one).
 * `noop`, `enabled: false`, or a summary that could not be made: the oldest messages are left
   out of this request (nothing is stored), with a marker saying so.
 
@@ -170,9 +171,10 @@ class ContextFitter:
                 counter.remember(message, tokens)
         return sum(counter.messages(messages))
 
-    def size(self, messages: list[dict[str, Any]], system: str | None, tools: list[ToolSpec],
-             counter: TokenCounter | None = None) -> int:
-        counter = counter or self._fixed or next(iter(self._counters.values()), None) or TokenCounter()
+    @staticmethod
+    def size(messages: list[dict[str, Any]], system: str | None, tools: list[ToolSpec],
+             counter: TokenCounter) -> int:
+        """The tokens of a whole request, by `counter` (see `counter()`)."""
         return counter.text(system) + counter.tools(tools) + sum(counter.messages(messages))
 
     async def fit(self, messages: list[dict[str, Any]], *, system: str | None, tools: list[ToolSpec],

@@ -34,6 +34,7 @@ MESSAGE_OVERHEAD = 4        # role and separators of one chat message
 IMAGE_TOKENS = 800          # an attachment part: what a mid-sized image costs at OpenAI
 EXACT_MAX_CHARS = 200_000   # longer text: the rest estimated (BPE on megabytes is slow)
 CACHE_MAX = 200_000         # message counts kept per counter (about 30 MB at most)
+TEXT_CACHE_MAX = 64         # system prompts counted, per counter
 ESTIMATE = "estimate"
 
 
@@ -90,6 +91,7 @@ class TokenCounter:
         self.exact = exact          # a real tokenizer, not the estimate
         self._messages: OrderedDict[str, int] = OrderedDict()
         self._tools: dict[tuple[str, str], int] = {}
+        self._texts: dict[str, int] = {}
         self._cache_max = cache_max
 
     def count_message(self, message: dict[str, Any]) -> int:
@@ -128,7 +130,15 @@ class TokenCounter:
         return [self.message(m) for m in messages]
 
     def text(self, text: str | None) -> int:
-        return self.count_text(text) if text else 0
+        """A text's tokens; the few long ones asked for every step (system prompts) are cached."""
+        if not text:
+            return 0
+        cached = self._texts.get(text)
+        if cached is None:
+            cached = self._texts[text] = self.count_text(text)
+            if len(self._texts) > TEXT_CACHE_MAX:
+                self._texts.pop(next(iter(self._texts)))
+        return cached
 
     def tools(self, specs: list[ToolSpec]) -> int:
         total = 0
