@@ -10,6 +10,7 @@
     sessions.py         SessionStore: sessions and their history (and where the model's
                         context starts: clear-context, compaction)
     memories.py         MemoryStore: the memories API keys keep for an agent
+    prompts.py          CustomPromptStore: an agent's custom prompts and their stored files
     fulltext.py         the full-text index over messages (SQLite FTS5, Postgres GIN)
     search.py           MessageSearch: ranked, highlighted full-text search over it
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 from switchyard.store.database import Database
 from switchyard.store.engine import database_url
 from switchyard.store.memories import MemoryStore
+from switchyard.store.prompts import CustomPromptStore
 from switchyard.store.search import MessageSearch
 from switchyard.store.sessions import SessionStore
 from switchyard.store.tables import metadata
@@ -34,6 +36,7 @@ class Store:
         self.db = Database(url)
         self.sessions = SessionStore(self.db)
         self.memories = MemoryStore(self.db)
+        self.prompts = CustomPromptStore(self.db)
         self.search = MessageSearch(self.db)
 
     async def open(self) -> "Store":
