@@ -306,8 +306,10 @@ def test_custom_prompt_colliding_with_an_mcp_prompt_gets_source_prefixes(c):
      "validation_failed"),
     ({"name": "ok", "content": "x", "resource": {"data": "aGk=", "mimeType": "nonsense"}}, "resource.mimeType",
      "validation_failed"),
-    ({"name": "!!!", "content": "x"}, "name", "prompt_name_required"),
-    ({"name": "ok", "content": "   "}, "content", "prompt_missing_text"),
+    ({"name": "!!!", "content": "x"}, "name", "validation_failed"),          # no letter or digit: no slug
+    ({"name": "x" * 101, "content": "x"}, "name", "validation_failed"),
+    ({"name": "ok", "content": "   "}, "content", "validation_failed"),
+    ({"name": "ok", "content": 5}, "content", "validation_failed"),
 ])
 def test_custom_prompt_bad_input_is_400_naming_the_field(c, body, path, code):
     response = c.post("/api/prompts/custom", json=body)

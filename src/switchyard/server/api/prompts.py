@@ -22,6 +22,8 @@ from switchyard.server.routes import RouteGroup
 routes = RouteGroup(tags=["prompts"], order=61)
 
 PromptName = Annotated[str, Field(min_length=1, max_length=300)]
+# Standard base64 with its padding (what a strict decoder takes), so the document says it too.
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
 class PromptArgument(BaseModel):
@@ -33,17 +35,18 @@ class PromptArgument(BaseModel):
 
 class PromptResource(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    data: str = Field(min_length=1, description="The file, base64-encoded")
+    data: str = Field(min_length=1, pattern=BASE64, description="The file, base64-encoded")
     mimeType: str = Field(min_length=1, max_length=200, pattern=r"^[\w.+-]+/[\w.+-]+")
     filename: str | None = Field(None, max_length=255)
 
 
 class CustomPromptBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    name: str = Field(min_length=1, max_length=200, description="Made a slug: 'Code Review' -> code-review")
+    name: str = Field(min_length=1, max_length=100, pattern=r"[A-Za-z0-9]",
+                      description="Made a slug: 'Code Review!' -> code-review (so it needs a letter or digit)")
     title: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=2000)
-    content: str = Field(min_length=1, max_length=100_000,
+    content: str = Field(min_length=1, max_length=100_000, pattern=r"\S",
                          description="The text; {{name}}, $1..$9 and $ARGUMENTS take arguments")
     arguments: list[PromptArgument] | None = Field(None, max_length=50)
     resource: PromptResource | None = None
@@ -145,9 +148,9 @@ async def delete_custom_prompt(request: Request, name: PromptName) -> Response:
             errors=(404, 502), summary="A prompt's text with its arguments applied")
 async def resolve_prompt(
         request: Request, name: PromptName,
-        context: Annotated[str | None, Query(max_length=20_000, description="Appended when the prompt "
+        context: Annotated[str | None, Query(max_length=2000, description="Appended when the prompt "
                                                                              "has no placeholders")] = None,
-        args: Annotated[str | None, Query(max_length=20_000, description="A JSON object: named arguments, "
+        args: Annotated[str | None, Query(max_length=2000, description="A JSON object: named arguments, "
                                                                          "and `_positional` (a list)")] = None,
 ) -> dict[str, Any]:
     return await catalog(request).resolve(name, context=context, args=_args(args))
