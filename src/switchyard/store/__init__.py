@@ -1,7 +1,8 @@
 """Persistence behind one interface (SQLAlchemy Core): SQLite, in-memory, Postgres.
 
-    tables.py           the one metadata: sessions, messages, api_keys, audit_log, and
-                        automation's webhooks, webhook_deliveries, leases, schedules, schedule_runs
+    tables.py           the one metadata: sessions, messages, memories, custom_prompts, blobs,
+                        api_keys, audit_log, and automation's webhooks,
+                        webhook_deliveries, leases, schedules, schedule_runs
     engine.py           where a database is (URLs) and the engine that reaches it
     engine_registry.py  one engine per URL in a process, ref-counted
     database.py         Database: a handle on that engine; write/read run one transaction
