@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.live_server import LiveServer
-from tests.support.security import ROOT, bearer, create_key, production
+from tests.support.security import ROOT, audit_entries, bearer, create_key, production
 
 SERVERS = Path(__file__).resolve().parents[1] / "support" / "mcp_servers"
 
@@ -358,3 +358,6 @@ def test_scopes_read_lists_and_resolves_only_admin_changes(tmp_path, monkeypatch
         assert c.post("/api/prompts/custom", headers=ROOT, json={"name": "n", "content": "x"}).status_code == 201
         assert c.delete("/api/prompts/custom/n", headers=chatter).status_code == 403
         assert c.delete("/api/prompts/custom/n", headers=ROOT).status_code == 204
+        # Admin changes are in the audit log, with their outcome.
+        changes = [e for e in audit_entries(c, action="admin.change") if "/api/prompts/custom" in (e["route"] or "")]
+        assert len(changes) == 2 and all(e["outcome"] == "ok" for e in changes)
