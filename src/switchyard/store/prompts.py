@@ -9,6 +9,7 @@ same transaction."""
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
@@ -88,7 +89,7 @@ class CustomPromptStore:
             await self.db.write(run)
         except IntegrityError:   # made at the same moment by another request or replica
             raise _exists(prompt["name"]) from None
-        return _prompt_dict(_Row(row))
+        return _prompt_dict(SimpleNamespace(**row))   # the row just written, not read back
 
     async def delete(self, agent_id: str, name: str) -> None:
         def run(conn: Connection) -> None:
@@ -124,9 +125,3 @@ class CustomPromptStore:
             found["data"] = bytes(row.data)
         return found
 
-
-class _Row:
-    """A dict read like a result row (the prompt just written, without reading it back)."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
