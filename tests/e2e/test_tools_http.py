@@ -89,9 +89,9 @@ def test_discovery_lists_local_then_mcp_tools_with_schemas(c):
     resources = c.get("/api/resources", params={"agentId": "tools"}).json()
     assert resources["ok"] is True
     assert resources["resources"] == [{
-        "uri": "mcp:demo:demo://greeting", "originalUri": "demo://greeting", "name": "greeting",
+        "uri": "mcp:demo:demo://greeting", "name": "greeting",
         "source": "mcp", "serverName": "demo", "description": "A fixed greeting",
-        "mimeType": "text/plain"}]
+        "mimeType": "text/plain", "metadata": {"originalUri": "demo://greeting", "serverName": "demo"}}]
 
 
 def test_colliding_names_are_prefixed_with_the_server(c):

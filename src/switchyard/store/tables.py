@@ -6,8 +6,8 @@ in store/migrations/ (a change here needs a migration there)."""
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String,
+                        Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -75,6 +75,33 @@ memory_tags = Table(
     Column("memory_id", String(64), primary_key=True),
     Column("tag", String(50), primary_key=True),
     Index("ix_memory_tags_tag", "agent_id", "tag"),
+)
+
+# Custom prompts (POST /api/prompts/custom): an agent's own, kept by name (a slug).
+custom_prompts = Table(
+    "custom_prompts", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("title", String(200)),
+    Column("description", Text),
+    Column("content", Text, nullable=False),
+    Column("arguments", JSON),                               # [{name, description?, required?}]
+    Column("resource_uri", String(100)),                     # blob:<id> of an attached file
+    Column("created_at", BigInteger, nullable=False),        # epoch milliseconds
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Stored files, read back as `blob:<id>` resources (a custom prompt's attachment).
+blobs = Table(
+    "blobs", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("mime_type", String(200), nullable=False),
+    Column("original_name", String(255)),
+    Column("size", BigInteger, nullable=False),
+    Column("source", String(16), nullable=False),            # system | user
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )
 
 api_keys = Table(
