@@ -107,7 +107,8 @@ async def validate_config(request: Request, body: YamlBody,
 
 @routes.get("/api/agent/config/export", scope="admin", errors=(404,),
             summary="The effective configuration as YAML (secrets and environment values redacted)",
-            responses={200: {"content": {"application/x-yaml": {"schema": {"type": "string"}}}}})
+            responses={200: {"content": {"application/x-yaml": {"schema": {
+                "type": "object", "description": "The agent configuration, a YAML document"}}}}})
 async def export_config(request: Request, agentId: Annotated[str | None, Query(max_length=200)] = None,
                         sessionId: Annotated[SessionId | None, Query(description="Export this session's model")] = None
                         ) -> Response:
