@@ -19,7 +19,8 @@ import yaml
 
 REDACTED = "[REDACTED]"
 
-_SECRET_NAME = re.compile(r"(?i)(api[-_]?key|token|secret|passw(or)?d|pwd|authorization|credential|"
+# `token` but not `tokens` (maxOutputTokens, budgetTokens are counts).
+_SECRET_NAME = re.compile(r"(?i)(api[-_]?key|token(?!s)|secret|passw(or)?d|pwd|authorization|credential|"
                           r"private[-_]?key|access[-_]?key|cookie)")
 # Every value under these keys is a secret (a stdio server's environment, an HTTP server's headers).
 _SECRET_CONTAINERS = {"env", "headers"}

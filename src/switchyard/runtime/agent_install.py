@@ -99,7 +99,11 @@ class AgentsFolder:
             main_file = source
         else:
             main_file = _main_of(source, main, agent_id)
-        text = main_file.read_text("utf-8")
+        try:
+            text = main_file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RequestError(f"the agent file cannot be read ({exc.__class__.__name__})",
+                               details={"field": "sourcePath"}) from None
         folder.mkdir(parents=True)
         try:
             if source.is_dir():

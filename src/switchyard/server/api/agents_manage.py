@@ -175,6 +175,9 @@ async def switch(request: Request, body: AgentIdBody) -> dict[str, Any]:
     host = host_of(request)
     async with agent_swap.change_lock(host):
         if body.path:
+            if "\x00" in body.path:
+                raise NotFoundError("no served agent has the file at `path`", code="agent_not_found",
+                                    details={"field": "path"})
             wanted = Path(body.path)
             if not wanted.is_absolute() and host.folder:
                 wanted = Path(host.folder) / wanted
