@@ -47,6 +47,9 @@ async def started_agent(loaded: LoadedAgent, like: Agent | None = None) -> Agent
     except BaseException:
         await agent.stop(grace=0.5)
         raise
+    if live is not None:   # shared: from now on with the new `sessions` limits
+        live.max_sessions = loaded.config.sessions.maxSessions
+        live.ttl = loaded.config.sessions.sessionTTL / 1000
     return agent
 
 
