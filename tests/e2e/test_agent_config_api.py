@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.support.agent_folder import ENV_KEY_VALUE, MCP_TOKEN, make_folder, serve_folder, support_yaml
-from tests.support.fake_llm import Delay, Text
+from tests.support.fake_llm import Delay, Text, ToolCalls
 from tests.support.security import ROOT, ROOT_KEY, audit_entries, bearer, create_key
 
 
@@ -153,7 +153,8 @@ def test_an_invalid_config_is_refused_with_paths_and_changes_nothing(setup):
         broken = before.replace("command: ", "connectionMode: strict\n    command: /nonexistent/").replace(
             "Version one.", "Version broken.")
         failed = c.post("/api/agent/config", json={"yaml": broken})
-        assert failed.status_code >= 400
+        assert failed.status_code == 502 and failed.json()["code"] == "mcp_connection_failed"
+        assert "'demo'" in failed.json()["message"]
         assert path.read_text() == before
         assert c.post("/api/message-sync", json={"content": "still there?"}).status_code == 200
         assert "Version one." in _system_prompt(fake.requests[-1])
@@ -200,3 +201,39 @@ def test_config_routes_need_the_admin_scope_and_are_audited(tmp_path, monkeypatc
         assert c.post("/api/agent/config", json={"yaml": text}, headers=ROOT).status_code == 200
         actions = [e["action"] for e in audit_entries(c)]
         assert "config.change" in actions
+
+
+def test_an_approval_asked_before_a_reload_is_answered_after_it(tmp_path, monkeypatch, fake_llm):
+    monkeypatch.setenv("FAKE_LLM_KEY", ENV_KEY_VALUE)
+    folder = make_folder(tmp_path, fake_llm)
+    path = folder / "support" / "support.yml"
+    path.write_text(path.read_text() + "permissions: {mode: manual}\n")
+    fake_llm.script(ToolCalls([("call_1", "add", {"a": 1, "b": 2})]), Text("the sum is 3"))
+    answers: dict[str, object] = {}
+    with serve_folder(folder) as live, live.client() as c:
+        def turn() -> None:
+            with live.client() as own:
+                answers["r"] = own.post("/api/message-sync", json={"content": "add 1 and 2", "sessionId": "ap"}).json()
+
+        worker = threading.Thread(target=turn)
+        worker.start()
+        pending: list = []
+        deadline = time.monotonic() + 20
+        while not pending and time.monotonic() < deadline:
+            pending = c.get("/api/approvals", params={"sessionId": "ap"}).json()["approvals"]
+            time.sleep(0.05)
+        assert pending, "the tool call never asked for approval"
+        new_text = path.read_text().replace("Version one.", "Version four.")
+        assert c.post("/api/agent/config", json={"yaml": new_text}).status_code == 200
+        # The turn waiting for the answer belongs to the replaced agent: still listed, still answered.
+        assert [a["approvalId"] for a in c.get("/api/approvals", params={"sessionId": "ap"}).json()["approvals"]] \
+            == [pending[0]["approvalId"]]
+        answered = c.post(f"/api/approvals/{pending[0]['approvalId']}", json={"status": "approved"})
+        assert answered.status_code == 200, answered.text
+        worker.join(20)
+        assert answers["r"]["response"] == "the sum is 3"
+        history = c.get("/api/sessions/ap/history").json()["history"]
+        assert [m["role"] for m in history] == ["user", "assistant", "tool", "assistant"]
+        assert "3" in str(history[2]["content"])
+        assert c.post("/api/message-sync", json={"content": "and now?", "sessionId": "ap"}).status_code == 200
+        assert "Version four." in _system_prompt(fake_llm.requests[-1])

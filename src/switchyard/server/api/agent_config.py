@@ -90,7 +90,7 @@ async def get_config(request: Request, agentId: Annotated[str | None, Query(max_
     return agent_config.read_config(agent_for(request, agentId))
 
 
-@routes.post("/api/agent/config", scope="admin", response_model=ConfigSaved, errors=(404, 409),
+@routes.post("/api/agent/config", scope="admin", response_model=ConfigSaved, errors=(404, 409, 502),
              summary="Validate, write (atomically) and apply a new agent file, without a restart")
 async def save_config(request: Request, body: YamlBody,
                       agentId: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def _not_served(host: AgentHost, agent_id: str) -> None:
 
 
 @routes.post("/api/agents/install", scope="admin", status_code=201, response_model=Installed,
-             errors=(403, 404, 409), summary="Install an agent from the agents folder or a path")
+             errors=(403, 404, 409, 502), summary="Install an agent from the agents folder or a path")
 async def install(request: Request, body: InstallBody) -> JSONResponse:
     host, folder, env = host_of(request), _folder(request), settings_of(request).env
     assert folder is not None
@@ -211,7 +211,7 @@ async def validate_name(request: Request, body: AgentIdBody) -> dict[str, Any]:
 
 
 @routes.post("/api/agents/custom/create", scope="admin", status_code=201, response_model=Created,
-             errors=(409,), summary="Write a new agent file from a configuration and serve it")
+             errors=(409, 502), summary="Write a new agent file from a configuration and serve it")
 async def create(request: Request, body: CreateBody) -> JSONResponse:
     host, folder, env = host_of(request), _folder(request), settings_of(request).env
     assert folder is not None
