@@ -89,6 +89,7 @@ class Agent:
         # ones go to the successor), or when it was uninstalled (`retired`, no successor).
         self.successor: Agent | None = None
         self.retired = False
+        self._stopped: asyncio.Event | None = None
         # Mark turns a dead process left unanswered, at start (not when replacing a live agent).
         self.recover_lost_turns = True
 
@@ -119,6 +120,17 @@ class Agent:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Let running turns finish within `grace` seconds, cancel the rest, release all."""
+        if self.retired and self._stopped is not None:
+            # A retired agent is stopped by its retire task and by the host at shutdown: once.
+            await self._stopped.wait()
+            return
+        self._stopped = asyncio.Event()
+        try:
+            await self._stop(grace)
+        finally:
+            self._stopped.set()
+
+    async def _stop(self, grace: float) -> None:
         await self.supervisor.cancel_group(QUEUED_TURNS)
         await self.runs.drain(grace)
         # bash_exec's background processes: killed (their groups), so their readers end.

@@ -53,6 +53,7 @@ class AgentHost:
         self._adopt(agent)
         if previous is not None:
             previous.hand_over(agent)
+            previous.retired = True
             self.retiring.append(previous)
         self._changed()
         return previous
@@ -67,6 +68,7 @@ class AgentHost:
         del self.agents[agent_id]
         if self.default_id == agent_id:
             self.default_id = next(iter(self.agents))
+        agent.retired = True   # serves no new turn from now on
         self.retiring.append(agent)
         self._changed()
         return agent
