@@ -64,7 +64,7 @@ def test_install_copies_a_folder_from_an_allowed_root(setup, tmp_path):
         assert r.status_code == 201, r.text
         assert r.json() == {"installed": True, "id": "helper", "name": "Helper", "type": "custom"}
         installed = folder / "helper"
-        assert sorted(p.name for p in installed.iterdir()) == ["helper.yml", "prompt.md"]
+        assert sorted(p.name for p in installed.iterdir()) == [".installed-by-switchyard", "helper.yml", "prompt.md"]
         answer = c.post("/api/message-sync", json={"content": "hi", "agentId": "helper"})
         assert answer.status_code == 200
         assert "You are the copied helper." in fake.requests[-1]["json"]["messages"][0]["content"]
@@ -126,6 +126,10 @@ def test_custom_create_writes_a_file_and_serves_it(setup):
         assert "You were created over HTTP." in fake.requests[-1]["json"]["messages"][0]["content"]
         dup = c.post("/api/agents/custom/create", json={"id": "made", "name": "M", "description": "", "config": config})
         assert dup.status_code == 409
+        # What create made, uninstall deletes.
+        assert c.post("/api/agents/uninstall", json={"id": "made"}).status_code == 200
+        assert not (folder / "made").exists()
+        assert "made" not in _ids(c)[1]
 
 
 def test_validate_name_switch_and_uninstall(setup):
@@ -157,11 +161,12 @@ def test_validate_name_switch_and_uninstall(setup):
         last = c.post("/api/agents/uninstall", json={"id": "support", "force": True})
         assert last.status_code == 409 and last.json()["code"] == "agent_last"
         assert c.post("/api/agents/install", json={"id": "billing"}).status_code == 201
-        # An installed folder is deleted with its agent.
+        # The operator's own folder stays; the agent is available again.
         forced = c.post("/api/agents/uninstall", json={"id": "support", "force": True})
         assert forced.status_code == 200
-        assert not (folder / "support").exists()
+        assert (folder / "support" / "support.yml").exists()
         assert c.get("/api/agents/current").json()["id"] == "billing"
+        assert _ids(c) == ({"billing"}, {"support"})
 
 
 def test_without_an_agents_folder_install_says_how(tmp_path, monkeypatch, fake_llm):

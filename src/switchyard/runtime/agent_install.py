@@ -6,8 +6,9 @@ it), so the next start serves it too; a folder with an `agent-registry.json` get
 A source path must resolve (symbolic links followed) inside an allowed root: the agents
 folder, and the folders of `SWITCHYARD_AGENT_INSTALL_ROOTS`; symbolic links inside a copied
 folder are not followed (they could reach outside). Uninstalling deletes `<id>/` when the
-agent's file is there, as the reference deletes an installed agent; an agent served from
-anywhere else stops being served and its file stays.
+folder was made by install or create (it holds the `.installed-by-switchyard` mark), as the
+reference deletes an installed agent; any other agent (the operator's own files) stops being
+served and its files stay.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from switchyard.runtime.agent_swap import write_atomically
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_COPY_FILES = 1000
 MAX_COPY_BYTES = 20 * 1024 * 1024
+# Written into every `<id>/` that install or create made: only those are deleted on uninstall.
+INSTALLED_MARK = ".installed-by-switchyard"
 
 
 @dataclass
@@ -104,7 +107,7 @@ class AgentsFolder:
         except (OSError, UnicodeDecodeError) as exc:
             raise RequestError(f"the agent file cannot be read ({exc.__class__.__name__})",
                                details={"field": "sourcePath"}) from None
-        folder.mkdir(parents=True)
+        self.make_folder(agent_id)
         try:
             if source.is_dir():
                 _copy_tree(source, folder, skip=main_file)
@@ -113,6 +116,13 @@ class AgentsFolder:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return folder / f"{agent_id}.yml"
+
+    def make_folder(self, agent_id: str) -> Path:
+        """`<id>/`, new, with the mark that lets uninstall delete it."""
+        folder = self.root / agent_id
+        folder.mkdir(parents=True)
+        (folder / INSTALLED_MARK).write_text("made by POST /api/agents/install or /custom/create\n")
+        return folder
 
     def register(self, agent_id: str, meta: dict[str, Any]) -> None:
         """Add the agent to the folder's registry file, when it has one (else nothing lists it)."""
@@ -136,9 +146,11 @@ class AgentsFolder:
         return next((self.root / n for n in REGISTRY_FILES if (self.root / n).is_file()), None)
 
     def remove_files(self, agent_id: str, agent_path: str | None) -> bool:
-        """Delete `<id>/` when the agent's file is in it; False when its file is elsewhere."""
+        """Delete `<id>/` when install or create made it and the agent's file is in it; False
+        (nothing deleted) otherwise."""
         folder = (self.root / agent_id).resolve()
-        if not agent_path or folder.parent != self.root or not Path(agent_path).resolve().is_relative_to(folder):
+        if not agent_path or folder.parent != self.root or not Path(agent_path).resolve().is_relative_to(folder) \
+                or not (folder / INSTALLED_MARK).is_file():
             return False
         shutil.rmtree(folder)
         self.unregister(agent_id)

@@ -225,7 +225,7 @@ async def create(request: Request, body: CreateBody) -> JSONResponse:
         target = folder.target(agent_id) / f"{agent_id}.yml"
         checked(target, agent_id, name=body.name, description=body.description, env=env, text=text,
                 prefix="config.")
-        target.parent.mkdir(parents=True)
+        folder.make_folder(agent_id)
         try:
             agent_swap.write_atomically(target, text)
             loaded = checked(target, agent_id, name=body.name, description=body.description, env=env)
