@@ -237,3 +237,15 @@ def test_an_approval_asked_before_a_reload_is_answered_after_it(tmp_path, monkey
         assert "3" in str(history[2]["content"])
         assert c.post("/api/message-sync", json={"content": "and now?", "sessionId": "ap"}).status_code == 200
         assert "Version four." in _system_prompt(fake_llm.requests[-1])
+
+
+def test_nested_yaml_aliases_are_refused_before_they_expand(setup):
+    live, _, _ = setup
+    levels = ["a: &a [x, x, x, x, x, x, x, x]"] + [
+        f"{name}: &{name} [{', '.join([f'*{prev}'] * 8)}]" for prev, name in zip("abcdefg", "bcdefgh")]
+    with live.client() as c:
+        r = c.post("/api/agent/validate", json={"yaml": "\n".join(levels) + "\n"})
+        assert r.status_code == 200
+        assert r.json()["valid"] is False and "aliases" in r.json()["errors"][0]["message"]
+        saved = c.post("/api/agent/config", json={"yaml": "\n".join(levels) + "\n"})
+        assert saved.status_code == 400 and "aliases" in saved.json()["message"]

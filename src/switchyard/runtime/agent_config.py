@@ -24,6 +24,7 @@ from switchyard.runtime.host import AgentHost
 READ_WARNINGS = ["Environment variables ($VAR) will be resolved at runtime",
                  "API keys should use environment variables"]
 MAX_CONFIG_CHARS = 1_000_000
+MAX_ALIASES = 16
 
 
 def config_path(agent: Agent) -> Path:
@@ -62,6 +63,7 @@ def validate_text(text: str, agent: Agent | None, *, env: Mapping[str, str] | No
     warnings[{path, message, code}]}. As `switchyard validate` checks a file (an unset
     environment variable is a warning here: the file may be fine where it runs)."""
     try:
+        _check_aliases(text)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -80,6 +82,14 @@ def validate_text(text: str, agent: Agent | None, *, env: Mapping[str, str] | No
         field = _FIELD.match(warning)
         warnings.append({"path": field.group(1) if field else "root", "message": warning, "code": "CONFIG_WARNING"})
     return {"valid": not errors, "errors": errors, "warnings": warnings}
+
+
+def _check_aliases(text: str) -> None:
+    """Refuse many aliases: each is expanded when the tree is walked, so a few nested ones
+    ("billion laughs") would make a small text enormous."""
+    aliases = sum(1 for token in yaml.scan(text) if isinstance(token, yaml.AliasToken))
+    if aliases > MAX_ALIASES:
+        raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (*name)")
 
 
 def _check(text: str, raw: dict[str, Any], agent: Agent | None, *, env: Mapping[str, str] | None,
