@@ -94,7 +94,10 @@ def test_install_refuses_paths_outside_the_allowed_roots(setup, tmp_path):
         broken = c.post("/api/agents/install", json={"id": "broken", "path": str(source_root / "broken.yml")})
         assert broken.status_code == 400
         assert broken.json()["details"]["issues"][0]["path"].startswith("llm")
+        whole = c.post("/api/agents/install", json={"id": "whole", "sourcePath": str(folder)})
+        assert whole.status_code == 400 and whole.json()["details"]["field"] == "sourcePath"
         assert not (folder / "broken").exists() and not (folder / "evil").exists()
+        assert not (folder / "whole").exists()
         assert _ids(c)[0] == {"support", "billing"}
 
 

@@ -98,6 +98,9 @@ class AgentsFolder:
     def copy_in(self, agent_id: str, source: Path, main: str | None) -> Path:
         """Copy a file, or a folder (without symbolic links), to `<id>/`; returns `<id>/<id>.yml`."""
         folder = self.target(agent_id)
+        if source.is_dir() and folder.resolve().is_relative_to(source):
+            raise RequestError("`sourcePath` holds the agents folder itself: name the agent's own folder",
+                               details={"field": "sourcePath"})
         if source.is_file():
             main_file = source
         else:
