@@ -102,7 +102,15 @@ def test_a_saved_config_is_written_atomically_and_runs_on_the_next_turn(setup):
 
 def test_a_running_turn_finishes_with_the_configuration_it_began_with(setup):
     live, folder, fake = setup
-    fake.script(Delay(1.5, then=Text("the old answer")))
+    released = threading.Event()
+
+    def held_answer(_body: dict) -> Text:
+        # Holds the model's answer (and the fake's loop: nothing else needs it meanwhile)
+        # until the reload is done, so the turn is surely running across it.
+        released.wait(30)
+        return Text("the old answer")
+
+    fake.script(held_answer)
     answers: dict[str, object] = {}
 
     def slow_turn() -> None:
@@ -111,19 +119,31 @@ def test_a_running_turn_finishes_with_the_configuration_it_began_with(setup):
 
     worker = threading.Thread(target=slow_turn)
     worker.start()
-    deadline = time.monotonic() + 10
-    while not fake.requests and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert fake.requests, "the slow turn never reached the model"
-    with live.client() as c:
-        new_text = support_yaml(fake, folder.parent / "support.db", prompt="Version three prompt.")
-        assert c.post("/api/agent/config", json={"yaml": new_text}).status_code == 200
-        # The same session, right after: it waits for the running turn (one turn at a time).
-        after = c.post("/api/message-sync", json={"content": "next one", "sessionId": "busy"})
-        worker.join(10)
-        assert answers["first"]["response"] == "the old answer"
-        assert after.status_code == 200
-        history = c.get("/api/sessions/busy/history").json()["history"]
+    try:
+        deadline = time.monotonic() + 10
+        while not fake.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert fake.requests, "the slow turn never reached the model"
+        with live.client() as c:
+            new_text = support_yaml(fake, folder.parent / "support.db", prompt="Version three prompt.")
+            assert c.post("/api/agent/config", json={"yaml": new_text}).status_code == 200
+            # The session's turn still runs on the replaced agent: the new one does not start
+            # a second turn in it (message-sync does not wait: 409) ...
+            busy = c.post("/api/message-sync", json={"content": "too soon", "sessionId": "busy"})
+            assert busy.status_code == 409 and busy.json()["code"] == "session_busy"
+            # ... and /api/message queues behind it.
+            assert c.post("/api/message", json={"content": "next one", "sessionId": "busy"}).status_code == 202
+            released.set()
+            worker.join(20)
+            assert answers["first"]["response"] == "the old answer"
+            history: list = []
+            deadline = time.monotonic() + 20
+            while len(history) < 4 and time.monotonic() < deadline:
+                history = c.get("/api/sessions/busy/history").json()["history"]
+                time.sleep(0.05)
+    finally:
+        released.set()
+        worker.join(20)
     assert [(m["role"], m["content"]) for m in history][:3] == [
         ("user", "slow one"), ("assistant", "the old answer"), ("user", "next one")]
     assert len(history) == 4
