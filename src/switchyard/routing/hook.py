@@ -65,6 +65,42 @@ def hook_main(*, agents_dir: str | None, server: str | None, threshold: float,
     return 0
 
 
+# `route --hook`'s options, read without argparse (13 ms of imports per prompt): the value
+# each takes, and how. Anything else (--help, an abbreviation, a bad value) goes to argparse.
+_OPTIONS = {"--agents": ("agents_dir", str), "--server": ("server", str),
+            "--threshold": ("threshold", float), "--timeout": ("timeout", float),
+            "--fallback": ("fallback", str), "--semantic": ("semantic", str)}
+SEMANTIC_CHOICES = ("auto", "on", "static", "off")
+
+
+def parse_hook_args(argv: list[str]) -> dict[str, Any] | None:
+    """`switchyard route --hook ...`'s arguments (those after `route`) as `hook_main`'s
+    keywords, or None when argparse must read them (it then says what is wrong, or helps)."""
+    found: dict[str, Any] = {"agents_dir": None, "server": None, "threshold": DEFAULT_THRESHOLD,
+                             "fallback": None, "semantic": None, "timeout": DEFAULT_TIMEOUT}
+    hook = False
+    args = iter(argv)
+    for arg in args:
+        if arg == "--hook":
+            hook = True
+            continue
+        option, eq, value = arg.partition("=")
+        if option not in _OPTIONS:
+            return None
+        if not eq:
+            value = next(args, None)
+            if value is None or value.startswith("-"):
+                return None
+        key, kind = _OPTIONS[option]
+        try:
+            found[key] = kind(value)
+        except ValueError:
+            return None
+    if not hook or found["semantic"] not in (None, *SEMANTIC_CHOICES):
+        return None
+    return found
+
+
 class HookError(Exception):
     """A reported failure: one line on stderr, nothing on stdout."""
 
@@ -100,12 +136,18 @@ def hook_answer(choice: HookChoice) -> dict[str, Any]:
 def route_locally(agents_dir: str, prompt: str, *, fallback: str | None,
                   semantic: str | None) -> HookChoice:
     from switchyard.errors import SwitchyardError
-    from switchyard.routing.cli import build_router
 
+    # The full model takes seconds to load: a per-prompt process uses the static
+    # embeddings unless told otherwise (the server keeps the full model warm).
+    semantic = semantic or "static"
     try:
-        # The full model takes seconds to load: a per-prompt process uses the static
-        # embeddings unless told otherwise (the server keeps the full model warm).
-        router = build_router(agents_dir, fallback=fallback, semantic=semantic or "static")
+        if semantic in ("static", "off"):
+            # From the on-disk cache while the folder is unchanged (hook_cache.py).
+            from switchyard.routing.hook_cache import cached_router
+            router = cached_router(agents_dir, fallback=fallback, semantic=semantic)
+        else:
+            from switchyard.routing.cli import build_router
+            router = build_router(agents_dir, fallback=fallback, semantic=semantic)
         decision = router.route_sync(prompt)
     except (SwitchyardError, ValueError) as exc:
         raise HookError(f"agents folder {agents_dir}: {' '.join(str(exc).split())}") from None

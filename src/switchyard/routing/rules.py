@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from switchyard.config.schema import AgentConfig
 from switchyard.errors import ConfigError
+
+if TYPE_CHECKING:  # not at run time: the hook's warm path does without pydantic
+    from switchyard.config.schema import AgentConfig
 
 # A pattern hit counts as two keyword hits: a pattern is written to be specific.
 PATTERN_WEIGHT = 2
