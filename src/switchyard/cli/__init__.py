@@ -9,7 +9,10 @@ what it needs when it runs).
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # `route --hook` runs on every prompt: typing is not imported for it
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["main", "_parser", "_print_turn"]
 

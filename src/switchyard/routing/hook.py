@@ -11,8 +11,9 @@ which the assistant adds to the prompt's context. It never blocks or rewrites th
 failure (bad event, broken agent folder, unreachable server) is one line on stderr, nothing on
 stdout, exit status 0. Below the threshold, or when only the fallback agent fits, it is silent.
 
-This path runs on every prompt, so it imports little: the standard library's json and
-http.client for `--server`; the router (numpy, the agent-file schema) only for `--agents`.
+This path runs on every prompt, so it imports little: json and a socket for `--server`
+(hook_http.py); for `--agents`, the router rebuilt from an on-disk cache in plain Python
+(hook_cache.py), and numpy and the agent-file schema only when the cache must be rebuilt.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, Any, NamedTuple
+
+TYPE_CHECKING = False  # typing itself is not imported: this path runs on every prompt
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 EVENT_NAME = "UserPromptSubmit"
 DEFAULT_THRESHOLD = 0.5
@@ -30,12 +34,16 @@ DEFAULT_TIMEOUT = 2.0
 MAX_PROMPT_CHARS = 8000
 
 
-class HookChoice(NamedTuple):
-    agent_id: str
-    confidence: float
-    reason: str
-    fallback: bool
-    reach: str  # how to reach the agent: a command line or a URL
+class HookChoice:
+    """The decision the hook announces. `reach`: how to reach the agent (a command line or
+    a URL)."""
+
+    __slots__ = ("agent_id", "confidence", "reason", "fallback", "reach")
+
+    def __init__(self, agent_id: str, confidence: float, reason: str, fallback: bool,
+                 reach: str) -> None:
+        self.agent_id, self.confidence, self.reason = agent_id, confidence, reason
+        self.fallback, self.reach = fallback, reach
 
 
 def hook_main(*, agents_dir: str | None, server: str | None, threshold: float,
@@ -159,33 +167,24 @@ def route_locally(agents_dir: str, prompt: str, *, fallback: str | None,
 
 
 def ask_server(server: str, prompt: str, timeout: float) -> HookChoice:
-    # http.client rather than urllib.request: the same HTTP, a third less to import per prompt.
-    import http.client
-    from urllib.parse import urlsplit
+    from switchyard.routing.hook_http import BadHeader, post_json
 
     base = server.rstrip("/")
-    url = urlsplit(base)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise HookError(f"--server must be an http:// or https:// URL, got {server!r}")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     key = os.environ.get("SWITCHYARD_API_KEY")
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     try:
-        connection = kind(url.hostname, url.port, timeout=timeout)
-        try:
-            connection.request("POST", f"{url.path}/api/route", headers=headers,
-                               body=json.dumps({"content": prompt}).encode())
-            response = connection.getresponse()
-            raw = response.read()
-        finally:
-            connection.close()
-    except (OSError, http.client.HTTPException) as exc:
+        status, reason, raw = post_json(base, "/api/route", json.dumps({"content": prompt}).encode(),
+                                        headers, timeout)
+    except BadHeader as exc:  # says which header, never its value (the key)
+        raise HookError(f"SWITCHYARD_API_KEY cannot be sent: {exc}") from None
+    except ValueError:
+        raise HookError(f"--server must be an http:// or https:// URL, got {server!r}") from None
+    except OSError as exc:
         raise HookError(f"cannot reach {base}: {exc or type(exc).__name__}") from None
-    if response.status != 200:
-        raise HookError(f"{base}/api/route answered {response.status}: "
-                        f"{_error_message(raw, response.reason)}")
+    if status != 200:
+        raise HookError(f"{base}/api/route answered {status}: {_error_message(raw, reason)}")
     try:
         body = json.loads(raw)
     except ValueError:
@@ -195,7 +194,7 @@ def ask_server(server: str, prompt: str, timeout: float) -> HookChoice:
                           bool(body.get("fallback", False)),
                           f"POST {base}/api/message-sync with {{\"agentId\": \"{body['agentId']}\", "
                           "\"content\": \"...\"}")
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise HookError(f"{base}/api/route answered an unexpected shape") from None
 
 

@@ -27,11 +27,14 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from base64 import b64decode, b64encode
+from binascii import a2b_base64, b2a_base64
 from types import SimpleNamespace
-from typing import Any
 
 from switchyard import __version__
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Any
 
 CACHE_VERSION = 1
 AGENT_FILE_SUFFIXES = (".yml", ".yaml", ".json")
@@ -144,7 +147,7 @@ def build(agents_dir: str, *, fallback: str | None) -> tuple[Any, dict[str, Any]
             rows = static_table.rows_of(router._semantic)
             data["table"] = static_table.extract_table(cache_root())
             data["dims"] = int(router._semantic._matrix.shape[1])
-            data["vectors"] = {a: b64encode(raw).decode("ascii") for a, raw in rows.items()}
+            data["vectors"] = {a: b2a_base64(raw, newline=False).decode("ascii") for a, raw in rows.items()}
         _write(cache_file(agents_dir), json.dumps(data, default=str))
     except OSError:
         return router, None
@@ -188,7 +191,7 @@ def router_from(data: dict[str, Any], *, fallback: str | None, semantic: str) ->
         from switchyard.routing.static_table import CachedSemanticIndex, TokenTable, unpack_rows
 
         dims = int(data["dims"])
-        index = CachedSemanticIndex({a: unpack_rows(b64decode(v, validate=True), dims)
+        index = CachedSemanticIndex({a: unpack_rows(a2b_base64(v, strict_mode=True), dims)
                                      for a, v in data["vectors"].items()}, TokenTable(data["table"]))
         if index.embedder.dims != dims:
             raise ValueError("the cached embeddings and the token table disagree")

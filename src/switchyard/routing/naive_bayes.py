@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Callable, Iterable
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
 
 
 def ngrams(tokens: list[str]) -> list[str]:

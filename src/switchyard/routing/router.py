@@ -22,10 +22,9 @@ agent must beat it by `sticky_margin` (and clear the threshold) to take over.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
 
 from switchyard.errors import ConfigError
-from switchyard.routing import semantic as semantic_mod, static as static_mod
+from switchyard.routing import static as static_mod
 from switchyard.routing.decision import (COMBINED, FALLBACK, LEXICAL, LLM, RULES, SEMANTIC,
                                          STICKY, AgentScore, RoutingDecision)
 from switchyard.routing.lexical import LexicalIndex, agent_docs, agent_text, tokenize
@@ -34,9 +33,13 @@ from switchyard.routing.naive_bayes import NaiveBayes
 from switchyard.routing.profiles import PROFILES, resolve_fallback
 from switchyard.routing.rules import compile_rules, rule_score
 
-if TYPE_CHECKING:  # the hook's warm path (routing/hook_cache.py) imports neither pydantic nor asyncio
+TYPE_CHECKING = False  # the hook's warm path (hook_cache.py) imports neither typing, pydantic nor asyncio
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Literal, Sequence
+
     from switchyard.config.schema import AgentConfig
     from switchyard.llm.base import LLMClient
+    from switchyard.routing import semantic as semantic_mod
 
 SCORING_LAYERS = (RULES, LEXICAL, SEMANTIC)
 
@@ -55,6 +58,8 @@ NB_TEMPERATURE = 2.0
 def _resolve_embedder(semantic):
     """(embedder, kind, note) for `semantic` = "auto" | True | "static": the full model when
     installed (True requires it), else the static embeddings shipped in the package."""
+    from switchyard.routing import semantic as semantic_mod  # pathlib, importlib: not per hook call
+
     if semantic != "static":
         reason = semantic_mod.unavailable_reason()
         if reason is None:
@@ -167,6 +172,8 @@ class Router:
         if SEMANTIC in self.layers and semantic_index is not None:
             self._semantic = semantic_index
         elif SEMANTIC in self.layers:
+            from switchyard.routing import semantic as semantic_mod
+
             texts = {a.agentId: routing_texts(a) for a in agents}
             self._semantic = semantic_mod.SemanticIndex(  # type: ignore[arg-type]
                 texts, embedder, head_share=profile.head_share,

@@ -10,9 +10,12 @@ word order; the full model (`[semantic]` extra) is better on long or subtle mess
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
 
 from switchyard.routing.wordpiece import WordPiece
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 DATA_FILE = "minilm_static.npz"
 

@@ -18,14 +18,16 @@ import json
 import math
 import mmap
 import os
-import shutil
 from array import array
 from collections import Counter
 from operator import mul
-from typing import Any, Sequence
 
 from switchyard.routing.static import DATA_FILE, StaticEmbedder
 from switchyard.routing.wordpiece import WordPiece
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 TABLE_FILES = ("vectors.i8", "scales.f32", "vocab.txt", "meta.json")
 
@@ -45,6 +47,8 @@ def table_dir(cache_root: str) -> str:
 def extract_table(cache_root: str) -> str:
     """Write the uncompressed table (numpy: the cold path only), atomically: into a private
     folder first, then renamed into place. Returns the table's folder."""
+    import shutil
+
     import numpy as np
 
     final = table_dir(cache_root)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import Sequence
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Sequence
 
 UNKNOWN = "[UNK]"
 MAX_WORD_CHARS = 100  # BERT's limit: a longer "word" is one unknown token
