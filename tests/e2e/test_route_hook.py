@@ -43,7 +43,7 @@ def event(prompt: Any, **extra: Any) -> str:
 def run_hook(stdin: str, *args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "switchyard.cli", "route", "--hook", *args],
                           input=stdin, capture_output=True, text=True, timeout=120,
-                          env=cli_env(home, **env))
+                          env=cli_env(home, **{"XDG_CACHE_HOME": str(home / "cache"), **env}))
 
 
 def hook_context(result: subprocess.CompletedProcess[str]) -> str:
