@@ -1,5 +1,6 @@
 """An agent's runs: start one (or queue it behind the session's running one), attach to it,
-cancel it, and let the running ones finish at shutdown. One turn at a time per session."""
+cancel it, and let the running ones finish at shutdown. One turn at a time per session: in this
+process by the session's lock, across replicas also by its lease in Redis (bus/shared.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from switchyard.store import Store
 log = logging.getLogger("switchyard.agent")
 
 TITLE_LENGTH = 60
+LEASE_POLL_SECONDS = 0.25       # a queued turn waiting for another replica's turn checks this often
+LEASE_RELEASE_TIMEOUT = 5.0
 
 
 def title_from(content: Any) -> str | None:
@@ -41,6 +44,8 @@ class Runs:
         self.store = store
         self.live = live
         self._context_for = context_for
+        # bus.shared.SharedState when replicas share Redis (set before the agent starts).
+        self.shared: Any = None
 
     async def start(self, session_id: str | None, content: Any, *, wait: bool = True,
                     owner: str | None = None, first: Iterable[Event] = (),
@@ -55,7 +60,7 @@ class Runs:
             if slot is not None:
                 slot.release()
             raise RequestError("`content` must not be empty", details={"field": "content"})
-        slot = slot or self.quota.acquire(owner)
+        slot = slot or await self.quota.take(owner)
         try:
             run = await self._start(session_id, content, wait=wait, owner=owner, first=first)
         except BaseException:
@@ -75,17 +80,24 @@ class Runs:
             await live.lock.acquire()
         finally:
             live.waiters -= 1
+        run_id = token = None
         user_msg = {"id": new_id(), "role": "user", "content": content, "timestamp": now_ms()}
         try:
+            if self.shared is not None:
+                run_id = new_id()
+                token = await self._take_lease(session_id, run_id, wait)
             # The session (if new) and the user's message, in one transaction, before the run.
             # A user message left unanswered by a lost turn gets its marker first.
             session, created, next_seq = await self.store.sessions.begin_turn(
                 self.agent_id, session_id, user_msg, owner=owner, title=title_from(content),
                 unanswered=unanswered_marker())
         except BaseException:
+            if token is not None:
+                await self.shared.release_lease(self.agent_id, session_id, token)
             live.lock.release()
             raise
-        run = Run(session_id)
+        run = Run(session_id, run_id)
+        run.lease = token
         ctx = self._context_for(run)
         for event in first:
             ctx.publish(event)
@@ -94,6 +106,44 @@ class Runs:
                                                                next_seq=next_seq),
                                        name=f"run:{session_id}")
         return run
+
+    async def _take_lease(self, session_id: str, run_id: str, wait: bool) -> str:
+        """The session's shared lease: ConflictError when another replica's turn holds it and
+        `wait` is False, else polled until that turn ends (or its replica's lease expires)."""
+        while True:
+            token = await self.shared.acquire_lease(self.agent_id, session_id, run_id)
+            if token is not None:
+                return token
+            if not wait:
+                raise ConflictError(f"session {session_id} is busy with another run", code="session_busy")
+            await asyncio.sleep(LEASE_POLL_SECONDS)
+
+    async def end_turn(self, run: Run) -> None:
+        """The turn's last event is out (TurnContext.end_turn): its events reach the shared
+        stream, then the session's lease is released."""
+        token = getattr(run, "lease", None)
+        if token is None:
+            return
+        run.lease = None
+        if run.flush is not None:
+            await asyncio.wait_for(run.flush(), LEASE_RELEASE_TIMEOUT)
+        await asyncio.wait_for(self.shared.release_lease(self.agent_id, run.session_id, token),
+                               LEASE_RELEASE_TIMEOUT)
+
+    async def busy_anywhere(self, session_id: str) -> bool:
+        """Whether a turn runs on the session here or, with replicas, on any of them."""
+        if self.is_busy(session_id):
+            return True
+        return self.shared is not None and await self.shared.running_run(self.agent_id, session_id) is not None
+
+    async def attach_anywhere(self, session_id: str) -> AsyncIterator[Event]:
+        """The running turn's events from its start, whichever replica runs it."""
+        run = self.current(session_id)
+        if run is None and self.shared is not None:
+            run_id = await self.shared.running_run(self.agent_id, session_id)
+            if run_id is not None:
+                return self.shared.follow(self.agent_id, session_id, run_id)
+        return self.attach(session_id)
 
     async def mark_lost_turns(self) -> int:
         """Mark every session whose history ends unanswered (the process died mid-turn).

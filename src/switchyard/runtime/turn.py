@@ -61,6 +61,10 @@ class TurnContext:
     prompt_for: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None
     # Fits each request into the model's window (runtime/compaction.py); None: sent as it is.
     fitter: ContextFitter | None = None
+    # Called once the turn's last event is out, before its end is visible to anyone (replicas:
+    # the session's shared lease is released here, so a caller that saw the end can start the
+    # next turn on any replica at once). Its failure is logged; the turn still ends.
+    end_turn: Callable[[Run], Awaitable[None]] | None = None
 
 
 class TurnRunner:
@@ -109,6 +113,12 @@ class TurnRunner:
             run.result = state.result(finish_reason, error, duration_ms)
             emit(RunCompleteEvent(sid, finish_reason, state.steps, duration_ms,
                                   error.message if error is not None else None))
+            if self.ctx.end_turn is not None:
+                try:
+                    await self.ctx.end_turn(run)
+                except (Exception, asyncio.CancelledError):  # noqa: BLE001 - the lease then expires
+                    log.warning("session %s: could not release its shared lease (it expires by itself)",
+                                sid, exc_info=True)
             run.finish()
             live.lock.release()
 

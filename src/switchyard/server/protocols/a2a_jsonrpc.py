@@ -237,7 +237,7 @@ class A2AService:
         # The run goes on whoever is listening: a caller that leaves does not stop it. Its place
         # in the key's run quota is taken now (a JSON-RPC error when the key is at its cap).
         owner = self._sessions(call).owner
-        slot = agent.reserve_run(owner)
+        slot = await agent.reserve_run(owner)
         start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner, slot=slot))
         if immediate:
             if not start.done():
@@ -258,7 +258,7 @@ class A2AService:
         await self._check_access(call, sid, named)
         agent = call.agent
         owner = self._sessions(call).owner
-        slot = agent.reserve_run(owner)
+        slot = await agent.reserve_run(owner)
         start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner, slot=slot))
 
         async def events() -> AsyncIterator[pb.StreamResponse | None]:
