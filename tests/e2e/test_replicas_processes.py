@@ -94,10 +94,13 @@ def pair(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> Iterator[tu
 def _stream_in_background(replica: Replica, body: dict[str, Any], events: list[tuple[str, Any]],
                           headers: dict[str, str] = ROOT) -> threading.Thread:
     def read() -> None:
-        with replica.client() as c, c.stream("POST", "/api/message-stream", json=body, headers=headers) as r:
-            assert r.status_code == 200, r.read()
-            for event in iter_sse(r):
-                events.append(event)
+        try:
+            with replica.client() as c, c.stream("POST", "/api/message-stream", json=body, headers=headers) as r:
+                assert r.status_code == 200, r.read()
+                for event in iter_sse(r):
+                    events.append(event)
+        except httpx.HTTPError as exc:   # the replica was killed
+            events.append(("connection-lost", str(exc)))
     thread = threading.Thread(target=read, daemon=True)
     thread.start()
     return thread
@@ -173,6 +176,22 @@ def test_an_approval_requested_on_a_is_answered_on_b(pair, fake):
     assert again.status_code == 404
     with a.client() as c:
         assert c.get("/api/approvals", params={"sessionId": session}, headers=ROOT).json()["approvals"] == []
+
+
+def test_a_run_on_a_is_cancelled_from_b(pair, fake):
+    a, b = pair
+    session = f"s-{uuid.uuid4().hex[:8]}"
+    fake.script(Text("a b c d e f g h i j", chunks=10, chunk_delay=1.0))
+    on_a: list[tuple[str, Any]] = []
+    reader = _stream_in_background(a, {"content": "talk long", "sessionId": session}, on_a)
+    _wait(lambda: any(name == "llm:chunk" for name, _ in on_a), what="the first chunk on A")
+    with b.client() as c:
+        cancelled = c.post(f"/api/sessions/{session}/cancel", headers=ROOT)
+        assert cancelled.status_code == 200 and cancelled.json()["cancelled"] is True
+        assert c.get(f"/api/sessions/{session}/load", headers=ROOT).json()["session"]["isBusy"] is False
+    reader.join(30)
+    assert on_a[-1][0] == "run:complete" and on_a[-1][1]["finishReason"] == "cancelled"
+    assert len(_text(on_a)) < len("a b c d e f g h i j")
 
 
 def test_a_key_revoked_on_a_is_refused_on_b_and_its_rate_limit_is_shared(pair):

@@ -31,6 +31,7 @@ import time
 from typing import Any, AsyncIterator
 
 from switchyard.bus import codec
+from switchyard.errors import RuntimeFailure
 from switchyard.events import Event
 from switchyard.ids import new_id
 
@@ -69,14 +70,24 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _unreachable(exc: Exception) -> RuntimeFailure:
+    """Without Redis no turn may start (it could run twice): 503, naming only the error's kind
+    (the URL may hold a password)."""
+    log.error("Redis (shared state) is unreachable: %s", type(exc).__name__)
+    return RuntimeFailure("the replicas' shared state (Redis) is unreachable; try again shortly",
+                          code="shared_state_unavailable", status=503)
+
+
 class SharedState:
     """One per process (all hosted agents share it). `prefix` namespaces every key, so several
     deployments (or test runs) can share one Redis."""
 
     def __init__(self, url: str, *, prefix: str = "switchyard", lease_ttl: float = DEFAULT_LEASE_TTL) -> None:
         import redis.asyncio as redis
+        from redis.exceptions import RedisError
 
         self.redis = redis.from_url(url, decode_responses=True)
+        self._errors = RedisError
         self.prefix = prefix
         self.lease_ttl_ms = max(200, int(lease_ttl * 1000))
         self.replica = new_id()
@@ -144,8 +155,11 @@ class SharedState:
         """The lease of the session for run `run_id`: its token, or None when another replica's
         turn holds it. Taking it also empties the session's event stream for this turn."""
         name, token = self.lease_key(agent_id, session_id), f"{self.replica}:{run_id}"
-        taken = await self._script(_ACQUIRE)(keys=[name, self.stream_key(agent_id, session_id)],
-                                             args=[token, self.replica + ":", self.lease_ttl_ms])
+        try:
+            taken = await self._script(_ACQUIRE)(keys=[name, self.stream_key(agent_id, session_id)],
+                                                 args=[token, self.replica + ":", self.lease_ttl_ms])
+        except (OSError, ConnectionError, self._errors) as exc:
+            raise _unreachable(exc) from None
         if not taken:
             return None
         self._leases[name] = token
@@ -158,10 +172,18 @@ class SharedState:
             del self._leases[name]
         await self._script(_RELEASE)(keys=[name], args=[token])
 
+    async def lease_holder(self, agent_id: str, session_id: str) -> tuple[str, str] | None:
+        """(replica, run id) of the turn holding the session's lease, or None."""
+        token = await self.redis.get(self.lease_key(agent_id, session_id))
+        if not token:
+            return None
+        replica, _, run_id = token.partition(":")
+        return replica, run_id
+
     async def running_run(self, agent_id: str, session_id: str) -> str | None:
         """The id of the run holding the session's lease on any replica, or None."""
-        token = await self.redis.get(self.lease_key(agent_id, session_id))
-        return token.split(":", 1)[1] if token else None
+        holder = await self.lease_holder(agent_id, session_id)
+        return holder[1] if holder else None
 
     # --- the running turn's events -------------------------------------------------------
 
@@ -241,11 +263,13 @@ class SharedState:
         return self.key("answers", replica, agent_id)
 
     async def send_answer(self, replica: str, agent_id: str, answer: dict[str, Any]) -> bool:
-        """Hand an answer to the replica whose run waits; False when that replica is gone."""
+        """Hand an answer (or a cancel: `{"cancel": session id, "runId"}`) to the replica whose
+        run waits; False when that replica is gone."""
         return bool(await self.redis.publish(self._answers_channel(replica, agent_id), json.dumps(answer)))
 
     async def answers(self, agent_id: str) -> AsyncIterator[dict[str, Any]]:
-        """Answers given on other replicas to approvals this replica's runs wait for."""
+        """Answers given on other replicas to approvals this replica's runs wait for, and
+        cancels of its runs asked for there."""
         pubsub = self.redis.pubsub()
         await pubsub.subscribe(self._answers_channel(self.replica, agent_id))
         try:
@@ -263,8 +287,11 @@ class SharedState:
     async def take_slot(self, owner: str, cap: int) -> str | None:
         """A place among `owner`'s runs in progress on every replica; None at the cap."""
         name, member, now = self.key("runs", owner), new_id(), _now_ms()
-        taken = await self._script(_TAKE_SLOT)(
-            keys=[name], args=[now, now + self.lease_ttl_ms, member, cap, self.lease_ttl_ms * 2])
+        try:
+            taken = await self._script(_TAKE_SLOT)(
+                keys=[name], args=[now, now + self.lease_ttl_ms, member, cap, self.lease_ttl_ms * 2])
+        except (OSError, ConnectionError, self._errors) as exc:
+            raise _unreachable(exc) from None
         if not taken:
             return None
         self._slots.setdefault(name, set()).add(member)

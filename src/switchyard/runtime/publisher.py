@@ -112,7 +112,8 @@ class EventPublisher:
             run.publish(event)
             if self.observers:
                 self._observe(event)
-            forward(event)
+            if run.forward is not None:   # None once the turn handed its end to the stream
+                forward(event)
 
         run.forward, run.flush = forward, flush
         return publish

@@ -48,8 +48,13 @@ def started(agent: Any) -> None:
 
 
 async def _answers(agent: Any, shared: "SharedState") -> None:
-    """Answers given on other replicas to approvals this replica's runs wait for."""
+    """Answers given on other replicas to approvals this replica's runs wait for, and
+    cancels of its runs."""
     async for answer in shared.answers(agent.id):
+        if "cancel" in answer:
+            agent.supervisor.spawn(agent.runs.cancel(answer["cancel"], answer.get("runId") or ""),
+                                   name=f"cancel:{answer['cancel']}")
+            continue
         try:
             agent.approvals.resolve(answer["approvalId"], answer["status"], remember=answer.get("rememberChoice", False),
                                     reason=answer.get("reason"), message=answer.get("message"),

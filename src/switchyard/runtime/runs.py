@@ -24,6 +24,7 @@ log = logging.getLogger("switchyard.agent")
 TITLE_LENGTH = 60
 LEASE_POLL_SECONDS = 0.25       # a queued turn waiting for another replica's turn checks this often
 LEASE_RELEASE_TIMEOUT = 5.0
+CANCEL_WAIT_SECONDS = 10.0      # as long as a local cancel waits for its run to stop
 
 
 def title_from(content: Any) -> str | None:
@@ -118,13 +119,17 @@ class Runs:
                 raise ConflictError(f"session {session_id} is busy with another run", code="session_busy")
             await asyncio.sleep(LEASE_POLL_SECONDS)
 
-    async def end_turn(self, run: Run) -> None:
-        """The turn's last event is out (TurnContext.end_turn): its events reach the shared
-        stream, then the session's lease is released."""
-        token = getattr(run, "lease", None)
+    async def end_turn(self, run: Run, complete: Event) -> None:
+        """The turn ends (TurnContext.end_turn): its run:complete goes to the shared stream after
+        every earlier event, then the session's lease is released; only then is the end
+        published here (so nobody sees the end while the session still looks busy)."""
+        token = run.lease
         if token is None:
             return
         run.lease = None
+        if run.forward is not None:
+            run.forward(complete)
+            run.forward = None     # the local publish of run:complete that follows stays local
         if run.flush is not None:
             await asyncio.wait_for(run.flush(), LEASE_RELEASE_TIMEOUT)
         await asyncio.wait_for(self.shared.release_lease(self.agent_id, run.session_id, token),
@@ -179,15 +184,32 @@ class Runs:
             raise ConflictError(f"session {session_id} has no running turn", code="session_not_busy")
         return run.follow()
 
-    async def cancel(self, session_id: str) -> bool:
+    async def cancel(self, session_id: str, run_id: str | None = None) -> bool:
+        """Cancel the session's running turn (only if it is run `run_id`, when given); with
+        replicas, also one running on another replica (asked over Redis, waited for)."""
         run = self.current(session_id)
-        if run is None or run.task is None:
+        if run is None and run_id is None and self.shared is not None:
+            return await self._cancel_elsewhere(session_id)
+        if run is None or run.task is None or (run_id is not None and run.id != run_id):
             return False
         run.task.cancel()
         try:
             await asyncio.wait_for(run.wait(), timeout=10)
         except asyncio.TimeoutError:
             log.error("run of session %s did not stop within 10 s of cancel", session_id)
+        return True
+
+    async def _cancel_elsewhere(self, session_id: str) -> bool:
+        holder = await self.shared.lease_holder(self.agent_id, session_id)
+        if holder is None:
+            return False
+        replica, run_id = holder
+        if not await self.shared.send_answer(replica, self.agent_id, {"cancel": session_id, "runId": run_id}):
+            return False    # that replica is gone: its lease expires by itself
+        for _ in range(int(CANCEL_WAIT_SECONDS / LEASE_POLL_SECONDS)):
+            if await self.shared.running_run(self.agent_id, session_id) != run_id:
+                break
+            await asyncio.sleep(LEASE_POLL_SECONDS)
         return True
 
     async def drain(self, grace: float) -> None:
