@@ -1,6 +1,6 @@
 """Scale-out benchmark: message-sync and SSE throughput with 1 worker, 2 workers and two
-replicas over Postgres and Redis, as ratios to 1 worker, in one run; plus the single-process
-default (SQLite, no Redis) for what the shared state costs.
+replicas over Postgres and Redis, as ratios to 1 worker, in one run; plus one process without
+Redis (on SQLite, the default, and on Postgres) for what the shared state costs.
 
     SWITCHYARD_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test \\
     SWITCHYARD_TEST_REDIS_URL=redis://127.0.0.1:6379/15 python bench/scale_out.py [--duration 8]
@@ -95,6 +95,7 @@ def main() -> int:
         sync = lua(work / "sync.lua", 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                                       'wrk.body = \'{"content": "hello bench"}\'\n')
         setups = [("single process, SQLite, no Redis", local_agent, base_env, [1]),
+                  ("single process, Postgres, no Redis", shared_agent, base_env, [1]),
                   ("1 worker (Postgres + Redis)", shared_agent, shared_env, [1]),
                   ("2 workers", shared_agent, shared_env, [2]),
                   ("2 replicas", shared_agent, shared_env, [1, 1])]

@@ -72,7 +72,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> Iterator[tu
     replicas = []
     for name in ("a", "b"):
         env = cli_env(tmp_path_factory.mktemp(f"home-{name}"), SWITCHYARD_REQUIRE_AUTH="true",
-                      SWITCHYARD_API_KEY=ROOT_KEY, SWITCHYARD_DATABASE_URL=postgres_url(),
+                      SWITCHYARD_API_KEY=ROOT_KEY,   # keys and audit: the agents' Postgres (the default)
                       SWITCHYARD_REDIS_URL=redis_url(), SWITCHYARD_REDIS_PREFIX=f"sytest-{uuid.uuid4().hex[:8]}",
                       SWITCHYARD_SESSION_LEASE_TTL=str(LEASE_TTL), SWITCHYARD_RATE_LIMIT="off",
                       SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off", SWITCHYARD_AUTH_FAILURE_LIMIT="1000/minute")
@@ -207,6 +207,20 @@ def test_a_key_revoked_on_a_is_refused_on_b_and_its_rate_limit_is_shared(pair):
         assert ca.delete(f"/api/keys/{name}", headers=ROOT).status_code == 200
         _wait(lambda: cb.get("/api/sessions", headers=key).status_code == 401, timeout=10,
               what="B to refuse the revoked key")
+
+
+def test_the_failed_login_throttle_is_shared(monkeypatch):
+    # In-process servers (tests/support/security.py) sharing a Redis, like the pair above.
+    from tests.support.security import bearer, live, production
+    prefix = f"sytest-{uuid.uuid4().hex[:8]}"
+    production(monkeypatch, SWITCHYARD_AUTH_FAILURE_LIMIT="3/minute", SWITCHYARD_REDIS_URL=redis_url(),
+               SWITCHYARD_REDIS_PREFIX=prefix, SWITCHYARD_RATE_LIMIT_NAMESPACE=prefix)
+    with live() as one, live() as two, one.client() as a, two.client() as b:
+        codes = [client.get("/api/sessions", headers=bearer(f"guess-{i}")).status_code
+                 for i, client in enumerate((a, b, a))]
+        assert codes == [401, 401, 401]
+        blocked = b.get("/api/sessions", headers=bearer("guess-4"))
+        assert blocked.status_code == 429 and blocked.json()["code"] == "auth_throttled"
 
 
 def test_the_run_cap_holds_across_replicas(pair, fake):

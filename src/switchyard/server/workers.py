@@ -57,7 +57,7 @@ def run_workers(args: Any, workers: int) -> int:
         print(f"error: cannot bind {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = sock.getsockname()[1]
-    argv = [sys.executable, "-m", "switchyard.cli", *args.argv]
+    argv = [sys.executable, "-m", "switchyard.cli", *getattr(args, "argv", sys.argv[1:])]
     children: dict[int, subprocess.Popen[bytes]] = {}
     stopping = False
 

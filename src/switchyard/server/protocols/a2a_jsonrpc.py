@@ -297,7 +297,7 @@ class A2AService:
     async def cancel(self, call: Call) -> Any:
         sid = await self._visible(call, call.params.get("id"))
         agent = call.agent
-        if not agent.is_busy(sid):
+        if not await agent.busy_anywhere(sid):     # with replicas: running on any of them
             history = await agent.history(sid)
             state = self.tracker.current(agent, sid, history).state
             raise RpcError(TASK_NOT_CANCELABLE,
