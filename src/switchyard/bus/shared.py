@@ -200,6 +200,17 @@ class SharedState:
             pipe.pexpire(name, STREAM_KEEP_MS)
             await pipe.execute()
 
+    async def finish(self, agent_id: str, session_id: str, run_id: str, last: Event, token: str) -> None:
+        """A turn's last event onto its stream and its lease released, in one round trip."""
+        name, stream = self.lease_key(agent_id, session_id), self.stream_key(agent_id, session_id)
+        if self._leases.get(name) == token:
+            del self._leases[name]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(stream, {"run": run_id, "e": codec.dumps(last)}, maxlen=STREAM_MAX_EVENTS, approximate=True)
+            pipe.pexpire(stream, STREAM_KEEP_MS)
+            pipe.eval(_RELEASE, 1, name, token)
+            await pipe.execute()
+
     async def follow(self, agent_id: str, session_id: str, run_id: str,
                      poll: float = 1.0) -> AsyncIterator[Event]:
         """The events of run `run_id` from its start, then as they come, until run:complete.

@@ -127,12 +127,12 @@ class Runs:
         if token is None:
             return
         run.lease = None
-        if run.forward is not None:
-            run.forward(complete)
+        try:
+            if run.flush is not None:
+                await asyncio.wait_for(run.flush(), LEASE_RELEASE_TIMEOUT)   # the earlier events
+        finally:
             run.forward = None     # the local publish of run:complete that follows stays local
-        if run.flush is not None:
-            await asyncio.wait_for(run.flush(), LEASE_RELEASE_TIMEOUT)
-        await asyncio.wait_for(self.shared.release_lease(self.agent_id, run.session_id, token),
+        await asyncio.wait_for(self.shared.finish(self.agent_id, run.session_id, run.id, complete, token),
                                LEASE_RELEASE_TIMEOUT)
 
     async def busy_anywhere(self, session_id: str) -> bool:
