@@ -106,7 +106,10 @@ async def test_following_a_run_elsewhere_replays_it_and_ends_with_it_or_with_its
             async for event in b.follow("agent", "s2", "run-1", poll=0.2):
                 seen.append(event)
         reader = asyncio.create_task(follow())
-        await asyncio.sleep(0.3)
+        for _ in range(200):
+            if len(seen) >= len(first):
+                break
+            await asyncio.sleep(0.05)
         assert seen == first                                   # the turn so far
         end = RunCompleteEvent("s2", "stop", 1, 12)
         await a.finish("agent", "s2", "run-1", end, token)
