@@ -42,6 +42,9 @@ async def started_agent(loaded: LoadedAgent, like: Agent | None = None) -> Agent
             bus = like.bus
     agent = Agent(loaded, store=store, bus=bus, live=live, env=env)
     agent.recover_lost_turns = like is None
+    if like is not None and like.shared is not None:   # one of several replicas: so is its successor
+        from switchyard.runtime import replicas
+        replicas.join(agent, like.shared)
     try:
         await agent.start()
     except BaseException:

@@ -107,6 +107,9 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
     from switchyard.server.automation import install_automation
     install_automation(app, host, settings)
 
+    from switchyard.server.replicas import install_replicas
+    install_replicas(app, host, settings)     # several processes, one server (SWITCHYARD_REDIS_URL)
+
     declare_framework_routes(app, public=(app.openapi_url, app.docs_url))
     finish_routes(app)
     if not app.state.security.checks_host:
