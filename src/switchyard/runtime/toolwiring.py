@@ -50,6 +50,7 @@ class AgentTooling:
 
     def _build_builtin(self) -> Any:
         from switchyard.runtime.builtin_support import HistorySearch
+        from switchyard.runtime.skills import SkillCatalog
         from switchyard.tools.builtin import BuiltinDeps, build_builtin_tools
         env = os.environ if self.env is None else self.env
         search = HistorySearch(self.config.agentId, self.store) if self.store is not None else None
@@ -57,7 +58,7 @@ class AgentTooling:
                            spawn=self._spawn or _unsupervised, publish=self._publish,
                            approvals=lambda: self.approvals, search_history=search, server_env=env,
                            agent_id=self.config.agentId, find_agent=lambda: self.find_agent,
-                           prompts=list(self.config.prompts))
+                           skills=SkillCatalog(self.agent_dir))
         return build_builtin_tools(list(self.config.tools), deps)
 
     def ensure_mcp(self) -> Any:
