@@ -76,6 +76,7 @@ async def read_resource(request: Request, uri: ResourceUri) -> dict[str, Any]:
 @routes.route("/api/resources/{uri:path}", methods=["HEAD"], scope="read",
               responses={200: {"description": "The resource exists"},
                          404: {"description": "No such resource (no body)"}},
-              errors=(502,), summary="Does the resource exist? (no body)")
+              errors=(502,), response_class=Response,   # no body: no content type documented
+              summary="Does the resource exist? (no body)")
 async def resource_exists(request: Request, uri: ResourceUri) -> Response:
     return Response(status_code=200 if await resources_of(request).exists(uri) else 404)
