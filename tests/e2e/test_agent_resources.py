@@ -97,7 +97,10 @@ def live(tmp_path_factory):
         assert loaded.warnings == []          # the `resources:` block is not "ignored" any more
         other = parse_agent(bare, env={})
         other.path = str(tmp_path_factory.mktemp("bare") / "bare.yml")
-        return create_app(AgentHost([Agent(loaded), Agent(other)]), shutdown_grace=3)
+        hidden = parse_agent({**bare, "agentId": "hidden", "resources": [
+            {"type": "filesystem", "paths": ["."], "includeHidden": True, "maxFiles": 3}]}, env={})
+        hidden.path = str(project / "hidden.yml")
+        return create_app(AgentHost([Agent(loaded), Agent(other), Agent(hidden)]), shutdown_grace=3)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SWITCHYARD_HOME", str(paths["home"]))
@@ -146,13 +149,26 @@ def test_lists_the_files_under_the_paths_in_the_references_shape(c, project):
     assert c.get("/api/resources", params={"agentId": "bare"}).json() == {"ok": True, "resources": []}
 
 
-def test_a_new_file_is_listed_without_a_restart_and_max_files_caps_the_list(c, project):
+def test_a_new_file_is_listed_without_a_restart(c, project):
     (project / "notes" / "fresh.md").write_text("new\n")
     try:
         uris = {r["uri"] for r in c.get("/api/resources").json()["resources"]}
         assert f"{project}/notes/fresh.md" in uris
     finally:
         (project / "notes" / "fresh.md").unlink()
+
+
+def test_include_hidden_and_max_files(c, project):
+    # Folders are walked in name order: .env (never), .hidden.md, .private/plan.md, LICENSE, then
+    # maxFiles (3) is reached.
+    listed = [r["uri"] for r in c.get("/api/resources", params={"agentId": "hidden"}).json()["resources"]]
+    assert listed == [f"{project}/.hidden.md", f"{project}/.private/plan.md", f"{project}/LICENSE"]
+    hidden = content(c, f"{project}/.hidden.md", agentId="hidden")
+    assert hidden.status_code == 200 and hidden.json()["content"]["contents"][0]["text"] == "hidden file\n"
+    # maxFiles caps the list, not what may be read; .env stays refused with includeHidden.
+    assert content(c, f"{project}/README.md", agentId="hidden").status_code == 200
+    env = content(c, f"{project}/.env", agentId="hidden")
+    assert env.status_code == 403 and "sk-server-secret" not in env.text
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -192,7 +208,8 @@ def test_a_file_over_10_mib_is_refused_by_size(c, project):
 def test_head_says_whether_a_file_resource_exists(c, project):
     assert c.head(f"/api/resources/{encoded(f'{project}/README.md')}").status_code == 200
     assert c.head(f"/api/resources/{encoded(f'fs://{project}/notes/todo.txt')}").status_code == 200
-    for uri in (f"{project}/nope.md", f"{project}/.env", f"{project}/../outside/secret.md", "/etc/passwd"):
+    for uri in (f"{project}/nope.md", f"{project}/.env", f"{project}/../outside/secret.md", "/etc/passwd",
+                f"{project}/hard.md", f"{project}/link-out.md", f"{project}/notes"):
         response = c.head(f"/api/resources/{encoded(uri)}")
         assert response.status_code == 404 and response.content == b"", uri
     missing = content(c, f"{project}/nope.md")

@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from switchyard.config.resources_schema import FilesystemResourceConfig
 from switchyard.errors import ForbiddenError, LimitError, NotFoundError
 from switchyard.tools.sandbox import PathSandbox, SandboxViolation, resolve
+
+log = logging.getLogger("switchyard.agent")
 
 FS_SCHEME = "fs://"
 MAX_RESOURCE_BYTES = 10 * 1024 * 1024
@@ -150,10 +154,19 @@ class FilesystemResources:
         visited: set[Path] = set()
         for root in self.roots:
             self._scan(root, 0, visited, found)
+        if len(visited) >= self.max_visits:
+            log.warning("filesystem resources: stopped after looking at %d paths (%d files listed)",
+                        len(visited), len(found))
         return list(found.values())
 
+    @property
+    def max_visits(self) -> int:
+        # The list is scanned on every call: a wide tree of files it does not list (paths: ["/"])
+        # must not make each GET /api/resources walk the whole disk.
+        return max(10_000, 10 * self.config.maxFiles)
+
     def _scan(self, path: Path, depth: int, visited: set[Path], found: dict[str, dict[str, Any]]) -> None:
-        if len(found) >= self.config.maxFiles or depth > self.config.maxDepth:
+        if len(found) >= self.config.maxFiles or depth > self.config.maxDepth or len(visited) >= self.max_visits:
             return
         real = Path(os.path.realpath(path))
         if real in visited or self._root_of(real) is None:
@@ -179,7 +192,7 @@ class FilesystemResources:
             found[uri] = {"uri": uri, "name": real.name, "description": "Filesystem resource",
                           "source": "internal", "size": info.st_size,
                           "lastModified": dt.datetime.fromtimestamp(info.st_mtime, dt.timezone.utc)
-                          .isoformat().replace("+00:00", "Z"),
+                          .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                           "metadata": {"originalUri": uri}}
 
     # --- reading -------------------------------------------------------------------------
@@ -200,10 +213,12 @@ class FilesystemResources:
         return real
 
     def exists(self, uri: str) -> bool:
+        """What read() would serve: a regular file with one link (size aside)."""
         try:
-            return self._checked(uri).is_file()
-        except ForbiddenError:
+            info = os.stat(self._checked(uri))
+        except (ForbiddenError, OSError):
             return False
+        return stat.S_ISREG(info.st_mode) and info.st_nlink == 1
 
     def read(self, uri: str) -> dict[str, Any]:
         """{contents: [{uri, mimeType, text | blob}], _meta}: ForbiddenError when the path is not
