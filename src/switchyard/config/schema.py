@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from switchyard.config.telemetry_schema import TelemetryConfig
 from switchyard.config.tools_schema import ToolFamilyConfig
 
 # Providers the reference format names, plus Switchyard's own: echo (offline, deterministic),
@@ -330,7 +331,7 @@ class CompactionConfig(Strict):
 
 class AgentConfig(Strict):
     UNIMPLEMENTED: ClassVar[tuple[str, ...]] = (
-        "telemetry", "image", "hooks", "agentFile", "logger", "elicitation",
+        "image", "hooks", "agentFile", "logger", "elicitation",
         "resources", "plugins", "internalResources",
     )
 
@@ -349,6 +350,7 @@ class AgentConfig(Strict):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     tools: list[ToolFamilyConfig] = Field(default_factory=list)
     compaction: CompactionConfig = Field(default_factory=CompactionConfig)
+    telemetry: TelemetryConfig | None = None   # traces of its turns (observability/tracing.py)
 
     @field_validator("mcpServers", mode="before")
     @classmethod

@@ -26,6 +26,7 @@ from switchyard.config.schema import LLMConfig
 from switchyard.errors import ConflictError
 from switchyard.events import Event, RetryingEvent
 from switchyard.llm.base import LLMClient
+from switchyard.observability.instruments import TurnTelemetry
 from switchyard.runtime.compaction import ContextFitter
 from switchyard.runtime.models import ModelClients
 from switchyard.runtime import context
@@ -79,6 +80,7 @@ class Agent:
                                   self._occupied)
         self.prompt = SystemPrompt(self.id, self.config.memories, self.store.memories)
         self.fitter = ContextFitter(self.config.compaction)
+        self.telemetry = TurnTelemetry(self.id)
         self.system_prompt: str | None = None
         self.started = False
 
@@ -90,6 +92,9 @@ class Agent:
         if self._owns_store:
             await self.store.open()
         self.models.check()
+        if self.config.telemetry is not None and self.config.telemetry.enabled:
+            from switchyard.observability import tracing
+            self.telemetry.tracer = tracing.tracer_for(self.config.telemetry, agent_id=self.id)
         sections = config_sections(self.config, self.loaded.agent_dir)
         self.prompt.set_base(sections)
         self.system_prompt = (self.config.systemPrompt if isinstance(self.config.systemPrompt, str)
@@ -115,6 +120,10 @@ class Agent:
         self.tooling.kill_processes()
         # What is left are the turns' last bus publishes (and the sweeper): before the bus closes.
         await self.supervisor.stop(grace=min(grace, 2.0))
+        if self.telemetry.tracer is not None:   # the spans of the last turns, before the process ends
+            import asyncio
+            from switchyard.observability import tracing
+            await asyncio.to_thread(tracing.flush)
         await self.tooling.stop()
         await self.models.close()
         await self.bus.close()
@@ -147,7 +156,7 @@ class Agent:
                            system_prompt=self.system_prompt, model_for=self._model_for,
                            publish=self.publisher.for_run(run), working_dir=Path(self.loaded.agent_dir),
                            take_steer=self.queued.take_steer, prompt_for=self.prompt.build,
-                           fitter=self.fitter)
+                           fitter=self.fitter, telemetry=self.telemetry)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> Any:
         return self.supervisor.spawn(work, name=name)
