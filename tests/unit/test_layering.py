@@ -30,7 +30,7 @@ ALLOWED = {
     "runtime": {"config", "llm", "events", "tools", "store", "bus", "observability"},
     "agents": set(),
     # Webhooks and schedules: services over the store that start runs through the runtime.
-    "automation": {"config", "llm", "events", "tools", "store", "bus", "runtime", "observability"},
+    "automation": {"config", "llm", "events", "tools", "store", "bus", "runtime"},
     "server": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime", "automation",
                "observability"},
     "cli": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime", "server", "automation",

@@ -148,7 +148,8 @@ class _LLMScope:
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
         error = None if kind is None else kind.__name__
         if _metrics is not None:
-            _metrics.llm_duration.labels(self.provider, self.model, "ok" if error is None else "error").observe(
+            outcome = "ok" if error is None else "cancelled" if error == "CancelledError" else "error"
+            _metrics.llm_duration.labels(self.provider, self.model, outcome).observe(
                 time.perf_counter() - self.started)
             if self.usage is not None:
                 _metrics.llm_tokens.labels(self.provider, self.model, "input").inc(self.usage.input_tokens)

@@ -47,9 +47,9 @@ runs_active = Gauge("switchyard_runs_active", "Agent runs in progress", ["agent"
 llm_tokens = Counter("switchyard_llm_tokens", "Tokens of model calls, by direction: input, output",
                      ["provider", "model", "direction"])
 llm_duration = Histogram("switchyard_llm_call_duration_seconds",
-                         "One model call, from the request to its last streamed token, by outcome: ok, error",
+                         "One model call of a turn, from the request to its last streamed token, by outcome: ok, error, cancelled",
                          ["provider", "model", "outcome"], buckets=LLM_BUCKETS)
-tool_calls = Counter("switchyard_tool_calls", "Tool calls, by tool and outcome: ok, error",
+tool_calls = Counter("switchyard_tool_calls", "Tool calls, by tool and outcome: ok, error, cancelled",
                      ["agent", "tool", "outcome"])
 queue_depth = Gauge("switchyard_queued_messages", "Messages waiting in the sessions' queues: steer, follow-up",
                     ["queue"], multiprocess_mode="livesum")
