@@ -122,3 +122,17 @@ def test_only_the_admin_scope_may_scrape(fake_llm, tmp_path_factory):
     # The refusals are counted too, under the route's template.
     assert moved(before, after, "switchyard_http_requests_total", route="/metrics", method="GET", status="401") == 1
     assert moved(before, after, "switchyard_http_requests_total", route="/metrics", method="GET", status="403") == 2
+
+
+def test_limit_refusals_are_counted_by_reason(fake_llm, tmp_path_factory):
+    config = agent_config("metered", fake_llm.base_url)
+    env = {"SWITCHYARD_ENV": "production", "SWITCHYARD_API_KEY": ROOT_KEY, "SWITCHYARD_RATE_LIMIT": "5/minute"}
+    with module_server(tmp_path_factory, config, env=env) as live, live.client() as c:
+        before = scrape(c, headers=ROOT)
+        key = create_key(c, "busy", ["read"])
+        statuses = [c.get("/api/sessions", headers=bearer(key)).status_code for _ in range(7)]
+        assert statuses == [200] * 5 + [429] * 2
+        after = scrape(c, headers=ROOT)
+    assert moved(before, after, "switchyard_rate_limited_total", reason="rate_limited") == 2
+    assert moved(before, after, "switchyard_http_requests_total", route="/api/sessions", method="GET",
+                 status="429") == 2
