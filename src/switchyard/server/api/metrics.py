@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from switchyard.automation import webhook_store
 from switchyard.observability.instruments import enable_metrics
@@ -22,6 +22,7 @@ routes = RouteGroup(tags=["meta"], order=90)
 
 
 @routes.get("/metrics", scope="admin", fast=True, summary="Metrics in the Prometheus text format",
+            response_class=PlainTextResponse,
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                              "description": "Prometheus text exposition format 0.0.4"}})
 async def metrics(request: Request) -> Response:
