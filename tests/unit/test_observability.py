@@ -55,9 +55,10 @@ def test_enabled_telemetry_without_the_extra_names_it(monkeypatch):
     assert caught.value.message.startswith("telemetry:")
 
 
-def test_without_metrics_or_a_tracer_the_hooks_do_nothing():
-    if metrics_enabled() is not None:
-        pytest.skip("a server in this test process turned the metrics on")
+def test_without_metrics_or_a_tracer_the_hooks_do_nothing(monkeypatch):
+    from switchyard.observability import instruments
+    monkeypatch.setattr(instruments, "_metrics", None)   # as in `switchyard run`: never turned on
+    assert metrics_enabled() is None
     telemetry = TurnTelemetry("a")
     assert telemetry.run("s") is NOTHING
     assert telemetry.llm_call("p", "m") is NOTHING
