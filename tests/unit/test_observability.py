@@ -109,3 +109,31 @@ def test_metrics_of_several_worker_processes_add_up(tmp_path):
     after = scrape(*pids)
     assert after.get(("switchyard_runs_active", (("agent", "a"),)), 0) == 0
     assert after[("switchyard_runs_started_total", (("agent", "a"),))] == 5
+
+
+# Makes `opentelemetry.sdk` unimportable in a subprocess, as on a machine without the extra.
+WITHOUT_OTEL = textwrap.dedent("""
+    import sys
+    class _Missing:
+        def find_spec(self, name, path=None, target=None):
+            if name == "opentelemetry.sdk" or name.startswith("opentelemetry.sdk."):
+                raise ImportError(f"No module named {name!r}", name=name)
+            return None
+    sys.meta_path.insert(0, _Missing())
+""")
+
+
+def test_serve_refuses_to_start_without_the_extra_naming_it(tmp_path):
+    (tmp_path / "shim").mkdir()
+    (tmp_path / "shim" / "sitecustomize.py").write_text(WITHOUT_OTEL)
+    agent = tmp_path / "traced.yml"
+    agent.write_text("agentId: traced\nllm: {provider: echo}\ntelemetry: {enabled: true}\n")
+    env = {"PYTHONPATH": f"{tmp_path / 'shim'}:{SRC}", "SWITCHYARD_HOME": str(tmp_path / "home"),
+           "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "switchyard.cli", "serve", "--agent", str(agent), "--port", "1"],
+                         env=env, timeout=120, capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"error: {agent}: telemetry: tracing is enabled but opentelemetry.sdk is not installed: "
+        "pip install 'switchyard[otel]'")
+    assert "Traceback" not in out.stderr

@@ -11,9 +11,14 @@ or error messages (a tool's error can quote what it read).
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable, TypeVar
+
+log = logging.getLogger("switchyard.telemetry")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _metrics: ModuleType | None = None
 
@@ -35,6 +40,19 @@ def queued(queue: str, change: int) -> None:
     """Messages entered (+) or left (-) a session queue (runtime/queues.py)."""
     if _metrics is not None and change:
         _metrics.queue_depth.labels(queue).inc(change)
+
+
+def _never_raises(fn: _F) -> _F:
+    """Recording what happened must never change what happens: a failure here is logged and
+    the run goes on."""
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception:  # noqa: BLE001
+            log.exception("telemetry: recording %s failed", fn.__qualname__)
+            return False
+    return guarded  # type: ignore[return-value]
 
 
 class _Nothing:
@@ -111,6 +129,7 @@ class _RunScope:
                            {"switchyard.agent_id": owner.agent_id, "switchyard.session_id": session_id})
                      if owner.tracer is not None else None)
 
+    @_never_raises
     def done(self, result: Any) -> None:
         outcome = _outcome(result.finish_reason)
         if _metrics is not None:
@@ -145,6 +164,7 @@ class _LLMScope:
                            "gen_ai.usage.output_tokens": usage.output_tokens,
                            "llm.finish_reason": finish_reason, "llm.tool_calls": tool_calls}
 
+    @_never_raises
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
         error = None if kind is None else kind.__name__
         if _metrics is not None:
@@ -174,6 +194,7 @@ class _ToolScope:
     def done(self, is_error: bool) -> None:
         self.outcome = "error" if is_error else "ok"
 
+    @_never_raises
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
         if kind is not None:
             self.outcome = "cancelled" if kind.__name__ == "CancelledError" else "error"

@@ -62,6 +62,25 @@ def http_tracer() -> Any:
     return _tracers.get(name) or tracer_for(_config, agent_id="")
 
 
+def missing_extra(config: TelemetryConfig | None) -> str | None:
+    """What `serve` says before it starts when a block enables tracing and the `[otel]`
+    extra is not installed (None when nothing is missing)."""
+    if config is None or not config.enabled:
+        return None
+    import importlib.util
+    wanted = ["opentelemetry.sdk"]
+    if config.export is not None and config.export.type == "otlp":
+        wanted.append(f"opentelemetry.exporter.otlp.proto.{config.export.protocol}")
+    for module in wanted:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"telemetry: tracing is enabled but {module} is not installed: {EXTRA_HINT}"
+    return None
+
+
 def flush(timeout_ms: int = 5000) -> None:
     if _provider is not None:
         _provider.force_flush(timeout_ms)
