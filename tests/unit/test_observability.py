@@ -72,6 +72,7 @@ WORKER = textwrap.dedent("""
     metrics.runs_started.labels("a").inc(int(sys.argv[1]))
     metrics.runs_active.labels("a").inc()
     metrics.llm_duration.labels("p", "m", "ok").observe(0.3)
+    metrics.http.recorder("/api/x/{id}", "GET", 200)(0.02)
 """)
 SCRAPE = textwrap.dedent("""
     import sys
@@ -104,6 +105,10 @@ def test_metrics_of_several_worker_processes_add_up(tmp_path):
     assert samples[("switchyard_llm_call_duration_seconds_count",
                     (("model", "m"), ("outcome", "ok"), ("provider", "p")))] == 2
     assert samples[("x_pending", ())] == 7
+    assert samples[("switchyard_http_requests_total", (("method", "GET"), ("route", "/api/x/{id}"),
+                                                       ("status", "200")))] == 2
+    assert samples[("switchyard_http_request_duration_seconds_bucket",
+                    (("le", "0.025"), ("method", "GET"), ("route", "/api/x/{id}")))] == 2
     assert samples[("switchyard_runs_active", (("agent", "a"),))] == 2
     # The workers ended: their live gauges stop counting once the parent says so; counters stay.
     after = scrape(*pids)
@@ -137,3 +142,22 @@ def test_serve_refuses_to_start_without_the_extra_naming_it(tmp_path):
         f"error: {agent}: telemetry: tracing is enabled but opentelemetry.sdk is not installed: "
         "pip install 'switchyard[otel]'")
     assert "Traceback" not in out.stderr
+
+
+def test_the_single_process_http_tallies_expose_what_prometheus_client_would():
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+    from switchyard.observability import metrics
+    tallies = metrics._HttpTallies()
+    registry = CollectorRegistry()
+    counter = Counter(*metrics.HTTP_REQUESTS, ["route", "method", "status"], registry=registry)
+    histogram = Histogram(*metrics.HTTP_DURATION, ["route", "method"], buckets=metrics.HTTP_BUCKETS,
+                          registry=registry)
+    ours = CollectorRegistry()
+    ours.register(tallies)
+    for route, method, status, seconds in [("/a", "GET", 200, 0.001), ("/a", "GET", 200, 0.005),
+                                           ("/a", "GET", 404, 0.0051), ("/b/{id}", "POST", 200, 301.0),
+                                           ("/b/{id}", "POST", 200, 2.5)]:
+        tallies.recorder(route, method, status)(seconds)
+        counter.labels(route, method, str(status)).inc()
+        histogram.labels(route, method).observe(seconds)
+    assert generate_latest(ours) == generate_latest(registry)

@@ -41,7 +41,7 @@ class ObservabilityMiddleware:
         self.app = app
         self.metrics = enable_metrics()
         self.routes = routes
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._recorders: dict[tuple[str, str, int], Any] = {}
         self._match = lru_cache(maxsize=2048)(self._template_of)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,13 +67,10 @@ class ObservabilityMiddleware:
             status = status or 500
             method = scope["method"] if scope["method"] in METHODS else "other"
             route = self._route(scope)
-            children = self._children.get((route, method, status))
-            if children is None:
-                children = self._children[(route, method, status)] = (
-                    self.metrics.http_requests.labels(route, method, str(status)),
-                    self.metrics.http_duration.labels(route, method))
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
+            record = self._recorders.get((route, method, status))
+            if record is None:
+                record = self._recorders[(route, method, status)] = self.metrics.http.recorder(route, method, status)
+            record(time.perf_counter() - started)
             if status == 429:
                 self.metrics.rate_limited.labels(limit_code[0] if limit_code else "other").inc()
             if span is not None:
