@@ -68,8 +68,8 @@ for _queue in ("steer", "follow-up"):   # present (at 0) from the first scrape o
 class _HttpTallies:
     """The HTTP metrics of a single process, kept as plain numbers and turned into metric
     families when scraped: every request updates them, and prometheus-client's counter and
-    histogram (a lock per value) cost about 2 µs more per request. The event loop is the
-    only writer and the scrape runs in it too, so no lock is needed."""
+    histogram (a lock per value) cost about 2 µs more per request. A server's event loop is
+    the only writer and its scrape runs in that loop too, so no lock is needed."""
 
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str, str], list[int]] = {}
@@ -87,10 +87,10 @@ class _HttpTallies:
 
     def collect(self) -> list[Any]:
         requests = CounterMetricFamily(*HTTP_REQUESTS, labels=["route", "method", "status"])
-        for labels, (count,) in self.requests.items():
+        for labels, (count,) in list(self.requests.items()):   # a snapshot: list() of a dict is atomic
             requests.add_metric(labels, count)
         durations = HistogramMetricFamily(*HTTP_DURATION, labels=["route", "method"])
-        for labels, (total, *counts) in self.durations.items():
+        for labels, (total, *counts) in list(self.durations.items()):
             cumulative, buckets = 0, []
             for bound, count in zip((*HTTP_BUCKETS, float("inf")), counts):
                 cumulative += count
