@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from switchyard.config.loader import parse_agent
 from switchyard.server.app import create_app
 from switchyard.server.runner import build_host
 
@@ -79,7 +80,9 @@ async def _time(app, path: str, n: int) -> float:
 
 
 async def main(n: int, rounds: int) -> None:
-    host = build_host([None])
+    # build_host takes loaded agent files (it was once given [None] for the default agent).
+    host = build_host([parse_agent({"agentId": "bench", "llm": {"provider": "echo"},
+                                    "storage": {"database": {"type": "in-memory"}}}, env={})])
     app = create_app(host)
     variants = {"bare starlette /json": (bare_app(), "/json"), "switchyard /api/llm/current": (app, "/api/llm/current")}
     async with app.router.lifespan_context(app):

@@ -23,6 +23,14 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def _message_syncs(exposition: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+    return sum(sample.value for family in text_string_to_metric_families(exposition)
+               for sample in family.samples
+               if sample.name == "switchyard_http_requests_total" and sample.labels.get("route") == "/api/message-sync"
+               and sample.labels.get("status") == "200")
+
+
 def test_several_workers_without_redis_are_refused_with_the_reason(tmp_path):
     agent = tmp_path / "agent.yml"
     agent.write_text("agentId: solo\nllm: {provider: echo}\n")
@@ -57,6 +65,10 @@ def test_two_workers_share_one_port_and_one_state_and_a_killed_worker_comes_back
                     assert sent.status_code == 200, sent.text
             history = c.get(f"/api/sessions/{session}/history").json()["history"]
             assert [m["content"] for m in history if m["role"] == "user"] == [f"m{i}" for i in range(6)]
+            # /metrics on any worker adds up both workers' counts (one folder of metric files).
+            for _ in range(3):
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as fresh:
+                    assert _message_syncs(fresh.get("/metrics").text) == 6
             # A worker killed outright is started again; the port keeps answering meanwhile.
             os.kill(workers[0], signal.SIGKILL)
             deadline = time.monotonic() + 60

@@ -107,12 +107,12 @@ def test_tool_types_name_each_enabled_family_once():
 
 
 def test_warnings_are_logged_once_each(tmp_path, caplog):
-    path = write(tmp_path, "agentId: a\ntelemetry: {enabled: true}\nlogger: {level: info}\n")
+    path = write(tmp_path, "agentId: a\nplugins: []\nlogger: {level: info}\n")
     with caplog.at_level(logging.WARNING, logger="switchyard.config"):
         load_agent(path, env={})
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2
-    assert any("`telemetry`" in m for m in messages) and any("`logger`" in m for m in messages)
+    assert any("`plugins`" in m for m in messages) and any("`logger`" in m for m in messages)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -211,10 +211,10 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_validate_command(tmp_path):
-    good = write(tmp_path, "agentId: ok\nllm: {provider: echo}\ntelemetry: {enabled: true}\n", "good.yml")
+    good = write(tmp_path, "agentId: ok\nllm: {provider: echo}\nplugins: []\n", "good.yml")
     result = _cli("validate", str(good))
     assert result.returncode == 0, result.stderr
-    assert "valid" in result.stdout and "telemetry" in result.stderr
+    assert "valid" in result.stdout and "plugins" in result.stderr
 
     bad = write(tmp_path, "agentId: bad\nllm: {temperature: 9}\nextra: 1\n", "bad.yml")
     result = _cli("validate", str(bad))

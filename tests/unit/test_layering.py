@@ -25,12 +25,16 @@ ALLOWED = {
     "store": {"config"},
     "bus": {"events", "llm"},
     "routing": {"config", "llm"},
-    "runtime": {"config", "llm", "events", "tools", "store", "bus"},
+    # Metrics and traces: the runtime and the server report into it.
+    "observability": {"config"},
+    "runtime": {"config", "llm", "events", "tools", "store", "bus", "observability"},
     "agents": set(),
     # Webhooks and schedules: services over the store that start runs through the runtime.
     "automation": {"config", "llm", "events", "tools", "store", "bus", "runtime"},
-    "server": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime", "automation"},
-    "cli": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime", "server", "automation"},
+    "server": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime", "automation",
+               "observability"},
+    "cli": {"config", "llm", "events", "tools", "store", "bus", "routing", "runtime", "server", "automation",
+            "observability"},
 }
 WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn")
 

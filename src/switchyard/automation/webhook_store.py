@@ -96,6 +96,12 @@ def record(conn: Connection, rows: list[Outgoing], limit: int) -> list[Outgoing]
     return dropped
 
 
+def pending_count(conn: Connection) -> int:
+    """Deliveries not yet made (GET /metrics), over every replica's events."""
+    return int(conn.execute(select(func.count()).select_from(deliveries)
+                            .where(deliveries.c.status == PENDING)).scalar_one())
+
+
 def heads(conn: Connection) -> list[dict[str, Any]]:
     """The oldest undelivered row of every webhook (deliveries go out in order per webhook)."""
     first = (select(func.min(deliveries.c.seq)).where(deliveries.c.status == PENDING)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from switchyard.config.resources_schema import ResourceConfig
+from switchyard.config.telemetry_schema import TelemetryConfig
 from switchyard.config.tools_schema import ToolFamilyConfig
 
 # Providers the reference format names, plus Switchyard's own: echo (offline, deterministic),
@@ -348,7 +349,7 @@ class CompactionConfig(Strict):
 
 class AgentConfig(Strict):
     UNIMPLEMENTED: ClassVar[tuple[str, ...]] = (
-        "telemetry", "image", "hooks", "agentFile", "logger", "elicitation",
+        "image", "hooks", "agentFile", "logger", "elicitation",
         "plugins", "internalResources",
     )
 
@@ -368,6 +369,7 @@ class AgentConfig(Strict):
     tools: list[ToolFamilyConfig] = Field(default_factory=list)
     compaction: CompactionConfig = Field(default_factory=CompactionConfig)
     resources: list[ResourceConfig] = Field(default_factory=list)   # config/resources_schema.py
+    telemetry: TelemetryConfig | None = None   # traces of its turns (observability/tracing.py)
 
     @field_validator("mcpServers", mode="before")
     @classmethod

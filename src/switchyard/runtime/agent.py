@@ -27,6 +27,7 @@ from switchyard.config.schema import LLMConfig
 from switchyard.errors import ConflictError, NotFoundError
 from switchyard.events import Event, RetryingEvent
 from switchyard.llm.base import LLMClient
+from switchyard.observability.instruments import TurnTelemetry
 from switchyard.runtime.compaction import ContextFitter
 from switchyard.runtime.models import ModelClients
 from switchyard.runtime import context
@@ -84,6 +85,7 @@ class Agent:
                                   self._occupied)
         self.prompt = SystemPrompt(self.id, self.config.memories, self.store.memories)
         self.fitter = ContextFitter(self.config.compaction, summary_model=self.models.summary_model)
+        self.telemetry = TurnTelemetry(self.id)
         self.system_prompt: str | None = None
         self.started = False
         # Set when a reloaded configuration replaced this agent (its turns finish here; new
@@ -102,6 +104,9 @@ class Agent:
         if self._owns_store:
             await self.store.open()
         self.models.check()
+        if self.config.telemetry is not None and self.config.telemetry.enabled:
+            from switchyard.observability import tracing
+            self.telemetry.tracer = tracing.tracer_for(self.config.telemetry, agent_id=self.id)
         sections = config_sections(self.config, self.loaded.agent_dir)
         self.prompt.set_base(sections)
         self.system_prompt = (self.config.systemPrompt if isinstance(self.config.systemPrompt, str)
@@ -141,6 +146,10 @@ class Agent:
         self.tooling.kill_processes()
         # What is left are the turns' last bus publishes (and the sweeper): before the bus closes.
         await self.supervisor.stop(grace=min(grace, 2.0))
+        if self.telemetry.tracer is not None:   # the spans of the last turns, before the process ends
+            import asyncio
+            from switchyard.observability import tracing
+            await asyncio.to_thread(tracing.flush)
         await self.tooling.stop()
         await self.models.close()
         if self._owns_bus:
@@ -203,7 +212,8 @@ class Agent:
                            system_prompt=self.system_prompt, model_for=self._model_for,
                            publish=self.publisher.for_run(run), working_dir=Path(self.loaded.agent_dir),
                            take_steer=self.queued.take_steer, prompt_for=self.prompt.build,
-                           fitter=self.fitter, end_turn=self.runs.end_turn if self.shared is not None else None)
+                           fitter=self.fitter, end_turn=self.runs.end_turn if self.shared is not None else None,
+                           telemetry=self.telemetry)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> Any:
         return self.supervisor.spawn(work, name=name)

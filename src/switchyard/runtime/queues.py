@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from switchyard.ids import new_id, now_ms
+from switchyard.observability.instruments import queued
 
 QueueName = Literal["steer", "follow-up"]
 QUEUES: tuple[QueueName, ...] = ("steer", "follow-up")
@@ -58,6 +59,7 @@ class SessionQueues:
             raise LimitError(f"the {queue} queue of session {session_id} is full ({MAX_QUEUED} messages)",
                              code="queue_full", status=429)
         items.append(message)
+        queued(queue, 1)
         return len(items)
 
     def list(self, queue: QueueName, session_id: str) -> list[QueuedMessage]:
@@ -68,21 +70,25 @@ class SessionQueues:
         for i, item in enumerate(items):
             if item.id == message_id:
                 del items[i]
+                queued(queue, -1)
                 self._tidy(queue, session_id)
                 return True
         return False
 
     def clear(self, queue: QueueName, session_id: str) -> int:
-        return len(self._queues.pop((queue, session_id), []))
+        return len(self.take_all(queue, session_id))
 
     def take_all(self, queue: QueueName, session_id: str) -> list[QueuedMessage]:
-        return self._queues.pop((queue, session_id), [])
+        taken = self._queues.pop((queue, session_id), [])
+        queued(queue, -len(taken))
+        return taken
 
     def take_first(self, queue: QueueName, session_id: str) -> QueuedMessage | None:
         items = self._queues.get((queue, session_id))
         if not items:
             return None
         first = items.pop(0)
+        queued(queue, -1)
         self._tidy(queue, session_id)
         return first
 

@@ -27,6 +27,7 @@ from switchyard.events import (ChunkEvent, ErrorEvent, Event, MessageDequeuedEve
 from switchyard.ids import new_id, now_ms
 from switchyard.llm.base import (Finish, LLMClient, ReasoningDelta, StepResult, TextDelta,
                                  ToolCall, ToolCallAccumulator, ToolCallDelta, Usage)
+from switchyard.observability.instruments import TurnTelemetry
 from switchyard.runtime import interruptions
 from switchyard.runtime.compaction import ContextFitter, RunningTotal, is_context_overflow
 from switchyard.runtime.run import Run, current_run
@@ -65,6 +66,8 @@ class TurnContext:
     # shared stream, then the session's lease is released, so a caller that saw the end can
     # start the next turn on any replica at once). Its failure is logged; the turn still ends.
     end_turn: Callable[[Run, Event], Awaitable[None]] | None = None
+    # Metrics and spans of the turn, its model calls and tool calls (observability/).
+    telemetry: TurnTelemetry | None = None
 
 
 class TurnRunner:
@@ -80,6 +83,7 @@ class TurnRunner:
         sid = run.session_id
         state = _TurnState(sid, owner=session.get("owner"))
         emit = self.ctx.publish
+        observed = self.ctx.telemetry.run(sid) if self.ctx.telemetry is not None else None
 
         finish_reason, error = "stop", None
         try:
@@ -114,6 +118,8 @@ class TurnRunner:
             run.result = state.result(finish_reason, error, duration_ms)
             complete = RunCompleteEvent(sid, finish_reason, state.steps, duration_ms,
                                         error.message if error is not None else None)
+            if observed is not None:
+                observed.done(run.result)
             if self.ctx.end_turn is not None:
                 try:
                     await self.ctx.end_turn(run, complete)
@@ -218,6 +224,15 @@ class TurnRunner:
 
     async def _step(self, client: LLMClient, messages: list[dict[str, Any]], tools: list[Any],
                     state: "_TurnState", emit: Emit) -> StepResult:
+        if self.ctx.telemetry is None:
+            return await self._stream_step(client, messages, tools, state, emit)
+        with self.ctx.telemetry.llm_call(client.provider, client.model) as call:
+            result = await self._stream_step(client, messages, tools, state, emit)
+            call.done(result.usage, result.finish_reason, len(result.tool_calls))
+            return result
+
+    async def _stream_step(self, client: LLMClient, messages: list[dict[str, Any]], tools: list[Any],
+                           state: "_TurnState", emit: Emit) -> StepResult:
         result = StepResult()
         calls = ToolCallAccumulator()
         state.text = ""
@@ -269,7 +284,13 @@ class TurnRunner:
         messages.extend(tool_messages)
 
     async def _call_tool(self, call: ToolCall, state: "_TurnState", emit: Emit) -> ToolResult:
-        result = await self._call_tool_checked(call, state, emit)
+        if self.ctx.telemetry is None:
+            result = await self._call_tool_checked(call, state, emit)
+        else:   # a tool name the model made up is counted as `unknown` (bounded labels)
+            known = call.name if self.ctx.tools.get(call.name) is not None else "unknown"
+            with self.ctx.telemetry.tool_call(known, call.id) as observed:
+                result = await self._call_tool_checked(call, state, emit)
+                observed.done(result.is_error)
         emit(ToolResultEvent(state.session_id, call.name, call.id, not result.is_error, result.content,
                              result.as_text() if result.is_error else None))
         return result

@@ -110,6 +110,10 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
     from switchyard.server.replicas import install_replicas
     install_replicas(app, host, settings)     # several processes, one server (SWITCHYARD_REDIS_URL)
 
+    # Outermost, so that what the security layers refuse is counted too.
+    from switchyard.server.observability import install_observability
+    install_observability(app)
+
     declare_framework_routes(app, public=(app.openapi_url, app.docs_url))
     finish_routes(app)
     if not app.state.security.checks_host:

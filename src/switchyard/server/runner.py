@@ -32,6 +32,12 @@ def checked_agents(args: argparse.Namespace) -> list[Any] | None:
     if not report.ok:
         print(f"error: cannot serve: {report.error()}", file=sys.stderr)   # one line per problem
         return None
+    from switchyard.observability.tracing import missing_extra
+    for loaded in report.agents:
+        missing = missing_extra(loaded.config.telemetry)
+        if missing:
+            print(f"error: {loaded.path or loaded.config.agentId}: {missing}", file=sys.stderr)
+            return None
     return report.agents
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -57,6 +58,11 @@ def run_workers(args: Any, workers: int) -> int:
         print(f"error: cannot bind {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     port = sock.getsockname()[1]
+    # The workers' /metrics add up every worker's values: prometheus-client's multiprocess mode,
+    # one folder of metric files for this set (emptied now: an earlier run's values would count).
+    from switchyard.observability import metrics
+    given = os.environ.get(metrics.MULTIPROC_ENV)
+    metrics_dir = metrics.prepare_multiprocess_dir(given or None)
     argv = [sys.executable, "-m", "switchyard.cli", *getattr(args, "argv", sys.argv[1:])]
     children: dict[int, subprocess.Popen[bytes]] = {}
     stopping = False
@@ -82,6 +88,7 @@ def run_workers(args: Any, workers: int) -> int:
             for index, child in list(children.items()):
                 code = child.poll()
                 if code is not None and not stopping:
+                    metrics.mark_process_dead(child.pid)
                     log.error("worker %d (pid %d) exited with status %s; starting it again in %.0f s",
                               index, child.pid, code, RESTART_DELAY)
                     time.sleep(RESTART_DELAY)
@@ -100,3 +107,5 @@ def run_workers(args: Any, workers: int) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+        if not given:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -89,6 +89,7 @@ RULES = [
     # agents and agent config, webhooks, schedules, local models, caches.
     _rule(ANY, r"^/api/keys(/.*)?$", "admin"),
     _rule(ANY, r"^/api/audit(/.*)?$", "admin"),
+    _rule(ANY, r"^/metrics$", "admin"),               # Prometheus scrapes (server/api/metrics.py)
     _rule(ANY, r"^/api/llm/key(/.*)?$", "admin"),
     _rule(WRITE, r"^/api/llm/switch$", "admin"),
     _rule(WRITE, r"^/api/llm/custom-models(/.*)?$", "admin"),
