@@ -24,9 +24,13 @@ class AgentHost:
         self.run_quota = RunQuota()
         # One bound on calls in flight per provider endpoint, for every hosted agent.
         self.provider_gates = ProviderGates()
+        # Provider keys the server stores, for agents whose own key is absent (env var name ->
+        # key; filled by server/model_settings.py).
+        self.stored_keys: dict[str, str] = {}
         for agent in self.agents.values():
             agent.runs.quota = self.run_quota
             agent.models.gates = self.provider_gates
+            agent.models.stored_keys = self.stored_keys
         self.default_id = default_id or agents[0].id
         if self.default_id not in self.agents:
             raise ValueError(f"default agent {self.default_id!r} is not among the hosted agents")
@@ -46,6 +50,10 @@ class AgentHost:
             raise NotFoundError(f"agent {agent_id!r} not found (hosted: {known})", code="agent_not_found",
                                 details={"agentId": agent_id})
         return agent
+
+    async def drop_cached_clients(self) -> None:
+        for agent in self.agents.values():
+            await agent.models.drop_cached()
 
     async def start(self) -> None:
         for agent in self.agents.values():
