@@ -58,15 +58,19 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 
 async def _call(request: Request, method: str, params: dict[str, Any]) -> Any:
-    """Run one A2A method of the service; its JSON-RPC errors become HTTP ones."""
+    """Run one A2A method of the service; its JSON-RPC errors become HTTP ones: the binding's
+    `google.rpc.Status` body for a 1.0 client (the a2a-sdk raises the matching error from it),
+    Switchyard's envelope for a 0.3 one."""
     from switchyard.server.protocols.a2a_jsonrpc import Call
     from switchyard.server.protocols.a2a_model import (INVALID_PARAMS, TASK_NOT_CANCELABLE, TASK_NOT_FOUND,
-                                                       RpcError)
+                                                       V10, RpcError)
     service = request.app.state.a2a.get()
     call = Call(request, service.host.default, params, flavor_of(request, params), None, rest=True)
     try:
         return await getattr(service, method)(call)
     except RpcError as exc:
+        if call.flavor == V10:
+            return v10_error(exc.code, exc.message, exc.data)
         if exc.code == TASK_NOT_FOUND:
             raise NotFoundError(exc.message, code="task_not_found", details=exc.data) from None
         if exc.code == TASK_NOT_CANCELABLE:
@@ -74,14 +78,44 @@ async def _call(request: Request, method: str, params: dict[str, Any]) -> Any:
         if exc.code == INVALID_PARAMS:
             raise RequestError(exc.message, code="invalid_params", details=exc.data) from None
         raise RuntimeFailure(exc.message, code="a2a_error", details=exc.data) from None
+    except RequestError as exc:
+        if call.flavor == V10:
+            return v10_error(INVALID_PARAMS, exc.message, exc.details)
+        raise
+
+
+def v10_error(code: int, message: str, data: Any = None) -> Response:
+    """The A2A 1.0 HTTP+JSON error for a JSON-RPC error code, built by the a2a-sdk."""
+    from a2a.utils import errors
+    from a2a.utils.error_handlers import build_rest_error_payload
+    from starlette.responses import JSONResponse
+
+    from switchyard.server.protocols.a2a_model import INVALID_PARAMS, TASK_NOT_CANCELABLE, TASK_NOT_FOUND
+    kind = {TASK_NOT_FOUND: errors.TaskNotFoundError, TASK_NOT_CANCELABLE: errors.TaskNotCancelableError,
+            INVALID_PARAMS: errors.InvalidParamsError}.get(code, errors.InternalError)
+    error = kind(message)
+    error.data = data if isinstance(data, dict) else None
+    payload = build_rest_error_payload(error)
+    return JSONResponse(payload, status_code=payload["error"]["code"])
+
+
+async def _send(request: Request, method: str) -> Any:
+    try:
+        body = await _json_object(request)
+    except RequestError as exc:
+        from switchyard.server.protocols.a2a_model import INVALID_PARAMS, V10
+        if flavor_of(request) == V10:
+            return v10_error(INVALID_PARAMS, exc.message, exc.details)
+        raise
+    return await _call(request, method, body)
 
 
 async def message_send(request: Request) -> Any:
-    return await _call(request, "send", await _json_object(request))
+    return await _send(request, "send")
 
 
 async def message_stream(request: Request) -> Response:
-    return await _call(request, "stream", await _json_object(request))
+    return await _send(request, "stream")
 
 
 async def get_task(request: Request, task_id: str, historyLength: int | None = None) -> Any:
