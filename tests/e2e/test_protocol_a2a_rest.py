@@ -169,6 +169,12 @@ def test_the_a2a_version_header_selects_the_1_0_shapes(live):
         assert bare.json()["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
 
 
+def test_the_route_limits_are_the_services():
+    from switchyard.server.protocols import a2a_listing, a2a_model, a2a_rest_routes
+    assert a2a_rest_routes.MAX_PAGE_SIZE == a2a_model.MAX_PAGE_SIZE
+    assert a2a_rest_routes.MAX_LIST_HISTORY == a2a_listing.MAX_LIST_HISTORY
+
+
 def test_the_card_offers_the_rest_binding(live):
     with live.client() as c:
         card = c.get("/.well-known/agent-card.json").json()

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from switchyard.config.schema import ProviderName, ReasoningConfig
+from switchyard.config.schema import ReasoningConfig
+from switchyard.llm.presets import PRESETS
 from switchyard.server.deps import principal_of
 from switchyard.server.model_settings import model_settings_of
 from switchyard.server.routes import RouteGroup
@@ -25,37 +26,28 @@ CustomProvider = Literal["openai-compatible", "openrouter", "litellm", "glama", 
                          "vertex", "dexto-nova"]
 
 
+# Printable, without surrounding spaces (a pattern, so the OpenAPI document says so too).
+NAME_PATTERN = r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
+URL_PATTERN = r"^https?://"
+KEY_PATTERN = r"^\S+$"
+
+# The providers a key can be stored for: those that read one from an environment variable.
+KeyProvider = Literal[tuple(name for name, preset in PRESETS.items() if preset.key_env)]  # type: ignore[misc]
+
+
 class CustomModelBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200, description="The model id the provider is asked for")
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN,
+                      description="The model id the provider is asked for")
     provider: CustomProvider = "openai-compatible"
-    baseURL: str | None = Field(None, max_length=2048)
+    baseURL: str | None = Field(None, max_length=2048, pattern=URL_PATTERN,
+                                description="Needed by openai-compatible models to be switched to")
     displayName: str | None = Field(None, max_length=200)
     maxInputTokens: int | None = Field(None, gt=0)
     maxOutputTokens: int | None = Field(None, gt=0)
     apiKey: str | None = Field(None, min_length=1, max_length=4096, description="Stored encrypted, never returned")
     filePath: str | None = Field(None, max_length=4096)
     reasoning: ReasoningConfig | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        if value != value.strip() or not value.isprintable():
-            raise ValueError("must be printable, without surrounding spaces")
-        return value
-
-    @field_validator("baseURL")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
-
-    @model_validator(mode="after")
-    def _base_url_needed(self) -> "CustomModelBody":
-        if self.provider == "openai-compatible" and not self.baseURL:
-            raise ValueError("baseURL is required for provider 'openai-compatible'")
-        return self
 
 
 class CustomModel(BaseModel):
@@ -87,8 +79,8 @@ class CustomModelDeleted(BaseModel):
 
 class ProviderKeyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider: ProviderName  # type: ignore[valid-type]
-    apiKey: str = Field(min_length=1, max_length=4096)
+    provider: KeyProvider  # type: ignore[valid-type]
+    apiKey: str = Field(min_length=1, max_length=4096, pattern=KEY_PATTERN)
 
 
 class ProviderKeySaved(BaseModel):
@@ -142,5 +134,5 @@ async def save_key(request: Request, body: ProviderKeyBody) -> dict[str, Any]:
 @routes.get("/api/llm/key/{provider}", scope="admin",
             summary="Whether a provider has a key (never the key: at most its last 4 characters)",
             response_model=ProviderKeyStatus)
-async def key_status(request: Request, provider: ProviderName) -> dict[str, Any]:  # type: ignore[valid-type]
+async def key_status(request: Request, provider: KeyProvider) -> dict[str, Any]:  # type: ignore[valid-type]
     return await model_settings_of(request).key_status(provider, settings_of(request).env)

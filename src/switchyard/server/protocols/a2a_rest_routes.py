@@ -17,16 +17,17 @@ status the binding gives them (400, 404, 409).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from starlette.responses import Response
 
 from switchyard.errors import ConflictError, NotFoundError, RequestError, RuntimeFailure
 from switchyard.runtime.host import AgentHost
 from switchyard.server.routes import RouteGroup
 
-BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
+MAX_PAGE_SIZE = 100        # a2a_model.MAX_PAGE_SIZE (not imported here: it imports the a2a-sdk)
+MAX_LIST_HISTORY = 20      # a2a_listing.MAX_LIST_HISTORY
 _MESSAGE_BODY = {"content": {"application/json": {"schema": {
     "type": "object", "required": ["message"],
     "properties": {"message": {"type": "object", "description": "An A2A Message (0.3 or 1.0 shape)"},
@@ -118,7 +119,13 @@ async def message_stream(request: Request) -> Response:
     return await _send(request, "stream")
 
 
-async def get_task(request: Request, task_id: str, historyLength: int | None = None) -> Any:
+TaskState = Literal["submitted", "working", "input-required", "completed", "canceled", "failed", "rejected",
+                    "auth-required", "TASK_STATE_SUBMITTED", "TASK_STATE_WORKING", "TASK_STATE_INPUT_REQUIRED",
+                    "TASK_STATE_COMPLETED", "TASK_STATE_CANCELED", "TASK_STATE_FAILED", "TASK_STATE_REJECTED",
+                    "TASK_STATE_AUTH_REQUIRED"]
+
+
+async def get_task(request: Request, task_id: str, historyLength: int | None = Query(None, ge=0)) -> Any:
     params: dict[str, Any] = {"id": task_id}
     if historyLength is not None:
         params["historyLength"] = historyLength
@@ -129,16 +136,15 @@ async def cancel_task(request: Request, task_id: str) -> Any:
     return await _call(request, "cancel", {"id": task_id})
 
 
-async def list_tasks(request: Request, contextId: str | None = None, status: str | None = None,
-                     pageSize: int | None = None, pageToken: str | None = None,
-                     historyLength: int | None = None, includeArtifacts: str | None = None) -> Any:
+async def list_tasks(request: Request, contextId: str | None = None, status: TaskState | None = None,
+                     pageSize: int | None = Query(None, ge=1, le=MAX_PAGE_SIZE),
+                     pageToken: str | None = Query(None, pattern=r"^\d*$", description="From nextPageToken"),
+                     historyLength: int | None = Query(None, ge=0, le=MAX_LIST_HISTORY),
+                     includeArtifacts: bool | None = None) -> Any:
     params: dict[str, Any] = {k: v for k, v in (("contextId", contextId), ("status", status),
                                                 ("pageSize", pageSize), ("pageToken", pageToken),
-                                                ("historyLength", historyLength)) if v is not None}
-    if includeArtifacts is not None:
-        if includeArtifacts.lower() not in BOOLEAN:
-            raise RequestError("`includeArtifacts` must be true or false", details={"field": "includeArtifacts"})
-        params["includeArtifacts"] = BOOLEAN[includeArtifacts.lower()]
+                                                ("historyLength", historyLength),
+                                                ("includeArtifacts", includeArtifacts)) if v is not None}
     return await _call(request, "list", params)
 
 
