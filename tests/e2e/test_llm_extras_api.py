@@ -401,3 +401,33 @@ def test_pretty_indents_api_json_only_when_asked():
         assert c.get("/api/llm/current?prettyish=1").text == plain.text     # only the parameter itself
         assert "\n  " not in c.get("/v1/models?pretty").text               # /api/* only, as the reference
         assert c.get("/health?pretty").text == "OK"
+
+
+def test_switchyard_serve_checks_and_runs_an_agent_with_the_stored_key(fake_llm, tmp_path):
+    """An agent file naming openai without a key: refused at start, then served once the key is
+    stored for the server (with the server's database and secret key under SWITCHYARD_HOME)."""
+    import httpx
+
+    from tests.support.cli_process import CliProcess, cli_env
+    agent = tmp_path / "keyless.yml"
+    agent.write_text(f"agentId: keyless\nllm: {{provider: openai, model: gpt-4o-mini, baseURL: '{fake_llm.base_url}'}}\n"
+                     "storage: {database: {type: in-memory}}\n")
+    env = cli_env(home())
+    port = free_port()
+    with CliProcess("serve", "--agent", str(agent), "--port", str(port), env=env) as refused:
+        assert refused.proc.wait(60) == 2
+        refused.stop()
+    assert "OPENAI_API_KEY" in refused.output
+
+    with serve() as server, server.client() as c:       # the same SWITCHYARD_HOME
+        assert c.post("/api/llm/key", json={"provider": "openai", "apiKey": OPENAI_KEY}).status_code == 200
+    with CliProcess("serve", "--agent", str(agent), "--port", str(port), env=env) as served:
+        served.wait_for("Switchyard is ready on")
+        reply = httpx.post(f"http://127.0.0.1:{port}/api/message-sync", json={"content": "from the cli"}, timeout=30)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["response"] == "fake reply to: from the cli"
+        assert fake_llm.requests[-1]["headers"]["authorization"] == f"Bearer {OPENAI_KEY}"
+        status = httpx.get(f"http://127.0.0.1:{port}/api/llm/key/openai", timeout=10).json()
+        assert status["source"] == "stored" and OPENAI_KEY not in json.dumps(status)
+        served.stop()
+    assert OPENAI_KEY not in served.output and OPENAI_KEY not in reply.text
