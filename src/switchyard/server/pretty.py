@@ -27,7 +27,7 @@ class PrettyJSONMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not wants_pretty(scope):
+        if scope["type"] != "http" or scope.get("method") == "HEAD" or not wants_pretty(scope):
             await self.app(scope, receive, send)
             return
         start: Message | None = None
