@@ -1,6 +1,6 @@
 """Two servers on one Postgres server database, as replicas run: a key stored on one (with the
-shared SWITCHYARD_SECRET_KEY) serves a switch and a turn on the other; custom models and the
-model picker's favourites are the same on both."""
+shared SWITCHYARD_SECRET_KEY) serves a switch and a turn on the other; custom models are the
+same on both."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def postgres_url() -> str | None:
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not postgres_url(), reason="set SWITCHYARD_TEST_POSTGRES_URL to run the Postgres replica test")
-def test_replicas_share_stored_keys_custom_models_and_favorites(fake_llm, monkeypatch, tmp_path):
+def test_replicas_share_stored_keys_and_custom_models(fake_llm, monkeypatch, tmp_path):
     from cryptography.fernet import Fernet
     base = postgres_url()
     url = create_private_database(base)
@@ -33,13 +33,9 @@ def test_replicas_share_stored_keys_custom_models_and_favorites(fake_llm, monkey
         with first.client() as a, second.client() as b:
             assert a.post("/api/llm/key", json={"provider": "openai", "apiKey": OPENAI_KEY}).status_code == 200
             assert a.post("/api/llm/custom-models", json={"name": "shared-model", "provider": "ollama"}).status_code == 200
-            assert a.post("/api/llm/model-picker-state/favorites/toggle",
-                          json={"provider": "openai", "model": "gpt-4o"}).json()["isFavorite"] is True
 
             assert b.get("/api/llm/key/openai").json()["source"] == "stored"
             assert [m["name"] for m in b.get("/api/llm/custom-models").json()["models"]] == ["shared-model"]
-            favorites = b.get("/api/llm/model-picker-state").json()["favorites"]
-            assert [(f["provider"], f["model"]) for f in favorites] == [("openai", "gpt-4o")]
 
             switched = b.post("/api/llm/switch", json={"provider": "openai", "model": "gpt-4o-mini",
                                                        "baseURL": fake_llm.base_url})

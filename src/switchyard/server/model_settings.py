@@ -22,7 +22,6 @@ from sqlalchemy import Connection, delete, select
 from switchyard.errors import NotFoundError, RequestError
 from switchyard.ids import now_ms
 from switchyard.llm.presets import PRESETS
-from switchyard.server.model_picker import ModelPicker
 from switchyard.server.secret_box import SecretBox, UnreadableSecret, hint_of
 from switchyard.store.database import Database
 from switchyard.store.tables import custom_models, provider_keys
@@ -60,7 +59,6 @@ class ModelSettings:
         self.stored_keys = stored_keys          # the host's: env var name -> key
         self._drop_cached = drop_cached_clients
         self._opened = asyncio.Lock()
-        self.picker = ModelPicker(db, self.open)    # each key's recent and favourite models
 
     async def open(self) -> None:
         async with self._opened:

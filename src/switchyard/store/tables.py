@@ -218,15 +218,6 @@ provider_keys = Table(
     Column("updated_by", String(100)),                       # API key name (never a secret)
 )
 
-# Each API key's model picker: its recently used and favourite models (the reference keeps
-# one file per user; a key is our user). `owner` is the key's name, "" without authentication.
-model_picker_state = Table(
-    "model_picker_state", metadata,
-    Column("owner", String(200), primary_key=True),
-    Column("state", JSON, nullable=False),                   # {recents: [...], favorites: [...]}
-    Column("updated_at", BigInteger, nullable=False),        # epoch ms
-)
-
 # The full-text index over messages.text is made with the tables (a new database is made from
 # this metadata), by backend-specific DDL.
 from switchyard.store import fulltext as _fulltext  # noqa: E402 - needs `messages` above

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from collections import ChainMap
 from typing import Any
 
 from fastapi import Request
 
 from switchyard.logs import redact_url
-from switchyard.server.deps import agent_for, principal_of, sessions_for
+from switchyard.server.deps import agent_for, sessions_for
 from switchyard.server.model_settings import model_settings_of
 from switchyard.config.schema import ProviderName
 from switchyard.server.response_models import LLMCapabilities, LLMCatalog, LLMCurrent, LLMSwitched
 from switchyard.server.routes import QueryParam, RouteGroup
 from switchyard.server.schemas import LLMSwitchBody
 from switchyard.server.settings import settings_of
-
-log = logging.getLogger("switchyard.server")
 
 # First of all groups: GET /api/llm/current is the most polled route.
 routes = RouteGroup(tags=["llm"], order=10)
@@ -68,12 +65,6 @@ async def switch(request: Request, body: LLMSwitchBody) -> dict[str, Any]:
         await sessions_for(request, agent).get(body.sessionId)
     cfg = await agent.switch_llm(updates, body.sessionId)
     client = agent.client_for(cfg)
-    try:   # the caller's recent models (the model picker); the switch stands either way
-        ref = {"provider": cfg.provider or client.provider, "model": cfg.model or client.model,
-               "baseURL": redact_url(cfg.baseURL)}     # shown by the picker: never credentials
-        await settings.picker.record_recent(principal_of(request).name or "", ref)
-    except Exception:  # noqa: BLE001
-        log.warning("could not record the switch in the model picker's recents", exc_info=True)
     audit = getattr(request.app.state, "audit", None)
     if audit is not None:
         await audit.record(request, "llm.switch", details={"provider": cfg.provider, "model": cfg.model,

@@ -2,7 +2,6 @@
 
 - `custom_models`: models added by name (`/api/llm/custom-models`), their key encrypted.
 - `provider_keys`: one encrypted API key per provider (`/api/llm/key`).
-- `model_picker_state`: each API key's recent and favourite models (`/api/llm/model-picker-state`).
 
 Revision ID: 0005_llm_custom_models_keys
 Revises: 0004_memories_search_context
@@ -36,15 +35,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.BigInteger, nullable=False),
         sa.Column("updated_by", sa.String(100)),
     )
-    op.create_table(
-        "model_picker_state",
-        sa.Column("owner", sa.String(200), primary_key=True),
-        sa.Column("state", sa.JSON, nullable=False),
-        sa.Column("updated_at", sa.BigInteger, nullable=False),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("model_picker_state")
     op.drop_table("provider_keys")
     op.drop_table("custom_models")
