@@ -168,12 +168,14 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     """`("body", "content", "list[tagged-union[...]]", 0, "text")` -> `content[0].text`."""
     path = ""
     tag_next = False    # a discriminated union puts the tag's value after it (and any index)
-    for step in loc:
+    for position, step in enumerate(loc):
         if isinstance(step, int):
             path += f"[{step}]"
             continue
         step = str(step)
-        if step in _REQUEST_PARTS and not path:
+        # Only the first step names the request part: a body field may itself be called
+        # `path` or `query` (POST /api/workspaces/active {path}).
+        if position == 0 and step in _REQUEST_PARTS:
             continue
         if _INTERNAL_STEP.match(step):
             tag_next = tag_next or "tagged-union[" in step

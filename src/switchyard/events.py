@@ -210,6 +210,15 @@ class RoutingDecisionEvent(Event):
     latency_ms: float = 0.0
     ranked: tuple[RoutedAgent, ...] = ()
 
+    def record(self) -> dict[str, Any]:
+        """The decision as kept on the routed user message in history (`routing`), so that a
+        client showing the conversation later (the web UI after a reload) can still say which
+        agent answered and why: the reference's camelCase names, the five best candidates."""
+        return {"agentId": self.agent_id, "confidence": round(self.confidence, 4), "layer": self.layer,
+                "reason": self.reason, "sticky": self.sticky, "fallback": self.fallback,
+                "ranked": [{"agentId": r.agent_id, "score": round(r.score, 4), "matched": list(r.matched)}
+                           for r in self.ranked[:5]]}
+
     @classmethod
     def of(cls, session_id: str, decision: Any) -> "RoutingDecisionEvent":
         """From a routing.RoutingDecision."""

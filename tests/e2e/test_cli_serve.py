@@ -103,6 +103,7 @@ def test_a_reference_shaped_folder_is_served_and_every_agent_answers(tmp_path, f
         banner = server.output.splitlines()[ready:]
         assert any(line.split()[:1] == ["coding-agent"] for line in banner)
         assert f"docs:    http://127.0.0.1:{port}/docs" in "\n".join(banner)
+        assert f"chat:    open http://127.0.0.1:{port}/ in a browser" in "\n".join(banner)
 
         with httpx.Client(base_url=base, timeout=30) as client:
             listed = client.get("/api/agents").json()

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 from switchyard.runtime.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
-from tests.support.fake_llm import FakeLLM, Text, ToolCalls, last_user_text
+from tests.support.fake_llm import FakeLLM, Text, ToolCalls, last_user_text, request_tokens
 from tests.support.live_server import serve_agents
 from tests.support.sse import sse_events
 
@@ -207,3 +207,57 @@ def test_noop_compaction_leaves_the_oldest_turns_out_and_stores_nothing(tmp_path
     assert [m["content"] for m in history if m["role"] == "user"] == [
         _topic(i) + (" please use the tool" if i % 4 == 2 else "") for i in range(20)]
     assert not [m for m in history if m["role"] == "system"]
+
+
+@pytest.mark.parametrize("provider", ["openai-compatible", "anthropic"])
+def test_summaries_go_to_the_configured_cheaper_model(tmp_path, provider):
+    """`compaction.llm` names the model that writes the summaries: the same provider with
+    another model, or another provider altogether (with its own key and base URL)."""
+    with fake_model(WINDOW) as (fake, model):
+        summary_llm: dict[str, Any] = {"model": "cheap-model"}
+        if provider == "anthropic":
+            summary_llm.update(provider="anthropic", baseURL=fake.anthropic_base_url,
+                               apiKey="sk-ant-test-0123456789abcdef")
+        config = _agent(tmp_path, fake, llm={"maxInputTokens": WINDOW}, compaction={"llm": summary_llm})
+        with serve_agents(config) as live, live.client() as c:
+            for i in range(16):
+                _send(c, _topic(i))
+            history = c.get("/api/sessions/long/history").json()["history"]
+    summaries = [r for r in fake.requests if _is_summary_request(r["json"])]
+    chats = _chat_requests(fake)
+    assert model.summaries >= 1 and len(summaries) == model.summaries
+    assert {r["json"]["model"] for r in summaries} == {"cheap-model"}
+    assert {r["json"]["model"] for r in chats} == {"fake-model"}
+    wire = "/v1/messages" if provider == "anthropic" else "/chat/completions"
+    assert all(r["path"].endswith(wire) for r in summaries)
+    if provider == "anthropic":     # its own key, not the agent's
+        assert all("sk-ant-test-0123456789abcdef" in r["headers"].get("x-api-key", "") + r["headers"].get(
+            "authorization", "") for r in summaries)
+    assert all(r["path"].endswith("/chat/completions") for r in chats)
+    # The conversation went on from the cheap model's summary.
+    assert any(r["json"]["messages"][1]["content"].startswith(SUMMARY_PREFIX + "SUMMARY-1") for r in chats)
+    stored = [m for m in history if m["role"] == "system"]
+    assert [m["metadata"]["compaction"]["model"] for m in stored] == ["cheap-model"] * len(stored)
+
+
+def test_the_system_prompt_memories_and_tool_schemas_count_against_the_window(tmp_path):
+    """What is not history takes its share of the window: a long system prompt, the owner's
+    memories in it, and the tool schemas; the history gets what is left, and every request fits."""
+    window = 4000
+    with fake_model(window) as (fake, model):
+        config = _agent(tmp_path, fake, llm={"maxInputTokens": window},
+                        systemPrompt="You are terse. " + "Follow the house style guide closely. " * 60,
+                        memories={"enabled": True},
+                        tools=[{"type": "builtin-tools", "enabledTools": ["http_request", "sleep"]}])
+        with serve_agents(config) as live, live.client() as c:
+            assert c.post("/api/memory", json={"content": "the user prefers answers about " + " ".join(WORDS)}
+                          ).status_code in (200, 201)
+            for i in range(24):
+                _send(c, _topic(i))
+    chats = _chat_requests(fake)
+    first = chats[0]["json"]
+    fixed = request_tokens({"messages": first["messages"][:1], "tools": first.get("tools")})
+    assert first.get("tools") and "prefers answers about" in first["messages"][0]["content"]
+    assert fixed > window // 5, fixed               # a real share of the window is not history
+    assert model.summaries >= 1
+    assert all(r["tokens"] <= window for r in fake.requests), [r["tokens"] for r in fake.requests]

@@ -89,9 +89,9 @@ def test_discovery_lists_local_then_mcp_tools_with_schemas(c):
     resources = c.get("/api/resources", params={"agentId": "tools"}).json()
     assert resources["ok"] is True
     assert resources["resources"] == [{
-        "uri": "mcp:demo:demo://greeting", "originalUri": "demo://greeting", "name": "greeting",
+        "uri": "mcp:demo:demo://greeting", "name": "greeting",
         "source": "mcp", "serverName": "demo", "description": "A fixed greeting",
-        "mimeType": "text/plain"}]
+        "mimeType": "text/plain", "metadata": {"originalUri": "demo://greeting", "serverName": "demo"}}]
 
 
 def test_colliding_names_are_prefixed_with_the_server(c):
@@ -170,10 +170,11 @@ def test_streamable_http_server_tools_work_in_the_loop(c, fake_llm):
 
 
 def test_a_slow_tool_times_out_as_a_tool_error_and_the_server_stays_usable(c, fake_llm):
-    fake_llm.script(ToolCalls([("t", "slowpoke--slow", {"seconds": 3})]), Text("too slow"))
+    # The tool would take 30 s; the turn goes on after the 800 ms timeout.
+    fake_llm.script(ToolCalls([("t", "slowpoke--slow", {"seconds": 30})]), Text("too slow"))
     started = time.monotonic()
     events = stream(c, "be slow", "slow", agent_id="mixed")
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 20
     result = named(events, "llm:tool-result")[0]
     assert result["success"] is False and "timed out after 800 ms" in result["error"]
     assert "timed out after 800 ms" in tool_messages(fake_llm.requests[1])["t"]

@@ -16,7 +16,7 @@ import pytest
 from switchyard.tools.base import FunctionTool
 from tests.support.browser import (  # noqa: F401 - fixtures
     browser, last_answer, open_page, screenshot, send, wait_idle)
-from tests.support.fake_llm import Error, Text, ToolCalls
+from tests.support.fake_llm import Error, FakeLLM, Text, ToolCalls
 from tests.support.tools import agent_config, module_server, tool_messages
 
 # A 1x1 PNG.
@@ -26,6 +26,16 @@ PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4
 def stamp(label: str) -> str:
     """Stamps a label."""
     return f"stamped {label}"
+
+
+@pytest.fixture(scope="module")
+def fake_llm_server():
+    """This module's own fake LLM (it overrides the session-wide one): the browser tests time
+    their clicks against a scripted stream (Stop during a slow reply), so a stray request from a
+    server another module left running must not take their scripted step (seen once in CI: the
+    slow step went elsewhere, the turn got the quick default reply and Stop was never shown)."""
+    with FakeLLM() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +110,9 @@ def test_stop_cancels_the_run_and_retry_sends_it_again(ui, fake_llm):
     page = ui.page
     fake_llm.script(Text("one two three four five six seven eight", chunks=8, chunk_delay=1.0))
     send(page, "count slowly")
-    page.wait_for_function("() => [...document.querySelectorAll('.msg.assistant .bubble')].pop()?.textContent.length > 0")
+    # The first words are on the page and the run is still going.
+    page.wait_for_function("""() => [...document.querySelectorAll('.msg.assistant .bubble')].pop()
+        ?.textContent.includes('one') && !document.getElementById('stop').hidden""")
     page.click("#stop")
     wait_idle(page)
     assert "Stopped" in last_answer(page).locator(".foot").inner_text()
@@ -159,6 +171,16 @@ def test_sessions_switch_search_rename_fork_delete_and_reload_keeps_history(ui, 
     page.fill("#session-search", "second")
     assert page.locator(".session").count() == 1
     assert "second topic" in page.inner_text(".session")
+    # Words said in a session but not in its title: found by the server's full-text search,
+    # with the matching excerpt under the session.
+    page.fill("#session-search", "reply")
+    for topic in ("first topic", "second topic"):
+        hit = page.locator(".session", has_text=topic).locator(".session-snippet")
+        hit.locator("mark").wait_for()
+        assert hit.locator("mark").first.inner_text().lower() == "reply"
+        assert f"fake reply to: {topic}" in hit.inner_text()
+    page.fill("#session-search", "nothing-said-like-this")
+    page.wait_for_selector("#session-list .empty")
     page.fill("#session-search", "")
 
     page.once("dialog", lambda d: d.accept("Renamed topic"))
@@ -190,6 +212,11 @@ def test_auto_shows_the_routers_choice_and_reasons_on_the_message(ui, fake_llm):
     assert "refund" in routing.inner_text()                 # the reason names the matched keyword
     assert "billing" in page.inner_text(".session.active")  # the session is the billing agent's
     screenshot(page, "auto-routing")
+    page.reload()                                           # the decision is kept with the history
+    kept = page.wait_for_selector(".msg.assistant details.routing .badge")
+    assert "auto → billing" in kept.inner_text()
+    last_answer(page).locator("details.routing summary").click()
+    assert "refund" in last_answer(page).locator("details.routing").inner_text()
 
 
 def test_deny_goes_back_to_the_model_and_remember_skips_the_next_approval(ui, fake_llm):

@@ -59,6 +59,12 @@ def test_model_and_user_written_html_and_javascript_links_stay_inert(live, open_
     page.wait_for_selector(".msg.assistant .bubble:has-text('Look:')")
     assert page.locator("#messages img").count() == 0
     assert page.evaluate("() => window.__pwned === undefined")
+    # Found by the sidebar's full-text search, the excerpt shows the markup as text too.
+    page.fill("#session-search", "onerror")
+    page.wait_for_selector(".session-snippet mark")
+    assert "<img src=x onerror=" in page.inner_text(".session-snippet")
+    assert page.locator("#session-list img, #session-list [onerror], #session-list script").count() == 0
+    assert page.evaluate("() => window.__pwned === undefined")
     assert same_origin_only(ui.requests, live.url) == []   # nothing left the server's origin
     assert not any(r.url.endswith("/x") for r in ui.requests)
     assert ui.errors == []

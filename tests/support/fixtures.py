@@ -11,12 +11,17 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.support.fake_llm import FakeLLM
+from tests.support.fake_llm import FakeLLM, last_user_text
 from tests.support.live_server import LiveServer
+
+
+class StrayRequestWarning(UserWarning):
+    """A request reached the shared fake LLM outside any test that scripts it."""
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +35,12 @@ def fake_llm_server() -> Iterator[FakeLLM]:
 
 @pytest.fixture
 def fake_llm(fake_llm_server: FakeLLM) -> Iterator[FakeLLM]:
+    # Requests that arrived since the last test ended came from a server that outlived its test
+    # (a leaked background run): they could take a later test's scripted step. Say so.
+    stray = [last_user_text(r["json"])[:60] for r in list(fake_llm_server.requests)]
+    if stray:
+        warnings.warn(f"{len(stray)} request(s) reached the shared fake LLM between tests: {stray}",
+                      StrayRequestWarning, stacklevel=1)
     fake_llm_server.reset()
     yield fake_llm_server
     left = fake_llm_server.pending

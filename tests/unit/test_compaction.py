@@ -61,7 +61,7 @@ def test_counts_are_cached_by_message_id():
     counter = TokenCounter()
     message = {"id": "m1", "role": "user", "content": "x" * 400}
     first = counter.message(message)
-    assert first == 104                            # 400 chars / 4 + 4 of framing
+    assert first == 116                            # 400 chars / 3.6 + 1, and 4 of framing
     message["content"] = "y"                       # stored messages do not change: the id decides
     assert counter.message(message) == first
     assert counter.message({"role": "user", "content": "y"}) == 5   # no id: counted each time

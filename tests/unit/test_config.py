@@ -151,6 +151,10 @@ def test_variable_defaults_and_both_spellings_expand():
     ({"permissions": {"mode": "yolo"}}, "permissions.mode", "yolo"),
     ({"greeting": "x" * 501}, "greeting", "at most 500"),
     ({"systemPrompt": {"contributors": [{"id": "a", "type": "static"}]}}, "systemPrompt.contributors[0].content", "required"),
+    ({"compaction": {"llm": {"provider": "openai"}}}, "compaction.llm.model", "required"),
+    ({"compaction": {"llm": {"model": "m", "provider": "skynet"}}}, "compaction.llm.provider", "expected"),
+    ({"compaction": {"llm": {"model": "m", "baseURL": "ftp://x"}}}, "compaction.llm.baseURL", "http"),
+    ({"compaction": {"llm": {"model": "m", "maxIterations": 3}}}, "compaction.llm.maxIterations", "unknown field"),
 ])
 def test_invalid_fields_name_their_path(raw, path, fragment):
     with pytest.raises(ConfigError) as info:

@@ -4,6 +4,7 @@ conversion, retries, and errors that never leak the key."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -275,13 +276,12 @@ async def test_connection_refused(provider):
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_timeout_raises_llm_error(fake_llm, provider):
-    fake_llm.script(Delay(3.0, then=Text("too late")))
+    fake_llm.script(Delay(30.0, then=Text("too late")))
     client = make_client(fake_llm, provider, timeout=0.4, maxRetries=0)
-    start = time.monotonic()
+    # The client gives up at its timeout, not when the (30 s late) answer comes.
     with pytest.raises(LLMError) as info:
-        await collect(client)
+        await asyncio.wait_for(collect(client), timeout=20)
     assert "timeout" in info.value.message and info.value.provider == provider
-    assert time.monotonic() - start < 2.5
 
 
 async def test_timeout_is_retried(fake_llm):

@@ -308,10 +308,25 @@ class RoutingConfig(Strict):
     fallback: bool = False
 
 
+class SummaryLLMConfig(Strict):
+    """The model that writes compaction summaries (Switchyard's own `compaction.llm`): the
+    agent's `llm` with these fields replaced; naming another provider drops the agent's
+    apiKey and baseURL (they belong to its own provider)."""
+
+    provider: ProviderName | None = None
+    model: str = Field(min_length=1)
+    apiKey: str | None = None
+    baseURL: str | None = None
+    maxInputTokens: int | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0)
+    _http_url = field_validator("baseURL")(LLMConfig._http_url.__func__)  # type: ignore[attr-defined]
+
+
 class CompactionConfig(Strict):
     """How a conversation that outgrows the model's context window is made to fit
     (runtime/compaction.py): `reactive-overflow` summarises its oldest part with the agent's
-    model; `noop` (or `enabled: false`) leaves the older turns out of the request instead."""
+    model (or `llm`, a cheaper one); `noop` (or `enabled: false`) leaves the older turns out
+    of the request instead."""
 
     type: Literal["reactive-overflow", "noop"] = "reactive-overflow"
     enabled: bool = True
@@ -324,6 +339,8 @@ class CompactionConfig(Strict):
     maxSummaryTokens: int = Field(2000, gt=0)
     # Instructions for the model that writes the summary, replacing Switchyard's own.
     summaryPrompt: str | None = Field(None, min_length=1)
+    # The model that writes the summaries; None: the session's own.
+    llm: SummaryLLMConfig | None = None
 
 
 # --- the agent -------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class Agent:
         self.queued = QueuedInput(self.publisher.publish, self._start_queued_turn, self._spawn_queued,
                                   self._occupied)
         self.prompt = SystemPrompt(self.id, self.config.memories, self.store.memories)
-        self.fitter = ContextFitter(self.config.compaction)
+        self.fitter = ContextFitter(self.config.compaction, summary_model=self.models.summary_model)
         self.system_prompt: str | None = None
         self.started = False
 

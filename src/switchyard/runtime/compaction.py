@@ -4,10 +4,11 @@ Before each model request the fitter counts it (runtime/tokens.py): system promp
 schemas and messages. When that exceeds `thresholdPercent` of the window less the answer's
 reserve:
 
-* `reactive-overflow` summarises the oldest messages with the session's own model into one
-  summary message, stored (store/sessions.py `compact`) and kept at the head of the context;
-  the newest messages, about half the budget, stay verbatim. The summary is reused by every
-  later turn until the context outgrows the window again (the next summary covers the old one).
+* `reactive-overflow` summarises the oldest messages with the session's own model (or the
+  configured `compaction.llm`, a cheaper one) into one summary message, stored
+  (store/sessions.py `compact`) and kept at the head of the context; the newest messages,
+  about half the budget, stay verbatim. The summary is reused by every later turn until the
+  context outgrows the window again (the next summary covers the old one).
 * `noop`, `enabled: false`, or a summary that could not be made: the oldest messages are left
   out of this request (nothing is stored), with a marker saying so.
 
@@ -15,11 +16,16 @@ A cut never falls between an assistant's tool calls and their results: only befo
 that is not a tool result. The user's history keeps every message; what changes is where the
 model's context starts (`sessions.context_start_seq`). A provider that still answers "context
 length exceeded" gets one more, tighter fit and a retry (`is_context_overflow`).
+
+Cost per turn: a `RunningTotal` kept with the session's history counts only the new messages;
+the whole context is looked at only when it no longer fits (bench/compaction_bench.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from switchyard.config.schema import CompactionConfig, LLMConfig
@@ -28,13 +34,14 @@ from switchyard.events import ContextCompactedEvent
 from switchyard.ids import new_id, now_ms
 from switchyard.llm.base import LLMClient, TextDelta, ToolSpec, content_to_text
 from switchyard.llm.catalog import max_input_tokens
-from switchyard.runtime.tokens import TokenCounter
+from switchyard.runtime.tokens import TokenCounter, counter_key, make_counter
 from switchyard.store.sessions import is_summary
 
 log = logging.getLogger("switchyard.agent")
 
 ANSWER_RESERVE_MAX = 4096     # tokens kept free for the answer when llm.maxOutputTokens is unset
 PROVIDER_ERROR_SHRINK = 0.7   # after "too long" from the provider: aim this far below our count
+BULK_COUNT_IN_THREAD = 256    # uncached messages counted in a worker thread past this many
 SUMMARY_LINE_CHARS = 2_000    # of each message in the transcript the model summarises
 SUMMARY_PREFIX = "Summary of the earlier conversation (those messages are no longer in your context):\n\n"
 SUMMARY_INSTRUCTIONS = (
@@ -113,32 +120,82 @@ def _transcript(messages: list[dict[str, Any]], max_chars: int) -> str:
     return "\n\n".join(head + tail[::-1])
 
 
-class ContextFitter:
-    """Fits one request into the window; one per agent (it holds the token cache)."""
+@dataclass
+class RunningTotal:
+    """The tokens of a turn's message list counted so far: `messages[:counted]` make `tokens`
+    by counter `key`. Kept with the session's history (runtime/sessions.py), so a later turn
+    counts only its new messages: no pass over the history per turn, only at a compaction."""
 
-    def __init__(self, config: CompactionConfig, counter: TokenCounter | None = None) -> None:
+    key: str | None = None
+    counted: int = 0
+    tokens: int = 0
+
+
+SummaryModel = Callable[[], "tuple[LLMClient, LLMConfig] | None"]
+
+
+class ContextFitter:
+    """Fits one request into the window; one per agent (it holds the token counters, whose
+    caches are by message id). `summary_model`: the configured model for summaries
+    (`compaction.llm`), None for the session's own."""
+
+    def __init__(self, config: CompactionConfig, counter: TokenCounter | None = None,
+                 summary_model: SummaryModel | None = None) -> None:
         self.config = config
-        self.counter = counter or TokenCounter()
+        self.summary_model = summary_model
+        self._counters: dict[str, TokenCounter] = {counter.key: counter} if counter is not None else {}
+        self._fixed: TokenCounter | None = counter   # a counter given by the caller serves every model
 
     def window(self, client: LLMClient, cfg: LLMConfig) -> int | None:
         return (self.config.maxContextTokens or cfg.maxInputTokens
                 or max_input_tokens(client.provider, client.model))
 
-    def size(self, messages: list[dict[str, Any]], system: str | None, tools: list[ToolSpec]) -> int:
-        return self.counter.text(system) + self.counter.tools(tools) + sum(self.counter.messages(messages))
+    async def counter(self, client: LLMClient) -> TokenCounter:
+        """The counter for the client's model family (OpenAI's tokenizer is loaded once, off
+        the event loop)."""
+        if self._fixed is not None:
+            return self._fixed
+        key = counter_key(client.provider, client.model)
+        found = self._counters.get(key)
+        if found is None:
+            found = self._counters.setdefault(key, await asyncio.to_thread(make_counter, key))
+        return found
+
+    async def _count_new(self, counter: TokenCounter, messages: list[dict[str, Any]]) -> int:
+        """The tokens of `messages`, counting the uncached ones in a worker thread when there
+        are many (a first turn on a long session), so the event loop keeps serving."""
+        missing = [m for m in messages if counter.cached(m) is None]
+        if len(missing) > BULK_COUNT_IN_THREAD:
+            counts = await asyncio.to_thread(lambda: [counter.count_message(m) for m in missing])
+            for message, tokens in zip(missing, counts):
+                counter.remember(message, tokens)
+        return sum(counter.messages(messages))
+
+    @staticmethod
+    def size(messages: list[dict[str, Any]], system: str | None, tools: list[ToolSpec],
+             counter: TokenCounter) -> int:
+        """The tokens of a whole request, by `counter` (see `counter()`)."""
+        return counter.text(system) + counter.tools(tools) + sum(counter.messages(messages))
 
     async def fit(self, messages: list[dict[str, Any]], *, system: str | None, tools: list[ToolSpec],
                   client: LLMClient, cfg: LLMConfig, session_id: str, store_summary: StoreSummary,
-                  reason: str = "overflow") -> tuple[list[dict[str, Any]], ContextCompactedEvent | None]:
+                  reason: str = "overflow", total: RunningTotal | None = None,
+                  ) -> tuple[list[dict[str, Any]], ContextCompactedEvent | None]:
         """The messages to send. A summary replaces the oldest part of `messages` in place (and
         is stored through `store_summary(summary, first kept message id)`); left-out messages
-        are only left out of the returned list. With the event to publish, if anything changed."""
+        are only left out of the returned list. With the event to publish, if anything changed.
+        `total` (updated here) carries the running count of `messages` between calls."""
         window = self.window(client, cfg)
         if window is None and reason == "overflow":
             return messages, None           # no known window: only the provider can say "too long"
-        fixed = self.counter.text(system) + self.counter.tools(tools)
-        counts = self.counter.messages(messages)
-        before = fixed + sum(counts)
+        counter = await self.counter(client)
+        total = total if total is not None else RunningTotal()
+        if total.key != counter.key or total.counted > len(messages):
+            total.key, total.counted, total.tokens = counter.key, 0, 0
+        total.tokens += await self._count_new(counter, messages[total.counted:])
+        total.counted = len(messages)
+        fixed = counter.text(system) + counter.tools(tools)
+        before = fixed + total.tokens
         limit = None
         if window is not None:
             reserve = cfg.maxOutputTokens or min(ANSWER_RESERVE_MAX, window // 8)
@@ -147,6 +204,8 @@ class ContextFitter:
             limit = min(limit if limit is not None else before, int(before * PROVIDER_ERROR_SHRINK))
         if limit is None or before <= limit:
             return messages, None
+        # Past the limit: now, and only now, the whole context is looked at (cached counts).
+        counts = counter.messages(messages)
         budget = max(limit - fixed, 0)
         original_count, summary_id, strategy = len(messages), None, "drop-oldest"
         if self.config.enabled and self.config.type == "reactive-overflow":
@@ -160,7 +219,8 @@ class ContextFitter:
                 if summary is not None:
                     await store_summary(summary, messages[cut]["id"] if cut < len(messages) else None)
                     messages[:] = [summary, *messages[cut:]]
-                    counts = [self.counter.message(summary), *counts[cut:]]
+                    counts = [counter.message(summary), *counts[cut:]]
+                    total.counted, total.tokens = len(messages), sum(counts)
                     summary_id, strategy = summary["id"], "reactive-overflow"
         request = messages
         if fixed + sum(counts) > limit:
@@ -169,7 +229,7 @@ class ContextFitter:
                 marker = {"role": "system", "content": f"[{cut} earlier messages of this conversation are left "
                                                        "out: they no longer fit the model's context window]"}
                 request = [marker, *messages[cut:]]
-                counts = [self.counter.message(marker), *counts[cut:]]
+                counts = [counter.message(marker), *counts[cut:]]
         after = fixed + sum(counts)
         if request is messages and summary_id is None:
             return messages, None
@@ -178,14 +238,29 @@ class ContextFitter:
         return request, ContextCompactedEvent(session_id, before, after, original_count, len(request),
                                               strategy, reason, summary_id)
 
+    def _summariser(self, client: LLMClient, window: int) -> tuple[LLMClient, int]:
+        """The model that writes the summary, and the window its transcript must fit: the
+        configured `compaction.llm` (its own window when known), else the session's."""
+        configured = self.summary_model() if self.summary_model is not None else None
+        if configured is None:
+            return client, window
+        summary_client, summary_cfg = configured
+        return summary_client, (summary_cfg.maxInputTokens
+                                or max_input_tokens(summary_client.provider, summary_client.model) or window)
+
     async def _summarise(self, part: list[dict[str, Any]], client: LLMClient, window: int,
                          before: int) -> dict[str, Any] | None:
-        """A summary message of `part` made by the session's model; None when it fails."""
-        transcript = _transcript(part, max_chars=max(window // 2, 256) * 4)
+        """A summary message of `part` made by the summary model; None when it fails."""
+        try:
+            summariser, summary_window = self._summariser(client, window)
+        except SwitchyardError as exc:     # an unusable compaction.llm
+            log.warning("compaction summary model unusable, leaving the oldest messages out instead: %s", exc)
+            return None
+        transcript = _transcript(part, max_chars=max(summary_window // 2, 256) * 4)
         text = ""
         try:
-            async for delta in client.stream([{"role": "user", "content": transcript}], [],
-                                             system=self.config.summaryPrompt or SUMMARY_INSTRUCTIONS):
+            async for delta in summariser.stream([{"role": "user", "content": transcript}], [],
+                                                 system=self.config.summaryPrompt or SUMMARY_INSTRUCTIONS):
                 if isinstance(delta, TextDelta):
                     text += delta.text
         except SwitchyardError as exc:
@@ -194,9 +269,16 @@ class ContextFitter:
         text = text.strip()[:self.config.maxSummaryTokens * 4]
         if not text:
             return None
-        first, last = part[0], part[-1]
+        # The range covered, in the history's order: an earlier summary at the head stands for
+        # the messages it covered (it is stored after the messages it kept verbatim).
+        earlier = part[0]["metadata"]["compaction"] if is_summary(part[0]) else None
+        own = part[1:] if earlier is not None else part
+        first_id = earlier["firstMessageId"] if earlier is not None else own[0].get("id")
+        last_id = own[-1].get("id") if own else earlier["lastMessageId"]
+        covered = len(own) + (earlier.get("summarizedMessages", 0) if earlier is not None else 0)
         return {"id": new_id(), "role": "system", "content": SUMMARY_PREFIX + text,
                 "timestamp": now_ms(),
-                "metadata": {"compaction": {"strategy": "reactive-overflow", "summarizedMessages": len(part),
-                                            "firstMessageId": first.get("id"), "lastMessageId": last.get("id"),
-                                            "originalTokens": before}}}
+                "metadata": {"compaction": {"strategy": "reactive-overflow", "summarizedMessages": covered,
+                                            "firstMessageId": first_id, "lastMessageId": last_id,
+                                            "originalTokens": before,
+                                            "model": getattr(summariser, "model", None)}}}

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from pydantic import ValidationError
 
 from switchyard.config.schema import AgentConfig, LLMConfig
-from switchyard.errors import RequestError, validation_issues
+from switchyard.errors import ConfigError, RequestError, validation_issues
 from switchyard.llm.base import LLMClient
 from switchyard.llm.concurrency import BoundedClient, ProviderGates
 
@@ -46,9 +46,35 @@ class ModelClients:
 
     def check(self) -> None:
         """Fail fast on an unusable model config, without importing the provider SDK."""
+        from switchyard.llm.factory import resolve_llm
         if not self._given:
-            from switchyard.llm.factory import resolve_llm
             resolve_llm(self.config.llm, self._environ())
+        summary = self.summary_config()
+        if summary is not None:
+            try:
+                resolve_llm(summary, self._environ())
+            except ConfigError as exc:   # name the field it came from
+                issues = [{**issue, "path": f"compaction.{issue.get('path', 'llm')}"} for issue in exc.issues]
+                raise ConfigError(f"compaction.llm: {exc.message}", issues=issues, file=exc.file) from None
+
+    def summary_config(self) -> LLMConfig | None:
+        """The model for compaction summaries (`compaction.llm`): the agent's `llm` with its
+        fields replaced; another provider does not inherit the agent's key and base URL.
+        None: summaries use the session's own model."""
+        summary = self.config.compaction.llm
+        if summary is None:
+            return None
+        merged = self.config.llm.model_dump(exclude_none=True)
+        if summary.provider is not None and summary.provider != merged.get("provider"):
+            for field in ("apiKey", "baseURL", "reasoning"):
+                merged.pop(field, None)
+        merged.update(summary.model_dump(exclude_none=True))
+        return LLMConfig.model_validate(merged)
+
+    def summary_model(self) -> tuple[LLMClient, LLMConfig] | None:
+        """The client and config for compaction summaries; None: the session's own model."""
+        cfg = self.summary_config()
+        return None if cfg is None else (self.client_for(cfg), cfg)
 
     def create(self, cfg: LLMConfig) -> LLMClient:
         """A new client for `cfg` (raises ConfigError for an unusable provider), bounded by

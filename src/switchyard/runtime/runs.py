@@ -8,7 +8,7 @@ import logging
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from switchyard.errors import ConflictError, RequestError
-from switchyard.events import Event
+from switchyard.events import Event, RoutingDecisionEvent
 from switchyard.ids import new_id, now_ms
 from switchyard.llm.base import content_to_text
 from switchyard.runtime.interruptions import unanswered_marker
@@ -76,6 +76,10 @@ class Runs:
         finally:
             live.waiters -= 1
         user_msg = {"id": new_id(), "role": "user", "content": content, "timestamp": now_ms()}
+        first = tuple(first)
+        for event in first:    # a routed message keeps the decision that routed it
+            if isinstance(event, RoutingDecisionEvent):
+                user_msg["routing"] = event.record()
         try:
             # The session (if new) and the user's message, in one transaction, before the run.
             # A user message left unanswered by a lost turn gets its marker first.

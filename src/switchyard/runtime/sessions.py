@@ -19,6 +19,20 @@ from switchyard.runtime.run import Run
 # A kept history is bounded (maxSessions of them may be held): longer ones are read back.
 HISTORY_CACHE_MAX_MESSAGES = 1000
 HISTORY_CACHE_MAX_CHARS = 256 * 1024
+# When compaction fits the context into a known window, that window bounds the kept history
+# instead (about 3.6 characters a token, with room for a turn's growth), up to this size: a
+# 128k window keeps up to 640 KB, and maxSessions such sessions 64 MB.
+WINDOW_CHARS_PER_TOKEN = 5
+WINDOW_CACHE_MAX_CHARS = 2 * 1024 * 1024
+
+
+def _bounds(window: int | None) -> tuple[int, int]:
+    """The most messages and characters a kept history may have, for a context window."""
+    if window is None:
+        return HISTORY_CACHE_MAX_MESSAGES, HISTORY_CACHE_MAX_CHARS
+    chars = min(window * WINDOW_CHARS_PER_TOKEN, WINDOW_CACHE_MAX_CHARS)
+    # Every message costs at least four tokens of framing (runtime/tokens.py).
+    return max(HISTORY_CACHE_MAX_MESSAGES, window // 4), max(HISTORY_CACHE_MAX_CHARS, chars)
 
 
 def _size(messages: list[dict[str, Any]]) -> int:
@@ -51,6 +65,9 @@ class LiveSession:
     history: list[dict[str, Any]] | None = None
     history_mark: tuple[Any, int, int] | None = None
     history_chars: int = 0
+    # Its running token count (runtime/compaction.py RunningTotal), so a turn counts only
+    # the messages it adds.
+    history_total: Any = None
     # The list handed to the running turn, with its length and size then: the turn only
     # appends, so keeping it again sizes just the new messages (not the whole history).
     _lent: tuple[list[dict[str, Any]], int, int] | None = None
@@ -60,22 +77,25 @@ class LiveSession:
         turn that fails part-way keeps nothing)."""
         history, self.history = self.history, None
         if history is None or self.history_mark != mark:
-            self._lent = None
+            self._lent = self.history_total = None
             return None
         self._lent = (history, len(history), self.history_chars)
         return history
 
     def keep_history(self, messages: list[dict[str, Any]], mark: tuple[Any, int, int], *,
-                     rebuilt: bool = False) -> None:
-        """Keep the history a turn leaves; `rebuilt`: the turn replaced messages of the list
-        (compaction), not only appended, so it is sized again."""
+                     rebuilt: bool = False, total: Any = None, window: int | None = None) -> None:
+        """Keep the history a turn leaves, with its running token `total`; `rebuilt`: the turn
+        replaced messages of the list (compaction), not only appended, so it is sized again.
+        `window`: the context window compaction fits it into, which bounds it."""
         lent, self._lent = self._lent, None
         if lent is not None and lent[0] is messages and not rebuilt:
             chars = lent[2] + _size(messages[lent[1]:])
         else:
             chars = _size(messages)
-        if len(messages) <= HISTORY_CACHE_MAX_MESSAGES and chars <= HISTORY_CACHE_MAX_CHARS:
+        max_messages, max_chars = _bounds(window)
+        if len(messages) <= max_messages and chars <= max_chars:
             self.history, self.history_mark, self.history_chars = messages, mark, chars
+            self.history_total = total
 
     @property
     def busy(self) -> bool:

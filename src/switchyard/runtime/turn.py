@@ -28,7 +28,7 @@ from switchyard.ids import new_id, now_ms
 from switchyard.llm.base import (Finish, LLMClient, ReasoningDelta, StepResult, TextDelta,
                                  ToolCall, ToolCallAccumulator, ToolCallDelta, Usage)
 from switchyard.runtime import interruptions
-from switchyard.runtime.compaction import ContextFitter, is_context_overflow
+from switchyard.runtime.compaction import ContextFitter, RunningTotal, is_context_overflow
 from switchyard.runtime.run import Run, current_run
 from switchyard.runtime.sessions import LiveSession
 from switchyard.store import Store
@@ -84,12 +84,13 @@ class TurnRunner:
             emit(ThinkingEvent(sid))
             state.system = (await self.ctx.prompt_for(session) if self.ctx.prompt_for is not None
                             else self.ctx.system_prompt)
-            messages = await self._history(live, session, user_msg, new, next_seq)
+            messages = await self._history(live, session, user_msg, new, next_seq, state)
             finish_reason = await self._loop(client, cfg, messages, state, emit)
             if state.stored_seq is not None:
+                window = self.ctx.fitter.window(client, cfg) if self.ctx.fitter is not None else None
                 live.keep_history(messages, (session["createdAt"], state.stored_seq,
                                              session["messageCount"] + state.appended),
-                                  rebuilt=state.compacted)
+                                  rebuilt=state.compacted, total=state.total, window=window)
         except asyncio.CancelledError:
             finish_reason = "cancelled"
             await self._record_partial(sid, state, interruptions.CANCELLED)
@@ -113,7 +114,7 @@ class TurnRunner:
             live.lock.release()
 
     async def _history(self, live: LiveSession, session: dict[str, Any], user_msg: dict[str, Any],
-                       new: bool, next_seq: int | None) -> list[dict[str, Any]]:
+                       new: bool, next_seq: int | None, state: "_TurnState") -> list[dict[str, Any]]:
         """The conversation so far, ending with this turn's user message (stored by start_run)."""
         kept = None
         if next_seq is not None:
@@ -122,6 +123,7 @@ class TurnRunner:
         if new:
             return [user_msg]
         if kept is not None:
+            state.total = live.history_total or state.total   # its running token count
             kept.append(user_msg)
             return kept
         # From the session's context start on (clear-context, compaction): runtime/context.py.
@@ -168,7 +170,8 @@ class TurnRunner:
         assert self.ctx.fitter is not None
         request, event = await self.ctx.fitter.fit(messages, system=state.system, tools=tools, client=client,
                                                    cfg=cfg, session_id=state.session_id,
-                                                   store_summary=store_summary, reason=reason)
+                                                   store_summary=store_summary, reason=reason,
+                                                   total=state.total)
         if event is not None:
             emit(event)
         return request
@@ -324,6 +327,7 @@ class _TurnState:
         self.stored_seq: int | None = None
         self.appended = 0
         self.compacted = False  # a summary replaced the oldest messages of the turn's list
+        self.total = RunningTotal()  # the tokens of the turn's list counted so far (compaction)
 
     def stored(self, next_seq: int | None, count: int) -> None:
         self.stored_seq = next_seq

@@ -49,6 +49,8 @@ def banner(host: Any, settings: Any, url: str) -> str:
         extra = f"  ({', '.join(marks)})" if marks else ""
         lines.append(f"  {agent_id:<{width}}  {_model(agent)}{extra}")
     lines.extend(_auth_line(settings.security))
+    key_note = " (it asks for the key)" if settings.security.auth_required_with_key else ""
+    lines.append(f"chat:    open {url}/ in a browser: the web UI{key_note}")
     lines.append(f"docs:    {url}/docs (OpenAPI: {url}/openapi.json)")
     agent_field = f', "agentId": "{host.default_id}"' if len(host.agents) > 1 else ""
     key = (f" -H \"authorization: Bearer ${settings.security.root_key_var}\""

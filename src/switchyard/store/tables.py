@@ -6,8 +6,8 @@ in store/migrations/ (a change here needs a migration there)."""
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String,
+                        Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -75,6 +75,33 @@ memory_tags = Table(
     Column("memory_id", String(64), primary_key=True),
     Column("tag", String(50), primary_key=True),
     Index("ix_memory_tags_tag", "agent_id", "tag"),
+)
+
+# Custom prompts (POST /api/prompts/custom): an agent's own, kept by name (a slug).
+custom_prompts = Table(
+    "custom_prompts", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("title", String(200)),
+    Column("description", Text),
+    Column("content", Text, nullable=False),
+    Column("arguments", JSON),                               # [{name, description?, required?}]
+    Column("resource_uri", String(100)),                     # blob:<id> of an attached file
+    Column("created_at", BigInteger, nullable=False),        # epoch milliseconds
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Stored files, read back as `blob:<id>` resources (a custom prompt's attachment).
+blobs = Table(
+    "blobs", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("mime_type", String(200), nullable=False),
+    Column("original_name", String(255)),
+    Column("size", BigInteger, nullable=False),
+    Column("source", String(16), nullable=False),            # system | user
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )
 
 api_keys = Table(
@@ -192,6 +219,31 @@ schedule_runs = Table(
     Column("error", String(1000)),
     Column("result", Text),
     UniqueConstraint("schedule_id", "due_at", name="uq_schedule_runs_due"),
+)
+
+# Workspaces (the reference's `/api/workspaces`): folders a client works in, one of them active
+# per agent. A record for clients; it never widens what the agent's tools may reach.
+workspaces = Table(
+    "workspaces", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("path", String(1000), nullable=False),
+    Column("name", String(200)),
+    Column("active", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_active_at", BigInteger, nullable=False),
+    UniqueConstraint("agent_id", "path", name="uq_workspaces_path"),
+)
+
+# Small per-key preferences of an agent's clients, as JSON under a name (the model picker's
+# recents and favorites). `owner` is the key's name, "" when the server runs without keys.
+preferences = Table(
+    "preferences", metadata,
+    Column("agent_id", String(100), primary_key=True),
+    Column("owner", String(100), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 # --- the server's model settings (server database): custom models, stored provider keys ---

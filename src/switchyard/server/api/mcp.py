@@ -17,7 +17,6 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchyard.errors import NotFoundError, RequestError
-from switchyard.server.api.tools import resource_entry
 from switchyard.ids import new_id
 from switchyard.logs import redact_url
 from switchyard.server.deps import agent_for, principal_of
@@ -69,6 +68,19 @@ class UpdateServerBody(BaseModel):
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+def resource_entry(server: str, resource: dict[str, Any]) -> dict[str, Any]:
+    """One resource as GET /api/mcp/servers/{id}/resources lists it: the qualified URI
+    `mcp:<server>:<uri>` and the server's own (GET /api/resources lists the reference's
+    other shape, runtime/resources.py)."""
+    entry: dict[str, Any] = {"uri": f"mcp:{server}:{resource['uri']}",
+                             "originalUri": resource["uri"], "name": resource.get("name"),
+                             "source": "mcp", "serverName": server}
+    for key in ("title", "description", "mimeType", "size"):
+        if resource.get(key) is not None:
+            entry[key] = resource[key]
+    return entry
+
 
 def _manager(request: Request, *, create: bool = False) -> Any:
     agent = agent_for(request)

@@ -1,8 +1,8 @@
 """invoke_skill and read_skill (builtin-tools): the agent's configured prompts as skills.
 
 A skill is one of the agent file's `prompts`: an inline prompt by its `id`, a file prompt by
-its file name without extension (`namespace:name` when it has a namespace), as GET
-/api/prompts names them. invoke_skill returns the skill's text (front matter removed,
+its file name without extension (`namespace:name` when it has a namespace); GET
+/api/prompts lists them as `config:<name>`. invoke_skill returns the skill's text (front matter removed,
 `$ARGUMENTS` and `$<name>` replaced by `args`) for the model to follow; read_skill returns it
 without invoking, or, with `path`, a file of the skill's own folder — confined to that folder
 by the same path sandbox as filesystem-tools.

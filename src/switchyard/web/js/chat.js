@@ -183,12 +183,18 @@ export class AssistantMessage {
 export function historyNodes(history, options) {
   const nodes = [];
   let current = null;
+  let routed = null;     // the router's decision kept on the user message, shown on its answer
   for (const m of history) {
     if (m.role === "user") {
       current = null;
+      routed = m.routing || null;
       nodes.push(userMessage(m.content));
     } else if (m.role === "assistant") {
-      if (!current) { current = new AssistantMessage(options); nodes.push(current.node); }
+      if (!current) {
+        current = new AssistantMessage(options);
+        nodes.push(current.node);
+        if (routed) current.routing(routed);
+      }
       if (m.reasoning) current.steps.append(el("details", { className: "reasoning" }, el("summary", { textContent: "Reasoning" }), el("p", { textContent: m.reasoning })));
       const text = textOf(m.content);
       if (m.toolCalls && m.toolCalls.length) {

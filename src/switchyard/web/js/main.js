@@ -75,6 +75,8 @@ $("forget-key").addEventListener("click", () => { auth.clear(); $("auth-dialog")
 function agentChoice() { return $("agent-select").value; }
 
 function currentAgent() {
+  // An open session is its own agent's (the picker may show another, or "auto").
+  if (conversation.sessionId && conversation.agentId) return conversation.agentId;
   const choice = agentChoice();
   return choice === "auto" ? (conversation.agentId || state.defaultAgent) : choice;
 }

@@ -1,5 +1,7 @@
 // The sessions sidebar: every hosted agent's sessions, newest first, filtered by the search
-// box (title, id, agent); open, rename, fork, delete.
+// box: at once by title, id and agent, and (after a short pause in typing) by what was said,
+// through the server's full-text search (/api/search/sessions, per agent, the caller's own
+// sessions only); open, rename, fork, delete.
 import { api, query } from "./api.js";
 import { icon } from "./icons.js";
 import { el } from "./render.js";
@@ -14,7 +16,33 @@ export class SessionList {
     this.sessions = [];
     this.agents = [];
     this.activeKey = "";
-    search.addEventListener("input", () => this.render());
+    this.contentHits = new Map();   // "agent/session" -> the matching excerpt (HTML, <mark>s)
+    this.searched = "";             // the words contentHits answers
+    this.searchTimer = null;
+    search.addEventListener("input", () => {
+      this.render();
+      clearTimeout(this.searchTimer);
+      this.searchTimer = setTimeout(() => this.searchContent(), 250);
+    });
+  }
+
+  async searchContent() {
+    const needle = this.search.value.trim();
+    if (needle.length < 2) { this.contentHits = new Map(); this.searched = ""; this.render(); return; }
+    const hits = new Map();
+    try {
+      const answers = await Promise.all(this.agents.map((a) =>
+        api(`/api/search/sessions${query({ q: needle, agentId: a.id, limit: 50 })}`)
+          .then((r) => r.results.map((h) => [`${a.id}/${h.sessionId}`, h.firstMatch ? h.firstMatch.snippet : ""]))));
+      for (const [key, snippet] of answers.flat()) hits.set(key, snippet);
+    } catch (err) {
+      this.onError(err, { quiet: true });
+      return;
+    }
+    if (this.search.value.trim() !== needle) return;   // the user typed on: a newer search follows
+    this.contentHits = hits;
+    this.searched = needle;
+    this.render();
   }
 
   async load(agents) {
@@ -36,21 +64,23 @@ export class SessionList {
 
   render() {
     const needle = this.search.value.trim().toLowerCase();
-    const shown = this.sessions.filter((s) => !needle ||
+    const byContent = this.searched.toLowerCase() === needle ? this.contentHits : new Map();
+    const shown = this.sessions.filter((s) => !needle || byContent.has(`${s.agentId}/${s.id}`) ||
       [s.title, s.id, s.agentId].some((v) => v && String(v).toLowerCase().includes(needle)));
     const many = this.agents.length > 1;
-    this.list.replaceChildren(...shown.map((s) => this.item(s, many)));
+    this.list.replaceChildren(...shown.map((s) => this.item(s, many, byContent.get(`${s.agentId}/${s.id}`))));
     if (!shown.length) {
       this.list.append(el("li", { className: "empty", textContent: needle ? "No session matches." : "No sessions yet." }));
     }
   }
 
-  item(s, many) {
+  item(s, many, snippet) {
     const key = `${s.agentId}/${s.id}`;
     const open = el("button", { type: "button", className: "session-open", title: s.id },
       el("span", { className: "session-title", textContent: s.title || s.id }),
       el("span", { className: "session-sub", textContent:
         [many ? s.agentId : "", `${s.messageCount} messages`, when(s.lastActivity)].filter(Boolean).join(" · ") }));
+    if (snippet) open.append(el("span", { className: "session-snippet" }, ...markedExcerpt(snippet)));
     open.addEventListener("click", () => this.onOpen(s.agentId, s.id));
     const actions = el("div", { className: "session-actions" },
       this.action("Rename", "edit", () => this.rename(s)),
@@ -86,6 +116,21 @@ export class SessionList {
     await api(`/api/sessions/${encodeURIComponent(s.id)}${query({ agentId: s.agentId })}`, { method: "DELETE" });
     await this.onChanged({ deleted: `${s.agentId}/${s.id}` });
   }
+}
+
+const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', "#x27": "'", "#39": "'" };
+
+// The server's excerpt is HTML-escaped text with <mark> around the matches: rebuild it as text
+// nodes and <mark> elements (never parsed as HTML, so nothing in a message can become markup).
+function markedExcerpt(snippet) {
+  const parts = [];
+  const decode = (t) => t.replace(/&(amp|lt|gt|quot|#x27|#39);/g, (_, e) => ENTITIES[e]);
+  snippet.split(/(<mark>.*?<\/mark>)/g).forEach((piece) => {
+    const m = /^<mark>(.*)<\/mark>$/.exec(piece);
+    if (m) parts.push(el("mark", { textContent: decode(m[1]) }));
+    else if (piece) parts.push(document.createTextNode(decode(piece)));
+  });
+  return parts;
 }
 
 function when(ms) {

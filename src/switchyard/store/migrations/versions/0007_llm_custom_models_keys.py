@@ -3,8 +3,8 @@
 - `custom_models`: models added by name (`/api/llm/custom-models`), their key encrypted.
 - `provider_keys`: one encrypted API key per provider (`/api/llm/key`).
 
-Revision ID: 0005_llm_custom_models_keys
-Revises: 0004_memories_search_context
+Revision ID: 0007_llm_custom_models_keys
+Revises: 0006_custom_prompts
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_llm_custom_models_keys"
-down_revision = "0004_memories_search_context"
+revision = "0007_llm_custom_models_keys"
+down_revision = "0006_custom_prompts"
 branch_labels = None
 depends_on = None
 
