@@ -115,6 +115,10 @@ def test_custom_models_crud_persist_and_never_show_their_key(log_lines):
         listed = c.get("/api/llm/custom-models")
         seen.append(listed)
         assert [m["name"] for m in listed.json()["models"]] == ["llama3:8b", "team/model"]
+        picker = c.get("/api/llm/model-picker-state").json()["custom"]      # the picker offers them
+        assert [(e["provider"], e["model"], e["source"]) for e in picker] == [
+            ("openai-compatible", "llama3:8b", "custom"), ("ollama", "team/model", "custom")]
+        assert picker[0]["displayName"] == "Llama 3 (8B)" and picker[0]["baseURL"] == "http://127.0.0.1:9/v1"
 
         for body, field in (({}, "name"), ({"name": "x", "baseURL": "ftp://h"}, "baseURL"),
                             ({"name": "x", "provider": "nope"}, "provider"),
