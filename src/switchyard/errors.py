@@ -20,7 +20,10 @@ The HTTP layer maps these to one JSON envelope `{code, message, details?}` in on
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class SwitchyardError(Exception):

@@ -43,7 +43,7 @@ def event(prompt: Any, **extra: Any) -> str:
 def run_hook(stdin: str, *args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "switchyard.cli", "route", "--hook", *args],
                           input=stdin, capture_output=True, text=True, timeout=120,
-                          env=cli_env(home, **env))
+                          env=cli_env(home, **{"XDG_CACHE_HOME": str(home / "cache"), **env}))
 
 
 def hook_context(result: subprocess.CompletedProcess[str]) -> str:
@@ -152,6 +152,10 @@ def test_neither_agents_nor_server_is_reported(tmp_path: Path) -> None:
 
 # --- remote: --server URL --------------------------------------------------------------
 
+# These tests check what the hook says, not how fast: a loaded machine must not turn a slow
+# answer into the silence of a timeout (the default, 2 s, is for the assistant's sake).
+SLOW_OK = ("--timeout", "30")
+
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A production server (every request needs a key) hosting the same agents."""
@@ -163,7 +167,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         # Warm the router (its first decision loads the embedding model) as a running server
         # is warm when the assistant calls the hook.
         with live.client() as client:
-            warm = client.post("/api/route", json={"content": "hello"},
+            warm = client.post("/api/route", json={"content": "hello"}, timeout=120,
                                headers={"Authorization": f"Bearer {ROOT_KEY}"})
             assert warm.status_code == 200, warm.text
         yield live.url
@@ -172,7 +176,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def test_server_valid_event_names_agent_and_url(server: str, tmp_path: Path) -> None:
-    context = hook_context(run_hook(event(BILLING_PROMPT), "--server", server, home=tmp_path,
+    context = hook_context(run_hook(event(BILLING_PROMPT), "--server", server, *SLOW_OK, home=tmp_path,
                                     SWITCHYARD_API_KEY=ROOT_KEY))
     assert "'billing'" in context
     assert f"{server}/api/message-sync" in context
@@ -181,26 +185,26 @@ def test_server_valid_event_names_agent_and_url(server: str, tmp_path: Path) -> 
 
 def test_server_and_local_agree(server: str, agents_dir: Path, tmp_path: Path) -> None:
     for prompt in (BILLING_PROMPT, "Book me a hotel near the airport for my flight"):
-        remote = hook_context(run_hook(event(prompt), "--server", server, home=tmp_path,
+        remote = hook_context(run_hook(event(prompt), "--server", server, *SLOW_OK, home=tmp_path,
                                        SWITCHYARD_API_KEY=ROOT_KEY))
         local = hook_context(run_hook(event(prompt), "--agents", str(agents_dir), home=tmp_path))
         assert remote.split("(")[0] == local.split("(")[0]  # the same agent named
 
 
 def test_server_silent_below_threshold(server: str, tmp_path: Path) -> None:
-    assert_silent(run_hook(event(BILLING_PROMPT), "--server", server, "--threshold", "1.01",
+    assert_silent(run_hook(event(BILLING_PROMPT), "--server", server, *SLOW_OK, "--threshold", "1.01",
                            home=tmp_path, SWITCHYARD_API_KEY=ROOT_KEY))
 
 
 @pytest.mark.parametrize("stdin", ["{not json", event(""), event(None)])
 def test_server_bad_or_empty_events_never_reach_the_server_or_stdout(stdin: str, server: str,
                                                                      tmp_path: Path) -> None:
-    assert_silent(run_hook(stdin, "--server", server, home=tmp_path, SWITCHYARD_API_KEY=ROOT_KEY))
+    assert_silent(run_hook(stdin, "--server", server, *SLOW_OK, home=tmp_path, SWITCHYARD_API_KEY=ROOT_KEY))
 
 
 def test_server_huge_prompt(server: str, tmp_path: Path) -> None:
     huge = (BILLING_PROMPT + " ") * 50_000  # ~3 MB: far above the server's content bound
-    context = hook_context(run_hook(event(huge), "--server", server, home=tmp_path,
+    context = hook_context(run_hook(event(huge), "--server", server, *SLOW_OK, home=tmp_path,
                                     SWITCHYARD_API_KEY=ROOT_KEY))
     assert "'billing'" in context
 
@@ -209,7 +213,7 @@ def test_server_huge_prompt(server: str, tmp_path: Path) -> None:
 def test_server_refusing_the_key_is_reported_without_the_key(key: str | None, server: str,
                                                              tmp_path: Path) -> None:
     env = {"SWITCHYARD_API_KEY": key} if key else {}
-    result = run_hook(event(BILLING_PROMPT), "--server", server, home=tmp_path, **env)
+    result = run_hook(event(BILLING_PROMPT), "--server", server, *SLOW_OK, home=tmp_path, **env)
     assert_silent(result)
     assert "answered 401" in result.stderr
     if key:

@@ -9,24 +9,36 @@ what it needs when it runs).
 from __future__ import annotations
 
 import sys
-from typing import Any
 
-from switchyard.cli.parser import build_parser as _parser
+TYPE_CHECKING = False  # `route --hook` runs on every prompt: typing is not imported for it
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["main", "_parser", "_print_turn"]
 
 
 def __getattr__(name: str) -> Any:
-    # `_print_turn` (used by tests) lives in commands, imported lazily: `route --hook` runs on
-    # every prompt of a coding assistant and skips the commands module and log set-up.
+    # Lazy: `route --hook` runs on every prompt of a coding assistant and skips argparse, the
+    # commands module and log set-up (`_print_turn` and `_parser` are used by tests).
     if name == "_print_turn":
         from switchyard.cli.commands import print_turn
         return print_turn
+    if name == "_parser":
+        from switchyard.cli.parser import build_parser
+        return build_parser
     raise AttributeError(f"module 'switchyard.cli' has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["route"] and "--hook" in args_in:
+        from switchyard.routing.hook import hook_main, parse_hook_args   # its own stderr lines
+        hook_args = parse_hook_args(args_in[1:])
+        if hook_args is not None:
+            return hook_main(**hook_args)
+    from switchyard.cli.parser import build_parser
+
+    parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_usage(sys.stderr)

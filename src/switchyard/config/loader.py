@@ -277,6 +277,18 @@ def load_agent(path: str | os.PathLike[str] | None = None, *,
             raise ConfigError(f"{source}: cannot read: {exc}", file=source,
                               issues=[{"file": source, "path": "", "message": str(exc)}]) from None
         agent_dir, resolved = str(p.resolve().parent), str(p.resolve())
+    return load_agent_text(text, source=source, agent_dir=agent_dir, resolved=resolved,
+                           id_path=path, env=env, log_warnings=log_warnings,
+                           allow_unset=allow_unset, agent_id=agent_id)
+
+
+def load_agent_text(text: str, *, source: str, agent_dir: str, resolved: str | None,
+                    id_path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None,
+                    log_warnings: bool = True, allow_unset: bool = False,
+                    agent_id: str | None = None) -> LoadedAgent:
+    """An agent from YAML text, as if read from the file `resolved` (None: the bundled
+    default agent); `id_path` derives the id when the text sets no `agentId`. Used for
+    files, and for a configuration posted over the API before it is written."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -291,10 +303,10 @@ def load_agent(path: str | os.PathLike[str] | None = None, *,
                           issues=[{"file": source, "path": "", "message": "the file is empty"}])
     loaded = parse_agent(raw, source=source, env=env, agent_dir=agent_dir, allow_unset=allow_unset)
     loaded.path = resolved
-    if path is None:
+    if id_path is None:
         loaded.id_source = "default"
     elif "agentId" not in loaded.config.model_fields_set:
-        derived, how = (agent_id, "registry") if agent_id else derive_agent_id(path)
+        derived, how = (agent_id, "registry") if agent_id else derive_agent_id(id_path)
         if not derived:
             raise ConfigError(f"{source}: no agent id can be made from the file name; set `agentId`",
                               file=source, issues=[{"file": source, "path": "agentId",

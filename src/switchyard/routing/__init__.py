@@ -5,7 +5,11 @@ Public API: `Router`, `RoutingDecision`. Heavy dependencies (sentence-transforme
 numpy) are imported only inside `switchyard.routing.semantic` functions, on first use.
 """
 
-from typing import Any
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing is not imported: `route --hook` imports this package per prompt
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["AgentScore", "Router", "RoutingDecision"]
 

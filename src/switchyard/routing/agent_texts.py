@@ -12,7 +12,10 @@ time and may be large), and the MCP server names (a server called `github` says 
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Any
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 # Sentences of a system prompt that say how to behave, not what about ("Be concise.", "You

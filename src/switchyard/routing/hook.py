@@ -11,8 +11,9 @@ which the assistant adds to the prompt's context. It never blocks or rewrites th
 failure (bad event, broken agent folder, unreachable server) is one line on stderr, nothing on
 stdout, exit status 0. Below the threshold, or when only the fallback agent fits, it is silent.
 
-This path runs on every prompt, so it imports little: the standard library's json and
-http.client for `--server`; the router (numpy, the agent-file schema) only for `--agents`.
+This path runs on every prompt, so it imports little: json and a socket for `--server`
+(hook_http.py); for `--agents`, the router rebuilt from an on-disk cache in plain Python
+(hook_cache.py), and numpy and the agent-file schema only when the cache must be rebuilt.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, Any, NamedTuple
+
+TYPE_CHECKING = False  # typing itself is not imported: this path runs on every prompt
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 EVENT_NAME = "UserPromptSubmit"
 DEFAULT_THRESHOLD = 0.5
@@ -30,12 +34,16 @@ DEFAULT_TIMEOUT = 2.0
 MAX_PROMPT_CHARS = 8000
 
 
-class HookChoice(NamedTuple):
-    agent_id: str
-    confidence: float
-    reason: str
-    fallback: bool
-    reach: str  # how to reach the agent: a command line or a URL
+class HookChoice:
+    """The decision the hook announces. `reach`: how to reach the agent (a command line or
+    a URL)."""
+
+    __slots__ = ("agent_id", "confidence", "reason", "fallback", "reach")
+
+    def __init__(self, agent_id: str, confidence: float, reason: str, fallback: bool,
+                 reach: str) -> None:
+        self.agent_id, self.confidence, self.reason = agent_id, confidence, reason
+        self.fallback, self.reach = fallback, reach
 
 
 def hook_main(*, agents_dir: str | None, server: str | None, threshold: float,
@@ -63,6 +71,42 @@ def hook_main(*, agents_dir: str | None, server: str | None, threshold: float,
     except Exception as exc:  # noqa: BLE001 - a hook must never break the user's prompt
         print(f"switchyard route --hook: {type(exc).__name__}: {exc}", file=stderr)
     return 0
+
+
+# `route --hook`'s options, read without argparse (13 ms of imports per prompt): the value
+# each takes, and how. Anything else (--help, an abbreviation, a bad value) goes to argparse.
+_OPTIONS = {"--agents": ("agents_dir", str), "--server": ("server", str),
+            "--threshold": ("threshold", float), "--timeout": ("timeout", float),
+            "--fallback": ("fallback", str), "--semantic": ("semantic", str)}
+SEMANTIC_CHOICES = ("auto", "on", "static", "off")
+
+
+def parse_hook_args(argv: list[str]) -> dict[str, Any] | None:
+    """`switchyard route --hook ...`'s arguments (those after `route`) as `hook_main`'s
+    keywords, or None when argparse must read them (it then says what is wrong, or helps)."""
+    found: dict[str, Any] = {"agents_dir": None, "server": None, "threshold": DEFAULT_THRESHOLD,
+                             "fallback": None, "semantic": None, "timeout": DEFAULT_TIMEOUT}
+    hook = False
+    args = iter(argv)
+    for arg in args:
+        if arg == "--hook":
+            hook = True
+            continue
+        option, eq, value = arg.partition("=")
+        if option not in _OPTIONS:
+            return None
+        if not eq:
+            value = next(args, None)
+            if value is None or value.startswith("-"):
+                return None
+        key, kind = _OPTIONS[option]
+        try:
+            found[key] = kind(value)
+        except ValueError:
+            return None
+    if not hook or found["semantic"] not in (None, *SEMANTIC_CHOICES):
+        return None
+    return found
 
 
 class HookError(Exception):
@@ -100,12 +144,18 @@ def hook_answer(choice: HookChoice) -> dict[str, Any]:
 def route_locally(agents_dir: str, prompt: str, *, fallback: str | None,
                   semantic: str | None) -> HookChoice:
     from switchyard.errors import SwitchyardError
-    from switchyard.routing.cli import build_router
 
+    # The full model takes seconds to load: a per-prompt process uses the static
+    # embeddings unless told otherwise (the server keeps the full model warm).
+    semantic = semantic or "static"
     try:
-        # The full model takes seconds to load: a per-prompt process uses the static
-        # embeddings unless told otherwise (the server keeps the full model warm).
-        router = build_router(agents_dir, fallback=fallback, semantic=semantic or "static")
+        if semantic in ("static", "off"):
+            # From the on-disk cache while the folder is unchanged (hook_cache.py).
+            from switchyard.routing.hook_cache import cached_router
+            router = cached_router(agents_dir, fallback=fallback, semantic=semantic)
+        else:
+            from switchyard.routing.cli import build_router
+            router = build_router(agents_dir, fallback=fallback, semantic=semantic)
         decision = router.route_sync(prompt)
     except (SwitchyardError, ValueError) as exc:
         raise HookError(f"agents folder {agents_dir}: {' '.join(str(exc).split())}") from None
@@ -117,33 +167,24 @@ def route_locally(agents_dir: str, prompt: str, *, fallback: str | None,
 
 
 def ask_server(server: str, prompt: str, timeout: float) -> HookChoice:
-    # http.client rather than urllib.request: the same HTTP, a third less to import per prompt.
-    import http.client
-    from urllib.parse import urlsplit
+    from switchyard.routing.hook_http import BadHeader, post_json
 
     base = server.rstrip("/")
-    url = urlsplit(base)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise HookError(f"--server must be an http:// or https:// URL, got {server!r}")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     key = os.environ.get("SWITCHYARD_API_KEY")
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     try:
-        connection = kind(url.hostname, url.port, timeout=timeout)
-        try:
-            connection.request("POST", f"{url.path}/api/route", headers=headers,
-                               body=json.dumps({"content": prompt}).encode())
-            response = connection.getresponse()
-            raw = response.read()
-        finally:
-            connection.close()
-    except (OSError, http.client.HTTPException) as exc:
+        status, reason, raw = post_json(base, "/api/route", json.dumps({"content": prompt}).encode(),
+                                        headers, timeout)
+    except BadHeader as exc:  # says which header, never its value (the key)
+        raise HookError(f"SWITCHYARD_API_KEY cannot be sent: {exc}") from None
+    except ValueError:
+        raise HookError(f"--server must be an http:// or https:// URL, got {server!r}") from None
+    except OSError as exc:
         raise HookError(f"cannot reach {base}: {exc or type(exc).__name__}") from None
-    if response.status != 200:
-        raise HookError(f"{base}/api/route answered {response.status}: "
-                        f"{_error_message(raw, response.reason)}")
+    if status != 200:
+        raise HookError(f"{base}/api/route answered {status}: {_error_message(raw, reason)}")
     try:
         body = json.loads(raw)
     except ValueError:
@@ -153,7 +194,7 @@ def ask_server(server: str, prompt: str, timeout: float) -> HookChoice:
                           bool(body.get("fallback", False)),
                           f"POST {base}/api/message-sync with {{\"agentId\": \"{body['agentId']}\", "
                           "\"content\": \"...\"}")
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise HookError(f"{base}/api/route answered an unexpected shape") from None
 
 

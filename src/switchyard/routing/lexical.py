@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+(?:[/'][a-z0-9]+)*")
 
@@ -30,6 +31,7 @@ i'd i've we're we've they're there's let's hi hello hey thanks thank need want l
     someone somebody one two three please today now always""".split())
 
 
+@lru_cache(maxsize=50_000)  # pure, and agents' texts repeat their words: indexing runs per hook call
 def stem(word: str) -> str:
     """A deliberately tiny suffix stripper: enough to meet 'refunds'/'refund',
     'charged'/'charge', 'running'/'run' half way, without a stemming dependency."""

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Callable, Iterable
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Callable, Iterable
 
 
 def ngrams(tokens: list[str]) -> list[str]:
@@ -42,13 +45,10 @@ class NaiveBayes:
                 counts[c].update(ngrams(tokenize(t)))
         vocab = set().union(*counts.values()) if counts else set()
         v = len(vocab) or 1
-        # log P(feature | class), stored feature -> [per class] so that a message costs one
-        # dict lookup per feature; features no class has seen are skipped.
-        self.log_prob: dict[str, list[float]] = {}
         denoms = [math.log(sum(counts[c].values()) + alpha * v) for c in self.classes]
-        for f in vocab:
-            self.log_prob[f] = [math.log(counts[c][f] + alpha) - denoms[i]
-                                for i, c in enumerate(self.classes)]
+        # log P(feature | class), feature -> [per class], so that a message costs one lookup
+        # per feature; features no class has seen are skipped.
+        self.log_prob = _LogProbTable(vocab, [counts[c] for c in self.classes], denoms, alpha)
 
     def features(self, text: str) -> list[str]:
         return [f for f in ngrams(self.tokenize(text)) if f in self.log_prob]
@@ -72,3 +72,28 @@ class NaiveBayes:
         exps = [math.exp(x - top) for x in ll]
         total = sum(exps)
         return {c: e / total for c, e in zip(self.classes, exps)}
+
+
+class _LogProbTable(dict):
+    """`feature -> [log P(feature | class) per class]` over the training vocabulary, each row
+    computed when a message first needs it: a message uses a few dozen of the thousands of
+    features, and `route --hook` builds a classifier per prompt (the same numbers either way)."""
+
+    def __init__(self, vocab: set[str], counts: list[Counter[str]], denoms: list[float],
+                 alpha: float) -> None:
+        super().__init__()
+        self._vocab, self._counts, self._denoms, self._alpha = vocab, counts, denoms, alpha
+
+    def __contains__(self, feature: object) -> bool:
+        return feature in self._vocab
+
+    def __len__(self) -> int:
+        return len(self._vocab)
+
+    def __missing__(self, feature: str) -> list[float]:
+        if feature not in self._vocab:
+            raise KeyError(feature)
+        row = [math.log(counts[feature] + self._alpha) - denom
+               for counts, denom in zip(self._counts, self._denoms)]
+        self[feature] = row
+        return row

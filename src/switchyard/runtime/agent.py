@@ -16,6 +16,7 @@ the facade the server and the CLI use.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any, AsyncIterator, Coroutine, Iterable
@@ -23,7 +24,7 @@ from typing import Any, AsyncIterator, Coroutine, Iterable
 from switchyard.bus import Bus, create_bus
 from switchyard.config.loader import LoadedAgent
 from switchyard.config.schema import LLMConfig
-from switchyard.errors import ConflictError
+from switchyard.errors import ConflictError, NotFoundError
 from switchyard.events import Event, RetryingEvent
 from switchyard.llm.base import LLMClient
 from switchyard.runtime.compaction import ContextFitter
@@ -56,17 +57,20 @@ QUEUED_TURNS = "queued-turns"
 class Agent:
     def __init__(self, loaded: LoadedAgent, *, store: Store | None = None, bus: Bus | None = None,
                  tools: list[Tool] | None = None, llm_client: LLMClient | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, live: LiveSessions | None = None) -> None:
         self.loaded = loaded
         self.config = loaded.config
         self.id = self.config.agentId
         self.env = env
         self._owns_store = store is None
+        self._owns_bus = bus is None
         self.store = store or Store(database_url(self.config.storage.database, self.id))
         cache = self.config.storage.cache
         self.bus = bus or create_bus(cache.redis_url() if getattr(cache, "type", None) == "redis" else None)
         self.tools = ToolSet(tools or [])
-        self.live = LiveSessions(self.config.sessions.maxSessions, self.config.sessions.sessionTTL)
+        # `live`: a predecessor's, when this agent replaces it (runtime/agent_swap.py): one lock
+        # per session across both, so a session never runs two turns at once.
+        self.live = live or LiveSessions(self.config.sessions.maxSessions, self.config.sessions.sessionTTL)
         self.supervisor = Supervisor(f"agent:{self.id}")   # the agent's background work
         self.publisher = EventPublisher(self.live, self.bus, spawn=self._spawn)
         self.models = ModelClients(self.config, env=env, client=llm_client, on_retry=self._on_retry)
@@ -81,6 +85,13 @@ class Agent:
         self.fitter = ContextFitter(self.config.compaction, summary_model=self.models.summary_model)
         self.system_prompt: str | None = None
         self.started = False
+        # Set when a reloaded configuration replaced this agent (its turns finish here; new
+        # ones go to the successor), or when it was uninstalled (`retired`, no successor).
+        self.successor: Agent | None = None
+        self.retired = False
+        self._stopped: asyncio.Event | None = None
+        # Mark turns a dead process left unanswered, at start (not when replacing a live agent).
+        self.recover_lost_turns = True
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -99,7 +110,7 @@ class Agent:
             for tool in memory_tools(AgentMemories(self.id, self.store.memories)):
                 self.tools.add(tool)
         await self.tooling.start()
-        if self.store.backend == "sqlite":
+        if self.store.backend == "sqlite" and self.recover_lost_turns:
             await self.runs.mark_lost_turns()
         if self.supervisor.stopping:   # started again after a stop
             self.supervisor = Supervisor(f"agent:{self.id}")
@@ -109,6 +120,17 @@ class Agent:
 
     async def stop(self, grace: float = 10.0) -> None:
         """Let running turns finish within `grace` seconds, cancel the rest, release all."""
+        if self.retired and self._stopped is not None:
+            # A retired agent is stopped by its retire task and by the host at shutdown: once.
+            await self._stopped.wait()
+            return
+        self._stopped = asyncio.Event()
+        try:
+            await self._stop(grace)
+        finally:
+            self._stopped.set()
+
+    async def _stop(self, grace: float) -> None:
         await self.supervisor.cancel_group(QUEUED_TURNS)
         await self.runs.drain(grace)
         # bash_exec's background processes: killed (their groups), so their readers end.
@@ -117,10 +139,40 @@ class Agent:
         await self.supervisor.stop(grace=min(grace, 2.0))
         await self.tooling.stop()
         await self.models.close()
-        await self.bus.close()
+        if self._owns_bus:
+            await self.bus.close()
         if self._owns_store:
             await self.store.close()
         self.started = False
+
+    def current(self) -> "Agent":
+        """This agent, or the one that replaced it (a reloaded configuration)."""
+        agent = self
+        while agent.successor is not None:
+            agent = agent.successor
+        return agent
+
+    def hand_over(self, successor: "Agent") -> None:
+        """`successor` (built on this agent's live sessions) serves from now on: it takes the
+        queued input, the run-time prompt contributors and the store and bus it shares."""
+        successor.queued.queues = self.queued.queues
+        successor.prompt.runtime = self.prompt.runtime
+        successor.prompt.sessions = self.prompt.sessions
+        if successor.store is self.store:
+            successor._owns_store, self._owns_store = self._owns_store, False
+        if successor.bus is self.bus:
+            successor._owns_bus, self._owns_bus = self._owns_bus, False
+        self.successor = successor
+
+    async def retire(self, grace: float) -> None:
+        """Serve no new turn; let this agent's running and queued turns finish (up to `grace`
+        seconds, then they are cancelled), then stop, releasing only what it still owns."""
+        self.retired = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while (self.runs.active or self.supervisor.names(QUEUED_TURNS)) and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        await self.stop(grace=0.5)
 
     async def _sweep(self) -> None:
         evicted = self.live.sweep()
@@ -271,11 +323,19 @@ class Agent:
         """Start a turn in the background (see Runs.start). `first`: events the run's stream
         begins with, e.g. the routing decision that chose this agent. `slot`: from
         reserve_run, when the caller took the run's place in the quota beforehand."""
+        if self.successor is not None:   # a stale reference to a replaced agent
+            return await self.current().start_run(session_id, content, wait=wait, owner=owner,
+                                                  first=first, slot=slot)
+        if self.retired:
+            if slot is not None:
+                slot.release()
+            raise NotFoundError(f"agent {self.id!r} is no longer served", code="agent_not_found",
+                                details={"agentId": self.id})
         if not self.started:
             await self.start()
         run = await self.runs.start(session_id, content, wait=wait, owner=owner, first=first, slot=slot)
         if run.task is not None:   # when it ends, the session's queued input (if any) goes next
-            run.task.add_done_callback(lambda _task, sid=run.session_id: self.queued.after_run(sid))
+            run.task.add_done_callback(lambda _task, sid=run.session_id: self.current().queued.after_run(sid))
         return run
 
     async def run(self, session_id: str | None, content: Any, *, wait: bool = True,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from switchyard.config.folder import AgentFile, check_unique_ids, scan_folder
-from switchyard.config.loader import LoadedAgent, load_agent, under
+from switchyard.config.loader import LoadedAgent, load_agent, load_agent_text, under
 from switchyard.config.schema import AgentCardConfig
 from switchyard.errors import ConfigError
 
@@ -59,16 +59,24 @@ class AgentsReport:
 
 
 def check_file(entry: AgentFile | str | None, *, env: Mapping[str, str] | None = None,
-               strict: bool = True) -> FileReport:
-    """Everything wrong with one agent file (None: the bundled default agent)."""
+               strict: bool = True, text: str | None = None) -> FileReport:
+    """Everything wrong with one agent file (None: the bundled default agent). With `text`,
+    that YAML is checked as if it were the file's content (a configuration posted over the
+    API, before it is written)."""
     env = os.environ if env is None else env
     if not isinstance(entry, AgentFile):
         entry = AgentFile(entry) if entry is not None else None   # type: ignore[arg-type]
     source = str(entry.path) if entry is not None else "default-agent.yml (bundled)"
     report = FileReport(source)
     try:
-        loaded = load_agent(entry.path if entry else None, env=env, log_warnings=False,
-                            allow_unset=True, agent_id=entry.registry_id if entry else None)
+        if text is not None and entry is not None:
+            where = entry.path.resolve()
+            loaded = load_agent_text(text, source=source, agent_dir=str(where.parent), resolved=str(where),
+                                     id_path=entry.path, env=env, log_warnings=False, allow_unset=True,
+                                     agent_id=entry.registry_id)
+        else:
+            loaded = load_agent(entry.path if entry else None, env=env, log_warnings=False,
+                                allow_unset=True, agent_id=entry.registry_id if entry else None)
     except ConfigError as exc:
         _add_unset(report, getattr(exc, "unset", []), strict)
         report.errors.extend([{"file": source, **i} for i in exc.issues] or

@@ -41,6 +41,9 @@ class Runs:
         self.store = store
         self.live = live
         self._context_for = context_for
+        # The runs this agent started that have not ended. Not live.runs(): after a reload
+        # the live sessions are shared with the successor, whose runs are not ours to drain.
+        self.active: set[Run] = set()
 
     async def start(self, session_id: str | None, content: Any, *, wait: bool = True,
                     owner: str | None = None, first: Iterable[Event] = (),
@@ -97,6 +100,8 @@ class Runs:
         run.task = asyncio.create_task(TurnRunner(ctx).execute(run, live, session, user_msg, new=created,
                                                                next_seq=next_seq),
                                        name=f"run:{session_id}")
+        self.active.add(run)
+        run.task.add_done_callback(lambda _task: self.active.discard(run))
         return run
 
     async def mark_lost_turns(self) -> int:
@@ -146,7 +151,7 @@ class Runs:
 
     async def drain(self, grace: float) -> None:
         """Let running turns finish within `grace` seconds, then cancel the rest."""
-        runs = self.live.runs()
+        runs = list(self.active)
         if not runs:
             return
         done, pending = await asyncio.wait([asyncio.ensure_future(r.wait()) for r in runs], timeout=grace)

@@ -9,6 +9,7 @@ during the agents' grace period are still recorded (and delivered by the next pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from fastapi import FastAPI, Request
 
 from switchyard.automation.scheduler import ScheduleService
@@ -34,12 +35,17 @@ def install_automation(app: FastAPI, host: AgentHost, settings: ServerSettings) 
     schedules = ScheduleService(db, host, tick_seconds=settings.automation.scheduler_tick)
     automation = Automation(db, webhooks, Supervisor("automation"), schedules)
     app.state.automation = automation
-    for agent in host.agents.values():
+    def wire(agent: Any) -> None:
         agent.publisher.observers.append(webhooks.recorder.observer_for(agent.id))
         if "scheduler-tools" in agent.loaded.tool_types:
             from switchyard.automation.scheduler_tools import scheduler_tools
             for tool in scheduler_tools(schedules):
                 agent.tools.add(tool)
+        webhooks.known_agents = tuple({*host.agents, agent.id})
+
+    for agent in host.agents.values():
+        wire(agent)
+    host.on_join.append(wire)   # agents installed or reloaded while serving
 
     async def startup() -> None:
         await db.open()

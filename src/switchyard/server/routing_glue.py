@@ -70,6 +70,13 @@ class RoutingState:
             return agent.id
         return None
 
+    def forget_router(self) -> None:
+        """The hosted agents changed (installed, uninstalled, reloaded): build it anew on next
+        use, and forget sessions routed to an agent no longer served."""
+        self._router = None
+        for session_id in [s for s, a in self.session_agents.items() if a not in self.host.agents]:
+            del self.session_agents[session_id]
+
     def remember(self, session_id: str, agent_id: str) -> None:
         self.session_agents[session_id] = agent_id
         self.session_agents.move_to_end(session_id)
@@ -96,6 +103,7 @@ def routing_state(host: AgentHost, settings: RouterSettings | None = None) -> Ro
         state = RoutingState(host, fallback=settings.fallback, semantic=settings.semantic,
                              llm_margin=settings.llm_margin)
         host.routing = state
+        host.on_change.append(state.forget_router)
     return state
 
 

@@ -160,6 +160,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
 
     host = build_host(loaded, args.default_agent)
+    host.folder = getattr(args, "agents", None)   # agents are installed there (api/agents_manage.py)
     host.stored_keys.update(stored)
     if args.mcp_stdio:
         from switchyard.server.protocols.mcp_stdio import serve_stdio

@@ -31,7 +31,13 @@ async def list_agents(request: Request) -> dict[str, Any]:
     host = host_of(request)
     agents = [_entry(a) for a in host.agents.values()]
     default = host.default
-    return {"agents": agents, "installed": agents, "available": [],
+    available: list[dict[str, Any]] = []
+    if host.folder is not None:   # agent files of the agents folder not served (POST /api/agents/install)
+        from switchyard.runtime.agent_install import AgentsFolder
+        from switchyard.server.settings import settings_of
+        found = AgentsFolder.of(host.folder, settings_of(request).env).available(host.agents)
+        available = [{k: v for k, v in a.items() if k != "_entry"} for a in found]
+    return {"agents": agents, "installed": agents, "available": available,
             "current": {"id": default.id, "name": default.config.name}}
 
 

@@ -25,7 +25,10 @@ routes = RouteGroup(tags=["approvals"], order=80)
 def _agents(request: Request) -> list[Any]:
     agent_id = request.query_params.get("agentId")
     host = host_of(request)
-    return [host.get(agent_id)] if agent_id else list(host.agents.values())
+    # A replaced agent's turns may still wait for an answer (runtime/agent_swap.py).
+    if agent_id:
+        return [host.get(agent_id), *(a for a in host.retiring if a.id == agent_id)]
+    return [*host.agents.values(), *host.retiring]
 
 
 @routes.get("/api/approvals", scope="read", response_model=ApprovalList, errors=(404,),

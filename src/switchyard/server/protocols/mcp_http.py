@@ -88,7 +88,11 @@ class MCPEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         agent_id = (scope.get("path_params") or {}).get("agent_id")
         agent = self.host.get(agent_id)  # NotFoundError -> the app's 404 envelope
-        manager = self.managers[agent.id]
+        manager = self.managers.get(agent.id)
+        if manager is None:   # installed while serving: MCP endpoints are made at start
+            await error_response(404, "agent_not_found", f"agent {agent.id!r} is served over MCP after a "
+                                 "restart (it was installed while the server ran)")(scope, receive, send)
+            return
         if self._stack is None:
             await error_response(503, "unavailable", "MCP is not running (app lifespan not started)")(
                 scope, receive, send)
