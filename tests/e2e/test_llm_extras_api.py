@@ -437,3 +437,27 @@ def test_switchyard_serve_checks_and_runs_an_agent_with_the_stored_key(fake_llm,
         assert status["source"] == "stored" and OPENAI_KEY not in json.dumps(status)
         served.stop()
     assert OPENAI_KEY not in served.output and OPENAI_KEY not in reply.text
+
+
+def test_a_config_reload_and_its_validation_use_the_stored_key(fake_llm, tmp_path):
+    """An agent's file rewritten over HTTP to name openai without a key: refused before the key
+    is stored, applied and answering with it after."""
+    from tests.support.agent_folder import serve_folder
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    (folder / "main.yml").write_text(f"llm: {{provider: echo, model: echo}}\n"
+                                     f"storage: {{database: {{type: sqlite, path: '{tmp_path / 'main.db'}'}}}}\n")
+    keyless = (f"llm: {{provider: openai, model: gpt-4o-mini, baseURL: '{fake_llm.base_url}'}}\n"
+               f"storage: {{database: {{type: sqlite, path: '{tmp_path / 'main.db'}'}}}}\n")
+    with serve_folder(folder, "main") as live, live.client() as c:
+        before = c.post("/api/agent/validate", json={"yaml": keyless}).json()
+        assert before["valid"] is False and "OPENAI_API_KEY" in json.dumps(before["errors"])
+        assert c.post("/api/llm/key", json={"provider": "openai", "apiKey": OPENAI_KEY}).status_code == 200
+        assert c.post("/api/agent/validate", json={"yaml": keyless}).json()["valid"] is True
+        applied = c.post("/api/agent/config", json={"yaml": keyless})
+        assert applied.status_code == 200, applied.text
+        reply = c.post("/api/message-sync", json={"content": "after the reload"})
+        assert reply.json()["response"] == "fake reply to: after the reload"
+        assert fake_llm.requests[-1]["headers"]["authorization"] == f"Bearer {OPENAI_KEY}"
+        for response in (applied, reply, c.get("/api/agent/config"), c.get("/api/agent/config/export")):
+            assert OPENAI_KEY not in response.text

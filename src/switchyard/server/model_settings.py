@@ -220,5 +220,14 @@ async def _any_stored(service: ModelSettings) -> bool:
                                  is not None)
 
 
+def env_with_stored_keys(request: Any) -> Mapping[str, str]:
+    """The server's environment, then the provider keys it stores: what an agent file is
+    checked and loaded with while serving (a config reload, an install)."""
+    from collections import ChainMap
+    env = request.app.state.settings.env
+    stored = request.app.state.host.stored_keys
+    return ChainMap(env, stored) if stored else env  # type: ignore[arg-type]
+
+
 def model_settings_of(request: Any) -> ModelSettings:
     return request.app.state.model_settings
