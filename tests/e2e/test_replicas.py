@@ -59,3 +59,87 @@ async def test_redis_bus_carries_events_between_replicas():
     assert received == sent  # the same typed events, timestamps included
     await sender.close()
     await receiver.close()
+
+
+# --- the shared state of replicas (bus/shared.py), two processes' worth in one -------------------
+
+def _pair_of_states(ttl: float = 1.0) -> tuple["SharedState", "SharedState"]:
+    from switchyard.bus.shared import SharedState
+    prefix = f"sytest-{uuid.uuid4().hex[:8]}"
+    return (SharedState(redis_url(), prefix=prefix, lease_ttl=ttl),
+            SharedState(redis_url(), prefix=prefix, lease_ttl=ttl))
+
+
+@pytest.mark.skipif(not redis_url(), reason="SWITCHYARD_TEST_REDIS_URL is not set (Redis not available)")
+async def test_a_session_lease_is_exclusive_renewed_and_taken_over_only_after_it_expires():
+    a, b = _pair_of_states()
+    try:
+        token = await a.acquire_lease("agent", "s1", "run-1")
+        assert token is not None and await b.acquire_lease("agent", "s1", "run-x") is None
+        # A's next turn on the same session takes over A's own lease (its local lock ordered them).
+        token2 = await a.acquire_lease("agent", "s1", "run-2")
+        assert token2 is not None and await b.running_run("agent", "s1") == "run-2"
+        await a.release_lease("agent", "s1", token)          # the earlier turn's late release: no effect
+        assert await b.running_run("agent", "s1") == "run-2"
+        await asyncio.sleep(1.5)                               # longer than the TTL: the heartbeat renewed it
+        assert await b.acquire_lease("agent", "s1", "run-x") is None
+        a._heartbeat.cancel()                                  # A "dies": nobody renews
+        a._leases.clear()
+        await asyncio.sleep(1.3)
+        taken = await b.acquire_lease("agent", "s1", "run-3")
+        assert taken is not None and await a.running_run("agent", "s1") == "run-3"
+    finally:
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.skipif(not redis_url(), reason="SWITCHYARD_TEST_REDIS_URL is not set (Redis not available)")
+async def test_following_a_run_elsewhere_replays_it_and_ends_with_it_or_with_its_lease():
+    a, b = _pair_of_states()
+    try:
+        token = await a.acquire_lease("agent", "s2", "run-1")
+        first = [ChunkEvent("s2", "text", "hel"), ChunkEvent("s2", "text", "lo")]
+        await a.append("agent", "s2", "run-1", first)
+        seen: list[Event] = []
+
+        async def follow() -> None:
+            async for event in b.follow("agent", "s2", "run-1", poll=0.2):
+                seen.append(event)
+        reader = asyncio.create_task(follow())
+        for _ in range(200):
+            if len(seen) >= len(first):
+                break
+            await asyncio.sleep(0.05)
+        assert seen == first                                   # the turn so far
+        end = RunCompleteEvent("s2", "stop", 1, 12)
+        await a.finish("agent", "s2", "run-1", end, token)
+        await asyncio.wait_for(reader, 5)
+        assert seen == [*first, end] and await b.running_run("agent", "s2") is None
+        # A run whose replica died (its lease gone, no run:complete) ends the reader too.
+        await a.acquire_lease("agent", "s3", "run-9")
+        partial = ChunkEvent("s3", "text", "cut")
+        await a.append("agent", "s3", "run-9", [partial])
+        a._heartbeat.cancel()
+        a._leases.clear()
+        cut = [event async for event in b.follow("agent", "s3", "run-9", poll=0.2)]
+        assert cut == [partial]
+    finally:
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.skipif(not redis_url(), reason="SWITCHYARD_TEST_REDIS_URL is not set (Redis not available)")
+async def test_the_run_quota_counts_every_replica_and_forgets_a_dead_ones_runs():
+    a, b = _pair_of_states()
+    try:
+        held = [await a.take_slot("key", 2), await b.take_slot("key", 2)]
+        assert all(held) and await a.take_slot("key", 2) is None and await b.take_slot("key", 2) is None
+        await b.release_slot("key", held[1])
+        assert await a.take_slot("key", 2) is not None        # B's place is free again
+        a._heartbeat.cancel()                                  # A "dies" holding two slots
+        a._slots.clear()
+        await asyncio.sleep(1.3)
+        assert await b.take_slot("key", 2) is not None and await b.take_slot("key", 2) is not None
+    finally:
+        await a.close()
+        await b.close()

@@ -4,7 +4,9 @@ Resources: a real server whose agent uses the library MCP server over stdio
 (tests/support/mcp_servers/prompt_server.py): the listing in the reference's shape, reading
 text and binary resources by their URL-encoded URI, HEAD, what the server lists being the only
 thing readable, a custom prompt's attached file kept as a `blob:` resource, bad URIs.
-Skills: SKILL.md folders in the agent's folder, listed and read; a missing one is 404."""
+Skills: SKILL.md folders in the agent's folder, listed and read; a missing one is 404; the
+invoke_skill and read_skill tools, driven through a turn by the scripted fake LLM, read the same
+folders (not the agent file's prompts)."""
 
 from __future__ import annotations
 
@@ -189,3 +191,64 @@ def test_unknown_skill_is_404_naming_it(c):
     assert body["code"] == "skill_not_found" and body["message"] == "Skill not found: nope"
     assert body["details"] == {"endpoint": "/api/skills/nope", "method": "GET"}
     assert c.get("/api/skills/release", params={"agentId": "bare"}).status_code == 404
+
+
+# --- the skill tools, through a turn ----------------------------------------------------------
+
+@pytest.fixture
+def skilled(fake_llm, tmp_path, monkeypatch):
+    """An agent file in a folder with skills, its model the scripted fake LLM."""
+    import json as _json
+    from tests.support.tools import agent_config
+    monkeypatch.setenv("SWITCHYARD_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "agent"
+    write_skills(folder)
+    (folder / "skills" / "pdf-tools" / "merge.sh").write_text("pdftk a.pdf b.pdf cat output out.pdf\n")
+    (tmp_path / "secret.txt").write_text("outside the skill")
+    config = agent_config("skilled", fake_llm.base_url, tools=[{"type": "builtin-tools"}],
+                          prompts=[{"type": "inline", "id": "quick-start", "prompt": "Say hi"}])
+    (folder / "skilled.yml").write_text(_json.dumps(config))   # JSON is YAML
+
+    def factory() -> Any:
+        from switchyard.config import load_agent
+        from switchyard.runtime.agent import Agent
+        from switchyard.runtime.host import AgentHost
+        from switchyard.server.app import create_app
+        return create_app(AgentHost([Agent(load_agent(folder / "skilled.yml"))]), shutdown_grace=3)
+
+    with LiveServer(factory) as server:
+        yield server
+
+
+def test_the_skill_tools_read_the_same_skill_folders_as_the_skills_api(skilled, fake_llm):
+    import json as _json
+    from tests.support.fake_llm import Text, ToolCalls
+    from tests.support.tools import tool_messages
+    fake_llm.script(
+        ToolCalls([("i1", "invoke_skill", {"skill": "pdf-tools", "taskContext": "merge two forms"}),
+                   ("r1", "read_skill", {"skill": "Release checklist"}),
+                   ("f1", "read_skill", {"skill": "pdf-tools", "path": "merge.sh"}),
+                   ("e1", "read_skill", {"skill": "pdf-tools", "path": "../../../secret.txt"}),
+                   ("q1", "invoke_skill", {"skill": "quick-start"})]),
+        Text("Merged."),
+    )
+    with skilled.client() as c:
+        tools = {t["name"] for t in c.get("/api/tools").json()["tools"]}
+        assert {"invoke_skill", "read_skill"} <= tools
+        answer = c.post("/api/message-sync", json={"content": "merge my PDFs", "sessionId": "s1"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["response"] == "Merged."
+        api_skill = c.get("/api/skills/pdf-tools").json()["skill"]
+    told = {k: _json.loads(v) for k, v in tool_messages(fake_llm.requests[-1]).items()}
+    assert told["i1"]["skill"] == "pdf-tools"
+    assert told["i1"]["content"] == ("## Task Context\nmerge two forms\n\n## Skill Instructions\n"
+                                     + api_skill["instructions"])
+    assert told["r1"] == {"success": True, "skill": "release", "displayName": "Release checklist",
+                          "content": "---\ndescription: Cut a release\n---\n# Release checklist\n\n1. Tag.\n"}
+    assert told["f1"]["content"] == "pdftk a.pdf b.pdf cat output out.pdf\n"
+    assert told["e1"]["success"] is False and "outside the skill" not in str(told["e1"])
+    # The agent file's prompts are prompts (GET /api/prompts), not skills: as in the reference.
+    assert told["q1"]["error"].startswith("Skill 'quick-start' not found")
+    assert told["q1"]["availableSkills"] == ["no-heading", "PDF tools", "Release checklist"]
+    invoke_spec = next(t for t in fake_llm.requests[0]["json"]["tools"] if t["function"]["name"] == "invoke_skill")
+    assert "Skills: no-heading, pdf-tools, release." in invoke_spec["function"]["description"]

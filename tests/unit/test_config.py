@@ -92,7 +92,8 @@ def test_the_reference_example_loads_with_one_warning_per_unimplemented_field(tm
     faq = config.systemPrompt.contributors[2]
     assert faq.files == [f"{tmp_path}/docs/faq.md"]
     flagged = sorted(w.split("`")[1] for w in loaded.warnings)
-    assert flagged == sorted(["elicitation", "tools[0].enabledTools", "resources", "hooks", "storage.blob"])
+    assert flagged == sorted(["elicitation", "tools[0].enabledTools", "hooks", "storage.blob"])
+    assert config.resources[0].paths == ["."] and config.resources[0].maxFiles == 50
     assert len(loaded.warnings) == len(set(loaded.warnings))
 
 

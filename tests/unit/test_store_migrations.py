@@ -306,6 +306,26 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path):
     assert caught.value.code == "store_schema_unknown" and "'9999_later'" in caught.value.message
 
 
+def test_an_older_replica_runs_on_a_newer_schema_during_a_rolling_upgrade(tmp_path, monkeypatch):
+    # docs/production.md: migrations are additive, so with SWITCHYARD_ALLOW_NEWER_SCHEMA an
+    # older version opens a database a newer one migrated, uses it, and leaves its revision.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'rolling.db'}"
+
+    async def open_use_close() -> int:
+        db = await Database(url).open()
+        try:
+            return len(await db.write(lambda conn: conn.execute(text("SELECT * FROM sessions")).all()))
+        finally:
+            await db.close()
+    asyncio.run(open_use_close())
+    run_legacy(url, lambda conn: conn.execute(text("UPDATE alembic_version SET version_num = '9999_later'")))
+    monkeypatch.setenv("SWITCHYARD_ALLOW_NEWER_SCHEMA", "true")
+    assert asyncio.run(open_use_close()) == 0
+    versions: list = []
+    run_legacy(url, lambda conn: versions.extend(conn.execute(text("SELECT version_num FROM alembic_version")).scalars()))
+    assert versions == ["9999_later"]
+
+
 def test_only_a_database_to_migrate_imports_alembic(tmp_path):
     def opening_imports_alembic(url: str) -> bool:
         script = f"""

@@ -74,3 +74,21 @@ async def test_two_creates_of_one_name_make_one_prompt(store, agent):
     assert sum(not isinstance(r, BaseException) for r in results) == 1
     assert all(isinstance(r, ConflictError) for r in results if isinstance(r, BaseException))
     assert [p["name"] for p in await store.prompts.list(agent)] == ["race"]
+
+
+async def test_list_blobs_leaves_out_system_files_and_other_agents(store, agent):
+    from sqlalchemy import insert
+    from switchyard.store.tables import blobs
+    await store.prompts.create(agent, {"name": "filed", "content": "see file"},
+                               resource={"data": b"x", "mimeType": "text/plain"})   # a `system` file
+    rows = [{"agent_id": agent, "id": "u2", "mime_type": "image/png", "original_name": "shot.png", "size": 3,
+             "source": "user", "data": b"abc", "created_at": 2},
+            {"agent_id": agent, "id": "u1", "mime_type": "text/plain", "original_name": None, "size": 1,
+             "source": "tool", "data": b"z", "created_at": 1},
+            {"agent_id": f"{agent}-other", "id": "u3", "mime_type": "text/plain", "original_name": None,
+             "size": 1, "source": "user", "data": b"q", "created_at": 1}]
+    await store.prompts.db.write(lambda conn: conn.execute(insert(blobs), rows))
+    assert await store.prompts.list_blobs(agent) == [
+        {"uri": "blob:u1", "mimeType": "text/plain", "size": 1, "source": "tool", "createdAt": 1},
+        {"uri": "blob:u2", "mimeType": "image/png", "size": 3, "source": "user", "createdAt": 2,
+         "originalName": "shot.png"}]

@@ -218,7 +218,6 @@ async def _ignore(event):
 
 
 SKILL = """---
-title: Code Review
 description: Review the given files
 ---
 
@@ -228,31 +227,40 @@ Focus on $focus. Files: $ARGUMENTS
 """
 
 
-async def test_skills_are_the_agents_prompts_and_read_skill_stays_in_the_skill_folder(tmp_path):
+async def test_skills_are_the_skill_folders_and_read_skill_stays_in_the_skill_folder(tmp_path):
+    from switchyard.runtime.skills import SkillCatalog
     agent_dir = tmp_path / "agent"
-    (agent_dir / "skills").mkdir(parents=True)
-    (agent_dir / "skills" / "code-review.md").write_text(SKILL)
-    (agent_dir / "skills" / "checklist.txt").write_text("1. tests\n")
+    (agent_dir / "skills" / "code-review").mkdir(parents=True)
+    (agent_dir / "skills" / "code-review" / "SKILL.md").write_text(SKILL)
+    (agent_dir / "skills" / "code-review" / "checklist.txt").write_text("1. tests\n")
+    (agent_dir / "skills" / "code-review" / "out.txt").symlink_to(tmp_path / "secret.txt")
     (tmp_path / "secret.txt").write_text("outside")
-    config = parse_agent({"prompts": [{"type": "file", "file": "skills/code-review.md"},
-                                      {"type": "inline", "id": "quick-start", "prompt": "Say hi"}],
+    # The agent file's prompts are prompts, not skills (as in the reference).
+    config = parse_agent({"prompts": [{"type": "inline", "id": "quick-start", "prompt": "Say hi"}],
                           "tools": [{"type": "builtin-tools"}]}).config
     tooling = build_builtin_tools(config.tools, BuiltinDeps(
         agent_dir=agent_dir, protected=[], spawn=lambda work, name: asyncio.ensure_future(work),
-        publish=_ignore, approvals=lambda: None, prompts=list(config.prompts)))
+        publish=_ignore, approvals=lambda: None, skills=SkillCatalog(agent_dir)))
     tools = {t.name: t for t in tooling.tools}
-    assert "code-review, quick-start" in tools["invoke_skill"].description
-    invoked = json.loads((await tools["invoke_skill"].call(
-        {"skill": "code-review", "args": {"focus": "security"}}, ctx())).as_text())
-    assert invoked["content"].startswith("# Code Review Skill") and "Focus on security." in invoked["content"]
-    read = json.loads((await tools["read_skill"].call({"skill": "code-review"}, ctx())).as_text())
-    assert read["displayName"] == "Code Review" and "$focus" in read["content"]
-    extra = json.loads((await tools["read_skill"].call({"skill": "code-review", "path": "checklist.txt"}, ctx())).as_text())
+    assert "Skills: code-review." in tools["invoke_skill"].description
+
+    async def call(name, args):
+        return json.loads((await tools[name].call(args, ctx())).as_text())
+
+    invoked = await call("invoke_skill", {"skill": "Code Review Skill", "taskContext": "PR 12"})
+    assert invoked["skill"] == "code-review"
+    assert invoked["content"] == f"## Task Context\nPR 12\n\n## Skill Instructions\n{SKILL}"
+    read = await call("read_skill", {"skill": "code-review"})
+    assert read == {"success": True, "skill": "code-review", "displayName": "Code Review Skill", "content": SKILL}
+    extra = await call("read_skill", {"skill": "code-review", "path": "checklist.txt"})
     assert extra["content"] == "1. tests\n"
-    with pytest.raises(ToolError, match="outside allowedPaths"):
-        await tools["read_skill"].call({"skill": "code-review", "path": "../../secret.txt"}, ctx())
-    with pytest.raises(ToolError, match="not found"):
-        await tools["invoke_skill"].call({"skill": "nope"}, ctx())
+    for path in ("../../../secret.txt", "out.txt", str(tmp_path / "secret.txt"), "nothing.txt"):
+        refused = await call("read_skill", {"skill": "code-review", "path": path})
+        assert refused["success"] is False and refused["error"] == f"Skill file not found: code-review/{path}"
+    assert await call("invoke_skill", {"skill": "quick-start"}) == {
+        "error": "Skill 'quick-start' not found or not available for model invocation. Use a skill from "
+                 "the available list.", "availableSkills": ["Code Review Skill"]}
+    assert (await call("read_skill", {"skill": "nope"}))["error"] == "Skill not found: nope"
 
 
 async def test_skill_tools_are_offered_only_where_skills_exist(tmp_path):

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if extra and args.command != "keys":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # `serve --workers` starts itself again
     if args.command == "keys":
         args.args = [*getattr(args, "args", []), *extra]
     if args.command == "route" and args.hook:

@@ -61,6 +61,16 @@ def _sub(sub: argparse._SubParsersAction, name: str, summary: str, description: 
     return parser
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
+
+
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     serve = _sub(sub, "serve", "serve agents over HTTP (REST+SSE, A2A, MCP, OpenAI)",
                  "Serve one or more agents over HTTP: the Dexto-compatible REST + SSE API, A2A, MCP\n"
@@ -93,6 +103,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--insecure-no-auth", action="store_true",
                        help="allow binding a non-loopback address without an API key (dangerous)")
     serve.add_argument("--mcp-stdio", action="store_true", help="serve the agent as an MCP server over stdio instead")
+    serve.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="server processes sharing the port (default: one per core when SWITCHYARD_REDIS_URL "
+                            "and Postgres storage are set, else 1; more than 1 needs them)")
     serve.add_argument("--shutdown-grace", type=_non_negative_float, default=10.0, metavar="SECONDS",
                        help="how long running turns may finish at shutdown (default 10)")
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from switchyard.config import schema, tools_schema
+from switchyard.config import resources_schema, schema, tools_schema
 from switchyard.config.env import expand
 from switchyard.errors import ConfigError
 
@@ -81,6 +81,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
             # Discriminated unions add the tag (e.g. 'stdio') as a path element: drop it.
             if part in ("stdio", "http", "sse", "static", "dynamic", "file", "inline",
                         "in-memory", "sqlite", "postgres", "redis", "str", "SystemPromptConfig",
+                        *resources_schema.RESOURCE_TYPES,
                         *tools_schema.TOOL_FAMILY_TYPES):
                 continue
             out += f".{part}" if out else str(part)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from switchyard.config.resources_schema import ResourceConfig
 from switchyard.config.tools_schema import ToolFamilyConfig
 
 # Providers the reference format names, plus Switchyard's own: echo (offline, deterministic),
@@ -348,7 +349,7 @@ class CompactionConfig(Strict):
 class AgentConfig(Strict):
     UNIMPLEMENTED: ClassVar[tuple[str, ...]] = (
         "telemetry", "image", "hooks", "agentFile", "logger", "elicitation",
-        "resources", "plugins", "internalResources",
+        "plugins", "internalResources",
     )
 
     agentId: str = Field("default-agent", min_length=1, max_length=100,
@@ -366,6 +367,7 @@ class AgentConfig(Strict):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     tools: list[ToolFamilyConfig] = Field(default_factory=list)
     compaction: CompactionConfig = Field(default_factory=CompactionConfig)
+    resources: list[ResourceConfig] = Field(default_factory=list)   # config/resources_schema.py
 
     @field_validator("mcpServers", mode="before")
     @classmethod

@@ -72,7 +72,8 @@ class Agent:
         # per session across both, so a session never runs two turns at once.
         self.live = live or LiveSessions(self.config.sessions.maxSessions, self.config.sessions.sessionTTL)
         self.supervisor = Supervisor(f"agent:{self.id}")   # the agent's background work
-        self.publisher = EventPublisher(self.live, self.bus, spawn=self._spawn)
+        self.publisher = EventPublisher(self.live, self.bus, spawn=self._spawn, agent_id=self.id)
+        self.shared: Any = None   # bus.shared.SharedState when this is one of several replicas (runtime/replicas.py)
         self.models = ModelClients(self.config, env=env, client=llm_client, on_retry=self._on_retry)
         self.tooling = AgentTooling(self.config, self.tools, self.publisher.publish,
                                     agent_dir=loaded.agent_dir, spawn=self._spawn, store=self.store, env=env)
@@ -110,11 +111,14 @@ class Agent:
             for tool in memory_tools(AgentMemories(self.id, self.store.memories)):
                 self.tools.add(tool)
         await self.tooling.start()
-        if self.store.backend == "sqlite" and self.recover_lost_turns:
+        if self.store.backend == "sqlite" and self.recover_lost_turns and self.shared is None:   # (workers may share the file)
             await self.runs.mark_lost_turns()
         if self.supervisor.stopping:   # started again after a stop
             self.supervisor = Supervisor(f"agent:{self.id}")
         self.supervisor.every(max(1.0, min(self.live.ttl / 4, 900)), self._sweep, name=f"sweeper:{self.id}")
+        if self.shared is not None:
+            from switchyard.runtime import replicas
+            replicas.started(self)
         self.started = True
         return self
 
@@ -199,7 +203,7 @@ class Agent:
                            system_prompt=self.system_prompt, model_for=self._model_for,
                            publish=self.publisher.for_run(run), working_dir=Path(self.loaded.agent_dir),
                            take_steer=self.queued.take_steer, prompt_for=self.prompt.build,
-                           fitter=self.fitter)
+                           fitter=self.fitter, end_turn=self.runs.end_turn if self.shared is not None else None)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> Any:
         return self.supervisor.spawn(work, name=name)
@@ -312,10 +316,14 @@ class Agent:
     def is_busy(self, session_id: str) -> bool:
         return self.runs.is_busy(session_id)
 
-    def reserve_run(self, owner: str | None) -> RunSlot:
+    async def busy_anywhere(self, session_id: str) -> bool:
+        """Whether a turn runs on the session, here or (with replicas) on any replica."""
+        return await self.runs.busy_anywhere(session_id)
+
+    async def reserve_run(self, owner: str | None) -> RunSlot:
         """A place in `owner`'s run quota, taken now for a run started later in the
         background (a queued turn): LimitError 429 when the key is at its cap."""
-        return self.runs.quota.acquire(owner)
+        return await self.runs.quota.take(owner)
 
     async def start_run(self, session_id: str | None, content: Any, *, wait: bool = True,
                         owner: str | None = None, first: Iterable[Event] = (),
@@ -354,6 +362,10 @@ class Agent:
     def attach(self, session_id: str) -> AsyncIterator[Event]:
         """The running turn's events, from its start. ConflictError when nothing runs."""
         return self.runs.attach(session_id)
+
+    async def attach_anywhere(self, session_id: str) -> AsyncIterator[Event]:
+        """As attach, whichever replica runs the turn."""
+        return await self.runs.attach_anywhere(session_id)
 
     def current_run(self, session_id: str) -> Run | None:
         return self.runs.current(session_id)

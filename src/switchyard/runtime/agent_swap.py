@@ -47,6 +47,9 @@ async def started_agent(loaded: LoadedAgent, like: Agent | None = None,
     agent.recover_lost_turns = like is None
     if stored_keys is not None:
         agent.models.stored_keys = stored_keys
+    if like is not None and like.shared is not None:   # one of several replicas: so is its successor
+        from switchyard.runtime import replicas
+        replicas.join(agent, like.shared)
     try:
         await agent.start()
     except BaseException:

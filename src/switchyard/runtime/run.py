@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 from switchyard.events import Event, RunResult
 
@@ -21,8 +21,14 @@ current_run: contextvars.ContextVar["Run | None"] = contextvars.ContextVar("swit
 
 
 class Run:
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, run_id: str | None = None) -> None:
         self.session_id = session_id
+        self.id = run_id   # set when replicas share the session's lease (runtime/runs.py)
+        # With replicas: sends an event of this run (from outside the turn, e.g. an approval
+        # request) to its shared stream too, in order with the turn's own events.
+        self.forward: Callable[[Event], None] | None = None
+        self.flush: Callable[[], Awaitable[None]] | None = None   # waits until those are sent
+        self.lease: str | None = None    # the shared lease's token while the turn holds it
         self.events: list[Event] = []
         self.result: RunResult | None = None
         self.done = False

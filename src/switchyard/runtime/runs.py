@@ -1,5 +1,6 @@
 """An agent's runs: start one (or queue it behind the session's running one), attach to it,
-cancel it, and let the running ones finish at shutdown. One turn at a time per session."""
+cancel it, and let the running ones finish at shutdown. One turn at a time per session: in this
+process by the session's lock, across replicas also by its lease in Redis (bus/shared.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from switchyard.store import Store
 log = logging.getLogger("switchyard.agent")
 
 TITLE_LENGTH = 60
+LEASE_POLL_SECONDS = 0.25       # a queued turn waiting for another replica's turn checks this often
+LEASE_RELEASE_TIMEOUT = 5.0
+CANCEL_WAIT_SECONDS = 10.0      # as long as a local cancel waits for its run to stop
 
 
 def title_from(content: Any) -> str | None:
@@ -44,6 +48,8 @@ class Runs:
         # The runs this agent started that have not ended. Not live.runs(): after a reload
         # the live sessions are shared with the successor, whose runs are not ours to drain.
         self.active: set[Run] = set()
+        # bus.shared.SharedState when replicas share Redis (set before the agent starts).
+        self.shared: Any = None
 
     async def start(self, session_id: str | None, content: Any, *, wait: bool = True,
                     owner: str | None = None, first: Iterable[Event] = (),
@@ -58,7 +64,7 @@ class Runs:
             if slot is not None:
                 slot.release()
             raise RequestError("`content` must not be empty", details={"field": "content"})
-        slot = slot or self.quota.acquire(owner)
+        slot = slot or await self.quota.take(owner)
         try:
             run = await self._start(session_id, content, wait=wait, owner=owner, first=first)
         except BaseException:
@@ -78,21 +84,28 @@ class Runs:
             await live.lock.acquire()
         finally:
             live.waiters -= 1
+        run_id = token = None
         user_msg = {"id": new_id(), "role": "user", "content": content, "timestamp": now_ms()}
         first = tuple(first)
         for event in first:    # a routed message keeps the decision that routed it
             if isinstance(event, RoutingDecisionEvent):
                 user_msg["routing"] = event.record()
         try:
+            if self.shared is not None:
+                run_id = new_id()
+                token = await self._take_lease(session_id, run_id, wait)
             # The session (if new) and the user's message, in one transaction, before the run.
             # A user message left unanswered by a lost turn gets its marker first.
             session, created, next_seq = await self.store.sessions.begin_turn(
                 self.agent_id, session_id, user_msg, owner=owner, title=title_from(content),
                 unanswered=unanswered_marker())
         except BaseException:
+            if token is not None:
+                await self.shared.release_lease(self.agent_id, session_id, token)
             live.lock.release()
             raise
-        run = Run(session_id)
+        run = Run(session_id, run_id)
+        run.lease = token
         ctx = self._context_for(run)
         for event in first:
             ctx.publish(event)
@@ -103,6 +116,48 @@ class Runs:
         self.active.add(run)
         run.task.add_done_callback(lambda _task: self.active.discard(run))
         return run
+
+    async def _take_lease(self, session_id: str, run_id: str, wait: bool) -> str:
+        """The session's shared lease: ConflictError when another replica's turn holds it and
+        `wait` is False, else polled until that turn ends (or its replica's lease expires)."""
+        while True:
+            token = await self.shared.acquire_lease(self.agent_id, session_id, run_id)
+            if token is not None:
+                return token
+            if not wait:
+                raise ConflictError(f"session {session_id} is busy with another run", code="session_busy")
+            await asyncio.sleep(LEASE_POLL_SECONDS)
+
+    async def end_turn(self, run: Run, complete: Event) -> None:
+        """The turn ends (TurnContext.end_turn): its run:complete goes to the shared stream after
+        every earlier event, then the session's lease is released; only then is the end
+        published here (so nobody sees the end while the session still looks busy)."""
+        token = run.lease
+        if token is None:
+            return
+        run.lease = None
+        try:
+            if run.flush is not None:
+                await asyncio.wait_for(run.flush(), LEASE_RELEASE_TIMEOUT)   # the earlier events
+        finally:
+            run.forward = None     # the local publish of run:complete that follows stays local
+        await asyncio.wait_for(self.shared.finish(self.agent_id, run.session_id, run.id, complete, token),
+                               LEASE_RELEASE_TIMEOUT)
+
+    async def busy_anywhere(self, session_id: str) -> bool:
+        """Whether a turn runs on the session here or, with replicas, on any of them."""
+        if self.is_busy(session_id):
+            return True
+        return self.shared is not None and await self.shared.running_run(self.agent_id, session_id) is not None
+
+    async def attach_anywhere(self, session_id: str) -> AsyncIterator[Event]:
+        """The running turn's events from its start, whichever replica runs it."""
+        run = self.current(session_id)
+        if run is None and self.shared is not None:
+            run_id = await self.shared.running_run(self.agent_id, session_id)
+            if run_id is not None:
+                return self.shared.follow(self.agent_id, session_id, run_id)
+        return self.attach(session_id)
 
     async def mark_lost_turns(self) -> int:
         """Mark every session whose history ends unanswered (the process died mid-turn).
@@ -138,15 +193,32 @@ class Runs:
             raise ConflictError(f"session {session_id} has no running turn", code="session_not_busy")
         return run.follow()
 
-    async def cancel(self, session_id: str) -> bool:
+    async def cancel(self, session_id: str, run_id: str | None = None) -> bool:
+        """Cancel the session's running turn (only if it is run `run_id`, when given); with
+        replicas, also one running on another replica (asked over Redis, waited for)."""
         run = self.current(session_id)
-        if run is None or run.task is None:
+        if run is None and run_id is None and self.shared is not None:
+            return await self._cancel_elsewhere(session_id)
+        if run is None or run.task is None or (run_id is not None and run.id != run_id):
             return False
         run.task.cancel()
         try:
             await asyncio.wait_for(run.wait(), timeout=10)
         except asyncio.TimeoutError:
             log.error("run of session %s did not stop within 10 s of cancel", session_id)
+        return True
+
+    async def _cancel_elsewhere(self, session_id: str) -> bool:
+        holder = await self.shared.lease_holder(self.agent_id, session_id)
+        if holder is None:
+            return False
+        replica, run_id = holder
+        if not await self.shared.send_answer(replica, self.agent_id, {"cancel": session_id, "runId": run_id}):
+            return False    # that replica is gone: its lease expires by itself
+        for _ in range(int(CANCEL_WAIT_SECONDS / LEASE_POLL_SECONDS)):
+            if await self.shared.running_run(self.agent_id, session_id) != run_id:
+                break
+            await asyncio.sleep(LEASE_POLL_SECONDS)
         return True
 
     async def drain(self, grace: float) -> None:

@@ -95,7 +95,7 @@ class SessionAccess:
     async def attach(self, session_id: str) -> AsyncIterator["Event"]:
         """The running turn's events (ConflictError `session_not_busy` when none runs)."""
         await self.get(session_id)
-        return self.agent.attach(session_id)
+        return await self.agent.attach_anywhere(session_id)
 
     # --- changing ------------------------------------------------------------------------
 

@@ -89,8 +89,8 @@ class SkillCatalog:
                 continue
         return skills
 
-    def get(self, wanted: str) -> dict[str, Any] | None:
-        """The skill whose id (or display name) is `wanted`, with its instructions."""
+    def find(self, wanted: str) -> tuple[dict[str, Any], Path] | None:
+        """(the skill whose id or display name is `wanted`, with its instructions; its SKILL.md)."""
         for skill_id, path in self._files():
             try:
                 text = _read(path)
@@ -98,5 +98,10 @@ class SkillCatalog:
                 continue
             summary = self._summary(skill_id, text)
             if wanted in (skill_id, summary["displayName"]):
-                return {**summary, "instructions": text}
+                return {**summary, "instructions": text}, path
         return None
+
+    def get(self, wanted: str) -> dict[str, Any] | None:
+        """The skill whose id (or display name) is `wanted`, with its instructions."""
+        found = self.find(wanted)
+        return found[0] if found else None

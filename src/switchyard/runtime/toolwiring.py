@@ -25,6 +25,11 @@ class AgentTooling:
         self._spawn = spawn
         self.store = store
         self.env = env
+        # The server's own files (SWITCHYARD_HOME, key and agent databases), fixed at start:
+        # no tool and no `resources:` entry serves them (runtime/fs_resources.py).
+        from switchyard.runtime.builtin_support import protected_paths
+        self.protected = protected_paths(os.environ if env is None else env,
+                                         store.url if store is not None else None)
         self.mcp: Any = None          # tools.mcp_manager.MCPManager, once created
         self.approvals: Any = None    # tools.approval.ApprovalCoordinator, from start()
         self.builtin: Any = None      # tools.builtin.BuiltinTooling, from start()
@@ -44,16 +49,16 @@ class AgentTooling:
             await self.ensure_mcp().start()
 
     def _build_builtin(self) -> Any:
-        from switchyard.runtime.builtin_support import HistorySearch, protected_paths
+        from switchyard.runtime.builtin_support import HistorySearch
+        from switchyard.runtime.skills import SkillCatalog
         from switchyard.tools.builtin import BuiltinDeps, build_builtin_tools
         env = os.environ if self.env is None else self.env
         search = HistorySearch(self.config.agentId, self.store) if self.store is not None else None
-        deps = BuiltinDeps(agent_dir=self.agent_dir,
-                           protected=protected_paths(env, self.store.url if self.store is not None else None),
+        deps = BuiltinDeps(agent_dir=self.agent_dir, protected=list(self.protected),
                            spawn=self._spawn or _unsupervised, publish=self._publish,
                            approvals=lambda: self.approvals, search_history=search, server_env=env,
                            agent_id=self.config.agentId, find_agent=lambda: self.find_agent,
-                           prompts=list(self.config.prompts))
+                           skills=SkillCatalog(self.agent_dir))
         return build_builtin_tools(list(self.config.tools), deps)
 
     def ensure_mcp(self) -> Any:

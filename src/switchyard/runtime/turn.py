@@ -61,6 +61,10 @@ class TurnContext:
     prompt_for: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None
     # Fits each request into the model's window (runtime/compaction.py); None: sent as it is.
     fitter: ContextFitter | None = None
+    # Called with the turn's run:complete before it is published here (replicas: it goes to the
+    # shared stream, then the session's lease is released, so a caller that saw the end can
+    # start the next turn on any replica at once). Its failure is logged; the turn still ends.
+    end_turn: Callable[[Run, Event], Awaitable[None]] | None = None
 
 
 class TurnRunner:
@@ -108,8 +112,15 @@ class TurnRunner:
                 self.ctx.approvals.cancel_session(sid)
             duration_ms = int((time.monotonic() - started) * 1000)
             run.result = state.result(finish_reason, error, duration_ms)
-            emit(RunCompleteEvent(sid, finish_reason, state.steps, duration_ms,
-                                  error.message if error is not None else None))
+            complete = RunCompleteEvent(sid, finish_reason, state.steps, duration_ms,
+                                        error.message if error is not None else None)
+            if self.ctx.end_turn is not None:
+                try:
+                    await self.ctx.end_turn(run, complete)
+                except (Exception, asyncio.CancelledError):  # noqa: BLE001 - the lease then expires
+                    log.warning("session %s: could not release its shared lease (it expires by itself)",
+                                sid, exc_info=True)
+            emit(complete)
             run.finish()
             live.lock.release()
 

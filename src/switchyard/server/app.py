@@ -111,6 +111,9 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
     from switchyard.server.model_settings import install_model_settings
     install_model_settings(app, host, settings)
 
+    from switchyard.server.replicas import install_replicas
+    install_replicas(app, host, settings)     # several processes, one server (SWITCHYARD_REDIS_URL)
+
     declare_framework_routes(app, public=(app.openapi_url, app.docs_url))
     finish_routes(app)
     if not app.state.security.checks_host:

@@ -158,6 +158,16 @@ def serve(args: argparse.Namespace) -> int:
     if wrong:
         print(f"error: {wrong}", file=sys.stderr)
         return 2
+    from switchyard.server import replicas, workers
+    fd = workers.worker_fd()
+    count = 1 if (args.mcp_stdio or fd is not None) else (getattr(args, "workers", None)
+                                                          or replicas.default_workers(settings, loaded))
+    settings, problem = replicas.shared_store_problem(settings, loaded, count)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if count > 1:
+        return workers.run_workers(args, count)
 
     host = build_host(loaded, args.default_agent)
     host.folder = getattr(args, "agents", None)   # agents are installed there (api/agents_manage.py)
@@ -179,13 +189,16 @@ def serve(args: argparse.Namespace) -> int:
     from switchyard.server.banner import banner
     app = create_app(host, settings=settings, shutdown_grace=args.shutdown_grace)
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_config=None,
+        app, host=args.host, port=args.port, fd=fd, loop="uvloop", http="httptools", log_config=None,
         access_log=getattr(args, "access_log", True), timeout_graceful_shutdown=args.shutdown_grace + 5,
         server_header=False, proxy_headers=False, lifespan="on")
     server = _graceful_server_class()(config)
     shown = f"[{args.host}]" if ":" in args.host else args.host
 
     def ready(port: int) -> None:
+        if fd is not None and workers.worker_index() > 0:
+            log.info("worker %d ready", workers.worker_index())
+            return
         text = banner(host, settings, f"http://{shown}:{port}")
         if getattr(args, "json_logs", False):
             log.info("%s", text)       # one JSON line, like every other line of the log

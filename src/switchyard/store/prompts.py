@@ -125,3 +125,16 @@ class CustomPromptStore:
             found["data"] = bytes(row.data)
         return found
 
+
+    async def list_blobs(self, agent_id: str, *, exclude_source: str = "system") -> list[dict[str, Any]]:
+        """The agent's stored files without their data, oldest first: {uri, mimeType, size, source,
+        createdAt, originalName?}. Those of `exclude_source` are left out: the reference does not
+        list its `system` files (a custom prompt's attachment) as resources."""
+        query = (select(blobs.c.id, blobs.c.mime_type, blobs.c.original_name, blobs.c.size, blobs.c.source,
+                        blobs.c.created_at)
+                 .where(blobs.c.agent_id == agent_id, blobs.c.source != exclude_source)
+                 .order_by(blobs.c.created_at, blobs.c.id))
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
+        return [{"uri": BLOB_SCHEME + row.id, "mimeType": row.mime_type, "size": row.size, "source": row.source,
+                 "createdAt": row.created_at, **({"originalName": row.original_name} if row.original_name else {})}
+                for row in rows]

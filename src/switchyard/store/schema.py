@@ -17,6 +17,8 @@ migration leaves the database as it was."""
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from switchyard.errors import StoreError
 from switchyard.store.migrations import HEAD
 from switchyard.store.tables import metadata
+
+log = logging.getLogger("switchyard.store")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
@@ -37,6 +41,12 @@ PRE_MIGRATION_TABLES = frozenset({"sessions", "messages", "api_keys", "audit_log
 # Alembic's own version table, as it creates it.
 _version_table = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), nullable=False),
                        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"))
+
+
+def newer_schema_allowed() -> bool:
+    """SWITCHYARD_ALLOW_NEWER_SCHEMA: an older replica may run on a schema a newer one migrated
+    (read when a database is opened, never per query)."""
+    return os.environ.get("SWITCHYARD_ALLOW_NEWER_SCHEMA", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def current_revision(conn: Connection) -> str | None:
@@ -126,8 +136,15 @@ def run_migrations(conn: Connection) -> None:
     if current == HEAD:
         return  # another process migrated it while we waited for the lock
     if current is not None and current not in {s.revision for s in script.walk_revisions()}:
+        if newer_schema_allowed():
+            # A rolling upgrade (docs/production.md): a newer replica migrated the database
+            # already; every migration of a release is additive, so this older one runs on it.
+            log.warning("the database schema is at revision %r, newer than this version's %r: running on it "
+                        "(SWITCHYARD_ALLOW_NEWER_SCHEMA); finish the upgrade of every replica", current, HEAD)
+            return
         raise StoreError(f"the database schema is at revision {current!r}, which this version of "
-                         "Switchyard does not know (was it upgraded by a newer version?)",
+                         "Switchyard does not know (was it upgraded by a newer version? During a rolling "
+                         "upgrade set SWITCHYARD_ALLOW_NEWER_SCHEMA=true on the older replicas)",
                          code="store_schema_unknown", details={"revision": current, "head": HEAD})
 
     def upgrade(rev: Any, _context: Any) -> Any:

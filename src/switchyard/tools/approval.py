@@ -70,6 +70,9 @@ class ApprovalCoordinator:
         self.policies: list[ToolPolicy] = [PermissionsPolicy(permissions), *policies]
         self._pending: dict[str, _Pending] = {}
         self._remembered: dict[str, set[str]] = {}   # session id -> tool names approved for it
+        # With replicas (runtime/replicas.py): told of each pending approval and of its end, so
+        # that another replica can list and answer it. `registered(payload)`, `settled(payload)`.
+        self.shared: Any = None
 
     async def authorize(self, session_id: str, tool_name: str, tool_call_id: str,
                         args: dict[str, Any], *, context: ToolCallContext | None = None) -> ApprovalOutcome:
@@ -103,6 +106,8 @@ class ApprovalCoordinator:
         pending = _Pending(payload, asyncio.get_running_loop().create_future(), session_id, tool_name)
         self._pending[approval_id] = pending
         try:
+            if self.shared is not None:
+                await self._tell_shared("registered", payload)
             try:
                 await self.emit(ApprovalRequestEvent(session_id, approval_id, tool_name, tool_call_id, args, timeout_ms, payload["timestamp"]))
             except Exception as exc:
@@ -125,11 +130,20 @@ class ApprovalCoordinator:
         finally:
             # Also when the waiting task itself is cancelled: no orphaned pending entry.
             self._pending.pop(approval_id, None)
+            if self.shared is not None:
+                await self._tell_shared("settled", payload)
         try:
             await self.emit(ApprovalResponseEvent(session_id, approval_id, outcome.status, outcome.reason, outcome.message, pending.extra.get("timeoutMs")))
         except Exception:
             log.exception("publishing approval response %s failed", approval_id)
         return outcome
+
+    async def _tell_shared(self, what: str, payload: dict[str, Any]) -> None:
+        try:
+            await getattr(self.shared, what)(payload)
+        except Exception:  # noqa: BLE001 - other replicas then cannot see or answer it
+            log.warning("approval %s: could not tell the other replicas (%s)", payload["approvalId"], what,
+                        exc_info=True)
 
     def pending(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """The pending approval payloads (as sent in approval:request), of one session or all."""

@@ -2,7 +2,8 @@
 /api/approvals/{approvalId} answers one (the reference's strict body rules).
 
 An approval belongs to the agent whose run asked for it; without `agentId` every hosted agent
-is searched. A caller sees and answers only approvals of sessions it may see (another key's
+is searched. With replicas, the pending approvals of every replica are listed, and an answer
+given here to another replica's approval is handed to the run waiting there (runtime/replicas.py). A caller sees and answers only approvals of sessions it may see (another key's
 approval is "not found", not "forbidden", like sessions).
 """
 
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 
 from switchyard.errors import NotFoundError, RequestError, SwitchyardError
+from switchyard.runtime import replicas
 from switchyard.server.deps import host_of, sessions_for
 from switchyard.server.response_models import ApprovalAnswered, ApprovalList
 from switchyard.server.routes import RouteGroup
@@ -40,6 +42,8 @@ async def list_approvals(request: Request,
         if agent.approvals is None:
             continue
         pending = agent.approvals.pending(sessionId)
+        here = {p["approvalId"] for p in pending}
+        pending += [p for p in await replicas.pending_elsewhere(agent, sessionId) if p["approvalId"] not in here]
         if pending and await sessions_for(request, agent).may_see(sessionId):
             approvals += pending
     return {"ok": True, "approvals": approvals}
@@ -93,4 +97,7 @@ async def answer_approval(request: Request, approvalId: str) -> dict[str, Any]:
             approvalId, data["status"], remember=data.get("rememberChoice", False),
             reason=data.get("reason"), message=data.get("message"), form_data=data.get("formData"))
         return {"ok": True, "approvalId": approvalId, "status": outcome.status}
+    for agent in agents:
+        if await replicas.answer_elsewhere(agent, approvalId, data, sessions_for(request, agent).may_see):
+            return {"ok": True, "approvalId": approvalId, "status": data["status"]}
     raise not_found

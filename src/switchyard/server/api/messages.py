@@ -55,11 +55,11 @@ async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content, owner = await _prepare(request, body)
     session_id = body.sessionId or new_id()
     first = routing_events(request, session_id)
-    if agent.is_busy(session_id):
+    if await agent.busy_anywhere(session_id):
         # Queue behind the running turn instead of refusing: the caller asked for fire-and-forget.
         # The agent's supervisor holds it and logs a failure to start. It counts against the
         # key's run cap from now (429 here when the key is at its cap), not from when it starts.
-        slot = agent.reserve_run(owner)
+        slot = await agent.reserve_run(owner)
         agent.supervisor.spawn(agent.start_run(session_id, content, wait=True, owner=owner, first=first,
                                                slot=slot),
                                name=f"queued-turn:{session_id}", group=QUEUED_TURNS)

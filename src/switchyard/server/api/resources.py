@@ -1,5 +1,6 @@
-"""Resources (the reference's `/api/resources`): what the agent's MCP servers list, and the files
-the agent keeps (a custom prompt's attachment), read by URI (runtime/resources.py).
+"""Resources (the reference's `/api/resources`): what the agent's MCP servers list, the files of
+the agent file's `resources:` (filesystem paths, kept blobs) and the files the agent keeps (a
+custom prompt's attachment), read by URI (runtime/resources.py, runtime/fs_resources.py).
 
 The URI goes in the path URL-encoded, e.g. `/api/resources/mcp%3Adocs%3Afile%3A%2F%2F%2Freadme.md/content`
 for `mcp:docs:file:///readme.md`. `?agentId=` names the agent."""
@@ -22,7 +23,7 @@ ResourceUri = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class Resource(BaseModel):
-    uri: str = Field(description="mcp:<server>:<the server's uri>")
+    uri: str = Field(description="mcp:<server>:<the server's uri>, a file's absolute path, or blob:<id>")
     name: str | None = None
     description: str | None = None
     mimeType: str | None = None
@@ -60,14 +61,14 @@ def resources_of(request: Request) -> AgentResources:
 
 
 @routes.get("/api/resources", scope="read", response_model=ResourceListBody, errors=(404,),
-            summary="Resources of the agent's MCP servers")
+            summary="Resources of the agent's MCP servers and of its `resources:` providers")
 async def list_resources(request: Request) -> dict[str, Any]:
     return {"ok": True, "resources": await resources_of(request).list()}
 
 
 # Before HEAD /api/resources/{uri}: a URI holds `/`, so `{uri}` takes the rest of the path.
 @routes.get("/api/resources/{uri:path}/content", scope="read", response_model=ResourceContentBody,
-            errors=(404, 502), summary="Read a resource (its URI URL-encoded in the path)")
+            errors=(400, 403, 404, 502), summary="Read a resource (its URI URL-encoded in the path)")
 async def read_resource(request: Request, uri: ResourceUri) -> dict[str, Any]:
     return {"ok": True, "content": await resources_of(request).read(uri)}
 
@@ -75,6 +76,7 @@ async def read_resource(request: Request, uri: ResourceUri) -> dict[str, Any]:
 @routes.route("/api/resources/{uri:path}", methods=["HEAD"], scope="read",
               responses={200: {"description": "The resource exists"},
                          404: {"description": "No such resource (no body)"}},
-              errors=(502,), summary="Does the resource exist? (no body)")
+              errors=(502,), response_class=Response,   # no body: no content type documented
+              summary="Does the resource exist? (no body)")
 async def resource_exists(request: Request, uri: ResourceUri) -> Response:
     return Response(status_code=200 if await resources_of(request).exists(uri) else 404)

@@ -72,7 +72,7 @@ async def delete_session(request: Request, session_id: SessionId) -> dict[str, A
              summary="A session's messages")
 async def history(request: Request, session_id: SessionId) -> dict[str, Any]:
     sessions = sessions_for(request)
-    return {"history": await sessions.history(session_id), "isBusy": sessions.agent.is_busy(session_id)}
+    return {"history": await sessions.history(session_id), "isBusy": await sessions.agent.busy_anywhere(session_id)}
 
 
 @routes.post("/api/sessions/{session_id}/fork", scope="chat", status_code=201, response_model=SessionResult,
@@ -114,7 +114,7 @@ async def events(request: Request, session_id: SessionId) -> Response:
 async def load(request: Request, session_id: SessionId) -> dict[str, Any]:
     sessions = sessions_for(request)
     session = await sessions.get(session_id)
-    return {"session": {**metadata(session), "isBusy": sessions.agent.is_busy(session_id)},
+    return {"session": {**metadata(session), "isBusy": await sessions.agent.busy_anywhere(session_id)},
             "usageSummary": {"tokenUsage": session["tokenUsage"], "estimatedCost": 0,
                              "hasUnpricedResponses": session["messageCount"] > 0},
             "activeUsageScopeId": None, "activeUsageScope": None}

@@ -238,7 +238,7 @@ class A2AService:
         # The run goes on whoever is listening: a caller that leaves does not stop it. Its place
         # in the key's run quota is taken now (a JSON-RPC error when the key is at its cap).
         owner = self._sessions(call).owner
-        slot = agent.reserve_run(owner)
+        slot = await agent.reserve_run(owner)
         start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner, slot=slot))
         if immediate:
             if not start.done():
@@ -259,7 +259,7 @@ class A2AService:
         await self._check_access(call, sid, named)
         agent = call.agent
         owner = self._sessions(call).owner
-        slot = agent.reserve_run(owner)
+        slot = await agent.reserve_run(owner)
         start = self._spawn(agent.start_run(sid, content, wait=True, owner=owner, slot=slot))
 
         async def events() -> AsyncIterator[pb.StreamResponse | None]:
@@ -298,7 +298,7 @@ class A2AService:
     async def cancel(self, call: Call) -> Any:
         sid = await self._visible(call, call.params.get("id"))
         agent = call.agent
-        if not agent.is_busy(sid):
+        if not await agent.busy_anywhere(sid):     # with replicas: running on any of them
             history = await agent.history(sid)
             state = self.tracker.current(agent, sid, history).state
             raise RpcError(TASK_NOT_CANCELABLE,

@@ -59,6 +59,10 @@ class SecuritySettings:
     max_concurrent_runs: int = 0                # per key; 0 = no cap
     redis_url: str | None = None
     rate_limit_namespace: str = "switchyard"
+    # Replicas (docs/production.md): every Redis key of this deployment starts with the prefix;
+    # a session's lease outlives a killed replica by at most the TTL (seconds).
+    redis_prefix: str = "switchyard"
+    session_lease_ttl: float = 30.0
     allowed_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
     # The origins this server is published under (scheme://name[:port]), behind a proxy: the
@@ -105,7 +109,10 @@ class SecuritySettings:
             auth_failure_limit=_limit(env, "SWITCHYARD_AUTH_FAILURE_LIMIT", DEFAULT_AUTH_FAILURE_LIMIT),
             max_concurrent_runs=max(0, runs),
             redis_url=(env.get("SWITCHYARD_REDIS_URL") or "").strip() or None,
-            rate_limit_namespace=(env.get("SWITCHYARD_RATE_LIMIT_NAMESPACE") or "switchyard").strip(),
+            rate_limit_namespace=(env.get("SWITCHYARD_RATE_LIMIT_NAMESPACE") or env.get("SWITCHYARD_REDIS_PREFIX")
+                                  or "switchyard").strip(),
+            redis_prefix=(env.get("SWITCHYARD_REDIS_PREFIX") or "switchyard").strip(),
+            session_lease_ttl=max(0.5, float(env.get("SWITCHYARD_SESSION_LEASE_TTL") or 30.0)),
             allowed_origins=tuple(o.rstrip("/") for o in _csv(env.get("SWITCHYARD_ALLOWED_ORIGINS"),
                                                               env.get("DEXTO_ALLOWED_ORIGINS"))),
             allowed_hosts=tuple(h.lower() for h in _csv(env.get("SWITCHYARD_ALLOWED_HOSTS"))),

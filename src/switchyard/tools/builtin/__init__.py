@@ -31,7 +31,7 @@ class BuiltinDeps:
     approvals: Callable[[], Any]                            # the ApprovalCoordinator, once started
     search_history: Any = None                              # general.HistorySearch
     agent_id: str = ""
-    prompts: list[Any] = field(default_factory=list)        # the agent's prompts: its skills
+    skills: Any = None                                      # runtime/skills.py's SkillCatalog
     find_agent: Callable[[], Any] = lambda: None            # -> (agent id -> hosted Agent), or None
     server_env: Mapping[str, str] | None = None
 
@@ -89,7 +89,7 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
             continue
         elif isinstance(entry, BuiltinToolsConfig):
             family = GeneralTools(entry, deps.approvals, deps.search_history,
-                                  SkillTools(deps.prompts, deps.agent_dir))
+                                  SkillTools(deps.skills) if deps.skills is not None else None)
         else:  # pragma: no cover - the config's union lists exactly these
             raise TypeError(f"unknown tool family {entry!r}")
         out.tools.extend(family.tools())

@@ -76,6 +76,7 @@ class GeneralTools:
         self.skills = skills
 
     def tools(self) -> list[BuiltinTool[Any]]:
+        skill_names = self.skills.names() if self.skills is not None else []
         every = {
             "ask_user": BuiltinTool("ask_user", "Ask the user a question and wait for the answer (use when "
                                     "the request is ambiguous). `schema` describes form fields, if any.",
@@ -88,12 +89,14 @@ class GeneralTools:
                 "result carries a sessionId: pass it again to continue the same conversation.",
                 DelegateToUrlInput, self.delegate_to_url, family=FAMILY),
             "invoke_skill": BuiltinTool(
-                "invoke_skill", "Invoke one of this agent's skills (its configured prompts) and get its "
-                f"instructions to follow. Skills: {self._skill_names()}.", InvokeSkillInput,
+                "invoke_skill", "Invoke a skill to load specialized instructions for a task: when a task "
+                "matches an available skill, or the user names one. Use the skill name exactly as listed. "
+                f"Skills: {', '.join(skill_names) or 'none'}.", InvokeSkillInput,
                 self._skill_call("invoke_skill"), family=FAMILY),
             "read_skill": BuiltinTool(
-                "read_skill", "Read a skill's instructions, or a file of its folder (`path`), without "
-                "invoking it.", ReadSkillInput, self._skill_call("read_skill"), family=FAMILY),
+                "read_skill", "Read skill instructions or a file from a skill bundle (`path`). This is "
+                "read-only and does not invoke the skill.", ReadSkillInput, self._skill_call("read_skill"),
+                family=FAMILY),
             "sleep": BuiltinTool("sleep", "Pause for a number of milliseconds.", SleepInput, self.sleep,
                                  family=FAMILY),
             "search_history": BuiltinTool("search_history", "Search the messages of your sessions with "
@@ -103,12 +106,9 @@ class GeneralTools:
         enabled = self.config.enabledTools if self.config.enabledTools is not None else list(BUILTIN_TOOL_NAMES)
         if self.search is None:
             enabled = [n for n in enabled if n != "search_history"]
-        if self.skills is None or not self.skills.skills:   # offered only where skills exist
+        if not skill_names:   # offered only where the agent's folder holds skills when it starts
             enabled = [n for n in enabled if n not in ("invoke_skill", "read_skill")]
         return [every[name] for name in BUILTIN_TOOL_NAMES if name in enabled]
-
-    def _skill_names(self) -> str:
-        return ", ".join(sorted(self.skills.skills)) if self.skills else "none"
 
     def _skill_call(self, name: str) -> Callable[[Any, ToolCallContext], Awaitable[Any]]:
         async def call(args: Any, context: ToolCallContext) -> Any:

@@ -1,124 +1,98 @@
-"""invoke_skill and read_skill (builtin-tools): the agent's configured prompts as skills.
+"""invoke_skill and read_skill (builtin-tools): the agent's skills, the same catalog as
+GET /api/skills (runtime/skills.py: `SKILL.md` folders in the agent's folder), as the
+reference's tools use its skill manager.
 
-A skill is one of the agent file's `prompts`: an inline prompt by its `id`, a file prompt by
-its file name without extension (`namespace:name` when it has a namespace); GET
-/api/prompts lists them as `config:<name>`. invoke_skill returns the skill's text (front matter removed,
-`$ARGUMENTS` and `$<name>` replaced by `args`) for the model to follow; read_skill returns it
-without invoking, or, with `path`, a file of the skill's own folder — confined to that folder
-by the same path sandbox as filesystem-tools.
+A skill is found by its id (the folder's name) or its display name, the folders read afresh on
+every call. invoke_skill returns the whole SKILL.md for the model to follow (with
+`taskContext` before it); read_skill returns it without invoking, or, with `path`, a file of
+the skill's own folder — confined to that folder by the path sandbox of filesystem-tools
+(symlinks followed, `..` and absolute paths refused). As in the reference, an unknown skill or
+file is a result the model reads (`error`, `availableSkills` / `_hint`), not a failed call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import yaml
 from pydantic import Field
 
-from switchyard.config.schema import FilePrompt, InlinePrompt, PromptConfig
-from switchyard.errors import ToolError
 from switchyard.tools.builtin.base import ToolInput
 from switchyard.tools.context import ToolCallContext
-from switchyard.tools.sandbox import PathSandbox
+from switchyard.tools.sandbox import PathSandbox, SandboxViolation
 
-_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
-MAX_SKILL_BYTES = 512 * 1024
+MAX_SKILL_FILE_BYTES = 512 * 1024
+
+
+class SkillSource(Protocol):
+    """What the tools need of runtime/skills.py's SkillCatalog (passed in: tools do not import
+    the runtime)."""
+
+    def list(self) -> list[dict[str, Any]]: ...
+
+    def find(self, wanted: str) -> tuple[dict[str, Any], Path] | None: ...
 
 
 class InvokeSkillInput(ToolInput):
-    skill: str = Field(min_length=1, description="The skill's name, as listed")
-    args: dict[str, str] | None = Field(None, description="Arguments for the skill ($ARGUMENTS, $<name>)")
-    taskContext: str | None = Field(None, description="What the skill should accomplish")
+    skill: str = Field(min_length=1, description='The name of the skill to invoke (its id, e.g. "code-review", '
+                                                 "or its display name)")
+    args: dict[str, str] | None = Field(None, description="Optional arguments to pass to the skill")
+    taskContext: str | None = Field(None, description="Context about what task this skill should accomplish")
 
 
 class ReadSkillInput(ToolInput):
-    skill: str = Field(min_length=1, description="The skill's name, as listed")
+    skill: str = Field(min_length=1, description="The skill's id or display name")
     path: str | None = Field(None, min_length=1, description="A file of the skill's folder to read instead")
 
 
-@dataclass
-class Skill:
-    name: str
-    description: str
-    text: str | None = None          # inline prompts
-    file: Path | None = None         # file prompts
-
-    def load(self) -> tuple[str, dict[str, Any]]:
-        if self.file is None:
-            return self.text or "", {}
-        try:
-            raw = self.file.read_text("utf-8")[:MAX_SKILL_BYTES]
-        except OSError as exc:
-            raise ToolError(f"skill '{self.name}' cannot be read: {exc.strerror}") from None
-        match = _FRONT_MATTER.match(raw)
-        if not match:
-            return raw, {}
-        try:
-            meta = yaml.safe_load(match.group(1)) or {}
-        except yaml.YAMLError:
-            meta = {}
-        return raw[match.end():], meta if isinstance(meta, dict) else {}
-
-
-def skills_of(prompts: list[PromptConfig], agent_dir: Path) -> dict[str, Skill]:
-    found: dict[str, Skill] = {}
-    for prompt in prompts:
-        if isinstance(prompt, InlinePrompt):
-            found[prompt.id] = Skill(prompt.id, prompt.description or prompt.title or "", text=prompt.prompt)
-        elif isinstance(prompt, FilePrompt):
-            path = Path(prompt.file)
-            path = path if path.is_absolute() else agent_dir / path
-            name = f"{prompt.namespace}:{path.stem}" if prompt.namespace else path.stem
-            found[name] = Skill(name, "", file=path)
-    return found
-
-
 class SkillTools:
-    def __init__(self, prompts: list[PromptConfig], agent_dir: Path) -> None:
-        self.skills = skills_of(prompts, Path(agent_dir))
+    def __init__(self, catalog: SkillSource) -> None:
+        self.catalog = catalog
 
-    def _get(self, name: str) -> Skill:
-        skill = self.skills.get(name)
-        if skill is None:
-            known = ", ".join(sorted(self.skills)) or "none"
-            raise ToolError(f"skill '{name}' not found (available: {known})")
-        return skill
+    def names(self) -> list[str]:
+        """The skills' ids now (the tools are offered when there is at least one)."""
+        return [skill["id"] for skill in self.catalog.list()]
 
     async def invoke_skill(self, args: InvokeSkillInput, context: ToolCallContext) -> dict[str, Any]:
-        skill = self._get(args.skill)
-        text, _ = await asyncio.to_thread(skill.load)
-        values = args.args or {}
-        text = text.replace("$ARGUMENTS", " ".join(values.values()))
-        for key, value in values.items():
-            text = text.replace(f"${key}", value)
+        found = await asyncio.to_thread(self.catalog.find, args.skill)
+        if found is None:
+            listed = await asyncio.to_thread(self.catalog.list)
+            return {"error": f"Skill '{args.skill}' not found or not available for model invocation. "
+                             "Use a skill from the available list.",
+                    "availableSkills": [skill["displayName"] for skill in listed]}
+        skill, _ = found
+        text = skill["instructions"]
         if args.taskContext:
             text = f"## Task Context\n{args.taskContext}\n\n## Skill Instructions\n{text}"
-        return {"skill": skill.name, "content": text,
+        return {"skill": skill["id"], "content": text,
                 "instructions": "Follow the instructions in the skill content above to complete the task."}
 
     async def read_skill(self, args: ReadSkillInput, context: ToolCallContext) -> dict[str, Any]:
-        skill = self._get(args.skill)
+        found = await asyncio.to_thread(self.catalog.find, args.skill)
         if args.path is None:
-            text, meta = await asyncio.to_thread(skill.load)
-            return {"success": True, "skill": skill.name,
-                    "displayName": str(meta.get("title") or skill.name), "content": text}
-        if skill.file is None:
-            raise ToolError(f"skill '{skill.name}' is inline: it has no files")
-        folder = skill.file.parent
-        sandbox = PathSandbox.build(folder, ["."], max_file_size=MAX_SKILL_BYTES)
-        return {"success": True, "skill": skill.name, "path": args.path,
-                "content": await asyncio.to_thread(_read_in, sandbox, args.path)}
+            if found is None:
+                return {"success": False, "error": f"Skill not found: {args.skill}",
+                        "_hint": "Use a skill from the available skills list."}
+            skill, _ = found
+            return {"success": True, "skill": skill["id"], "displayName": skill["displayName"],
+                    "content": skill["instructions"]}
+        content = None if found is None else await asyncio.to_thread(_read_in, found[1].parent, args.path)
+        if content is None:
+            return {"success": False, "error": f"Skill file not found: {args.skill}/{args.path}",
+                    "_hint": "Use a valid file path from the skill bundle."}
+        return {"success": True, "skill": args.skill, "path": args.path, "content": content}
 
 
-def _read_in(sandbox: PathSandbox, path: str) -> str:
+def _read_in(folder: Path, path: str) -> str | None:
+    """The text of `path` in the skill's folder, or None when it is not a file there."""
+    if path.startswith("/") or ".." in path.replace("\\", "/").split("/"):
+        return None
+    sandbox = PathSandbox.build(folder, ["."], max_file_size=MAX_SKILL_FILE_BYTES)
     try:
         _, fd = sandbox.open_file(path)
-    except FileNotFoundError:
-        raise ToolError(f"skill file not found: {path}") from None
+    except (OSError, SandboxViolation):
+        return None
     with os.fdopen(fd, "rb") as handle:
-        return handle.read(sandbox.max_file_size).decode("utf-8", errors="replace")
+        return handle.read(MAX_SKILL_FILE_BYTES).decode("utf-8", errors="replace")
