@@ -7,7 +7,7 @@ Bounded and deterministic: `--max-examples` per operation (SWITCHYARD_FUZZ_EXAMP
 server runs the offline `echo` model in development mode (no key: every operation is
 reachable). Not fuzzed, and why:
 - adding, changing, restarting MCP servers and executing their tools (a stdio server is a
-  command to run) and switching the model (a `baseURL` would leave loopback): their
+  command to run), switching the model and asking an Ollama (a `baseURL` would leave loopback): their
   validation is tested by hand (test_tools_mcp_admin.py, test_server_api.py);
 - /mcp and /agents/{id}/mcp: a stateful protocol (initialize first, then a session header)
   that a schema cannot describe; the official mcp SDK client drives them (test_protocol_mcp.py).
@@ -38,13 +38,15 @@ NOT_FUZZED = [
     "update_server_api_mcp_servers__server_id__put",
     "restart_server_api_mcp_servers__server_id__restart_post",
     "execute_tool_api_mcp_servers__server_id__tools__tool_name__execute_post",
+    "ollama_models_api_models_ollama_get",     # a `baseURL` would leave loopback (test_llm_extras_api.py)
 ]
 MCP_PATHS = r"^/(agents/\{agent_id\}/)?mcp$"
 # Bodies whose acceptance depends on what no schema can say: a webhook target must resolve to
 # an address the URL policy allows (DNS, at request time), a cron expression must parse, a
-# custom prompt's name must be new. They are fuzzed for every other check, without "a
-# schema-valid request is accepted".
-SEMANTIC_BODIES = r"^/api/(webhooks|schedules)(/\{[^}]+\})?$|^/api/prompts/custom$"
+# custom prompt's name must be new, an A2A message (/v1/message:*) must carry some content (in
+# the 0.3 or the 1.0 shape). They are fuzzed for every other check, without "a schema-valid
+# request is accepted".
+SEMANTIC_BODIES = r"^/api/(webhooks|schedules)(/\{[^}]+\})?$|^/api/prompts/custom$|^/v1/message:(send|stream)$"
 CHAT = "chat_completions_v1_chat_completions_post"
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance"]

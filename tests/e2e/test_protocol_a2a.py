@@ -133,8 +133,9 @@ def test_cards_name_the_jsonrpc_endpoint_per_agent(live):
         other = c.get("/agents/other-agent/.well-known/agent-card.json").json()
         assert c.get("/agents/nobody/.well-known/agent-card.json").status_code == 404
     assert root["url"] == f"{live.url}/jsonrpc" and root["preferredTransport"] == "JSONRPC"
-    assert {(i["protocolVersion"], i["url"]) for i in root["supportedInterfaces"]} == {
-        ("1.0", f"{live.url}/jsonrpc"), ("0.3", f"{live.url}/jsonrpc")}
+    assert {(i["protocolBinding"], i["protocolVersion"], i["url"]) for i in root["supportedInterfaces"]} == {
+        ("JSONRPC", "1.0", f"{live.url}/jsonrpc"), ("JSONRPC", "0.3", f"{live.url}/jsonrpc"),
+        ("HTTP+JSON", "1.0", f"{live.url}/v1"), ("HTTP+JSON", "0.3", live.url)}   # the REST binding: the default agent
     assert root["capabilities"]["streaming"] is True
     skill = root["skills"][0]
     assert skill["examples"] == ["What is 2+2?"] and "math" in skill["tags"]

@@ -125,9 +125,10 @@ def create_llm_client(cfg: Any, env: Mapping[str, str] = os.environ, on_retry: O
         from .echo import EchoClient
         return EchoClient(model=resolved.model)
     if kind == KIND_LOCAL:
-        from .local_provider import LocalClient
+        from .local_provider import LocalClient, folder_model_path
+        # A model of the models folder by its name; otherwise the bundled SmolLM2.
         return LocalClient(model=resolved.model, max_output_tokens=cfg.maxOutputTokens,
-                           temperature=cfg.temperature)
+                           temperature=cfg.temperature, model_path=folder_model_path(resolved.model, env))
     if kind == KIND_ANTHROPIC:
         from .anthropic_provider import AnthropicClient
         return AnthropicClient(resolved, cfg, on_retry=on_retry, retry_policy=retry_policy)

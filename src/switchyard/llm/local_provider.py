@@ -61,6 +61,21 @@ def find_model_path() -> str | None:
     return None
 
 
+def models_folder(env: Any) -> Path:
+    """The folder of local GGUF models: SWITCHYARD_MODELS_DIR, else $SWITCHYARD_HOME/models."""
+    configured = env.get("SWITCHYARD_MODELS_DIR")
+    home = env.get("SWITCHYARD_HOME") or str(Path.home() / ".switchyard")
+    return Path(configured or Path(home) / "models").expanduser()
+
+
+def folder_model_path(model: str, env: Any) -> str | None:
+    """The models folder's `<model>.gguf`, when there is one (a plain file name only)."""
+    if not model or "/" in model or "\\" in model or model.startswith("."):
+        return None
+    path = models_folder(env) / f"{model}.gguf"
+    return str(path) if path.is_file() else None
+
+
 def _load_model(path: str) -> Any:
     with _model_lock:
         model = _models.get(path)

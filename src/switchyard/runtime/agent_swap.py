@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ log = logging.getLogger("switchyard.agents")
 RETIRE_GRACE = 600.0
 
 
-async def started_agent(loaded: LoadedAgent, like: Agent | None = None) -> Agent:
+async def started_agent(loaded: LoadedAgent, like: Agent | None = None,
+                        stored_keys: Mapping[str, str] | None = None) -> Agent:
     """An agent for `loaded`, started; built on `like`'s store, bus and live sessions where
-    the configuration keeps them (a reload). Stopped again if it fails to start."""
+    the configuration keeps them (a reload). Stopped again if it fails to start.
+    `stored_keys`: the host's stored provider keys, which its model may need to start."""
     store = bus = live = None
     env = None
     if like is not None:
@@ -42,6 +45,8 @@ async def started_agent(loaded: LoadedAgent, like: Agent | None = None) -> Agent
             bus = like.bus
     agent = Agent(loaded, store=store, bus=bus, live=live, env=env)
     agent.recover_lost_turns = like is None
+    if stored_keys is not None:
+        agent.models.stored_keys = stored_keys
     if like is not None and like.shared is not None:   # one of several replicas: so is its successor
         from switchyard.runtime import replicas
         replicas.join(agent, like.shared)
@@ -84,7 +89,7 @@ async def replace(host: AgentHost, loaded: LoadedAgent, *, grace: float = RETIRE
     the new agent started and before it serves (writing the file): if it raises, the new
     agent is stopped and the old one goes on serving."""
     old = host.get(loaded.config.agentId)
-    new = await started_agent(loaded, like=old)
+    new = await started_agent(loaded, like=old, stored_keys=host.stored_keys)
     try:
         if before_swap is not None:
             before_swap()
@@ -101,7 +106,7 @@ async def add(host: AgentHost, loaded: LoadedAgent) -> Agent:
     """Serve a new agent (its id not hosted yet)."""
     if loaded.config.agentId in host.agents:
         raise ConflictError(f"agent {loaded.config.agentId!r} is already served", code="agent_exists")
-    agent = await started_agent(loaded)
+    agent = await started_agent(loaded, stored_keys=host.stored_keys)
     host.join(agent)
     log.info("agent %s: installed from %s", agent.id, loaded.path)
     return agent

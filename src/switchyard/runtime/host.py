@@ -19,6 +19,9 @@ class AgentHost:
         self.run_quota = RunQuota()
         # One bound on calls in flight per provider endpoint, for every hosted agent.
         self.provider_gates = ProviderGates()
+        # Provider keys the server stores, for agents whose own key is absent (env var name ->
+        # key; filled by server/model_settings.py).
+        self.stored_keys: dict[str, str] = {}
         # Called with each agent that joins while serving (installed, or a reloaded
         # configuration's), so the server's services wire it as they wired the first ones.
         self.on_join: list[Callable[[Agent], None]] = []
@@ -43,6 +46,7 @@ class AgentHost:
         agent.tooling.find_agent = self.get   # spawn_agent reaches the other hosted agents
         agent.runs.quota = self.run_quota
         agent.models.gates = self.provider_gates
+        agent.models.stored_keys = self.stored_keys
 
     def join(self, agent: Agent) -> Agent | None:
         """Serve `agent` (started) from now on, in place of the agent with its id if there is
@@ -103,6 +107,10 @@ class AgentHost:
             raise NotFoundError(f"agent {agent_id!r} not found (hosted: {known})", code="agent_not_found",
                                 details={"agentId": agent_id})
         return agent
+
+    async def drop_cached_clients(self) -> None:
+        for agent in self.agents.values():
+            await agent.models.drop_cached()
 
     async def start(self) -> None:
         for agent in self.agents.values():

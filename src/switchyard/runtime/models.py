@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import OrderedDict
+from collections import ChainMap, OrderedDict
 from typing import Any, Callable, Mapping
 
 from pydantic import ValidationError
@@ -36,9 +36,13 @@ class ModelClients:
         self._cached: OrderedDict[str, LLMClient] = OrderedDict()
         # Calls in flight per provider endpoint; the host shares one set among its agents.
         self.gates = ProviderGates()
+        # Provider keys the server stores (env var name -> key; server/model_settings.py),
+        # read after the environment: the host shares one mapping among its agents.
+        self.stored_keys: Mapping[str, str] = {}
 
     def _environ(self) -> Mapping[str, str]:
-        return os.environ if self.env is None else self.env
+        base = os.environ if self.env is None else self.env
+        return ChainMap(base, self.stored_keys) if self.stored_keys else base  # type: ignore[arg-type]
 
     def check(self) -> None:
         """Fail fast on an unusable model config, without importing the provider SDK."""
@@ -130,6 +134,9 @@ class ModelClients:
         merged = {**base.model_dump(exclude_none=True), **{k: v for k, v in updates.items() if v is not None}}
         if updates.get("provider") and updates.get("provider") != base.provider and "model" not in updates:
             merged.pop("model", None)  # the old model belongs to the old provider
+        for name, value in updates.items():
+            if value is None:
+                merged.pop(name, None)   # an explicit null clears the field (`reasoning: null`)
         try:
             return LLMConfig.model_validate(merged)
         except ValidationError as exc:
@@ -144,6 +151,15 @@ class ModelClients:
         self._default = client
         if old is not None:
             await old.aclose()
+
+    async def drop_cached(self) -> None:
+        """Close the cached (switched-to) clients: made with keys that may have changed."""
+        cached, self._cached = list(self._cached.values()), OrderedDict()
+        for client in cached:
+            try:
+                await client.aclose()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
 
     async def close(self) -> None:
         for client in [self._default, *self._cached.values()]:

@@ -98,6 +98,8 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
     install_protocols(app, host)
 
     # Innermost (added first): after authentication, so a caller without a key learns nothing.
+    from switchyard.server.pretty import PrettyJSONMiddleware
+    app.add_middleware(PrettyJSONMiddleware)     # ?pretty on /api/* (innermost: sees every answer)
     from switchyard.server.content_type import JsonContentTypeMiddleware
     app.add_middleware(JsonContentTypeMiddleware)
 
@@ -106,6 +108,8 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
 
     from switchyard.server.automation import install_automation
     install_automation(app, host, settings)
+    from switchyard.server.model_settings import install_model_settings
+    install_model_settings(app, host, settings)
 
     from switchyard.server.replicas import install_replicas
     install_replicas(app, host, settings)     # several processes, one server (SWITCHYARD_REDIS_URL)

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,13 +15,14 @@ from switchyard.server.security.hosts import is_loopback_name
 log = logging.getLogger("switchyard.serve")
 
 
-def checked_agents(args: argparse.Namespace) -> list[Any] | None:
+def checked_agents(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> list[Any] | None:
     """The agents of --agent and --agents, checked as `switchyard validate` checks them
-    (runtime/agent_files.py). On any problem: every problem printed, None returned."""
+    (runtime/agent_files.py), with `env` (default: the process environment). On any problem:
+    every problem printed, None returned."""
     from switchyard.errors import ConfigError
     from switchyard.runtime.agent_files import check_agents
     try:
-        report = check_agents(args.agent, getattr(args, "agents", None), strict=True)
+        report = check_agents(args.agent, getattr(args, "agents", None), env=env, strict=True)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -150,7 +152,12 @@ def serve(args: argparse.Namespace) -> int:
     refused = check_bind(args, settings)
     if refused is not None:
         return refused
-    loaded = checked_agents(args)
+    # Provider keys stored with POST /api/llm/key serve the agents whose own key is absent:
+    # the agents are checked, and their models resolved, with them behind the environment.
+    from switchyard.server.model_settings import load_stored_keys
+    stored = load_stored_keys(settings.security.server_database_url(), settings.env)
+    env: Mapping[str, str] = ChainMap(os.environ, stored) if stored else os.environ  # type: ignore[arg-type]
+    loaded = checked_agents(args, env)
     if loaded is None:
         return 2
     wrong = check_agent_flags(args, settings, [item.config.agentId for item in loaded])
@@ -170,13 +177,14 @@ def serve(args: argparse.Namespace) -> int:
 
     host = build_host(loaded, args.default_agent)
     host.folder = getattr(args, "agents", None)   # agents are installed there (api/agents_manage.py)
+    host.stored_keys.update(stored)
     if args.mcp_stdio:
         from switchyard.server.protocols.mcp_stdio import serve_stdio
         return serve_stdio(host, settings)
 
     from switchyard.llm.factory import resolve_llm
     for agent in host.agents.values():
-        notice = resolve_llm(agent.config.llm).notice
+        notice = resolve_llm(agent.config.llm, env).notice
         if notice:
             log.warning("agent %s: %s", agent.id, notice)
 

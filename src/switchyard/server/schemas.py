@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from switchyard.config.schema import ReasoningConfig
 from switchyard.ids import SESSION_ID_PATTERN
 
 SessionId = Annotated[str, Field(min_length=1, max_length=200, pattern=SESSION_ID_PATTERN)]
@@ -88,6 +89,8 @@ class LLMSwitchBody(BaseModel):
     maxInputTokens: int | None = Field(None, gt=0)
     maxOutputTokens: int | None = Field(None, gt=0)
     temperature: float | None = Field(None, ge=0, le=1)
+    # {variant, budgetTokens?}; null turns thinking off again (the provider's default).
+    reasoning: ReasoningConfig | None = None
     sessionId: SessionId | None = None
     agentId: str | None = None
 

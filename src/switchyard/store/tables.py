@@ -246,6 +246,30 @@ preferences = Table(
     Column("updated_at", BigInteger, nullable=False),
 )
 
+# --- the server's model settings (server database): custom models, stored provider keys ---
+
+# A model the user added by name (the reference's custom models): what to switch to when a
+# switch names it. `api_key` is Fernet ciphertext (server/secret_box.py), never the key itself.
+custom_models = Table(
+    "custom_models", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("body", JSON, nullable=False),                    # the model's fields, without apiKey
+    Column("api_key", Text),                                 # encrypted; null: none
+    Column("created_at", BigInteger, nullable=False),        # epoch ms
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# One provider API key per provider, for every agent of this server whose own key is absent
+# (POST /api/llm/key). Encrypted at rest; `hint` is the last characters, shown masked.
+provider_keys = Table(
+    "provider_keys", metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("ciphertext", Text, nullable=False),
+    Column("hint", String(16)),
+    Column("updated_at", BigInteger, nullable=False),        # epoch ms
+    Column("updated_by", String(100)),                       # API key name (never a secret)
+)
+
 # The full-text index over messages.text is made with the tables (a new database is made from
 # this metadata), by backend-specific DDL.
 from switchyard.store import fulltext as _fulltext  # noqa: E402 - needs `messages` above

@@ -16,7 +16,6 @@ from switchyard.runtime import agent_config
 from switchyard.server.deps import agent_for, host_of, sessions_for
 from switchyard.server.routes import QueryParam, RouteGroup
 from switchyard.server.schemas import SessionId
-from switchyard.server.settings import settings_of
 
 routes = RouteGroup(tags=["agent config"], order=120)
 
@@ -74,7 +73,8 @@ class ConfigValidation(BaseModel):
 
 
 def _env(request: Request) -> Any:
-    return settings_of(request).env
+    from switchyard.server.model_settings import env_with_stored_keys
+    return env_with_stored_keys(request)   # the environment, then the stored provider keys
 
 
 @routes.get("/api/agent/path", scope="read", summary="Where the agent's file is", response_model=AgentPath,

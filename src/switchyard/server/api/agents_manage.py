@@ -20,6 +20,7 @@ from switchyard.runtime.agent_install import AgentsFolder, check_id, checked, co
 from switchyard.runtime.host import AgentHost
 from switchyard.server.deps import host_of
 from switchyard.server.routes import RouteGroup
+from switchyard.server.model_settings import env_with_stored_keys
 from switchyard.server.settings import settings_of
 
 routes = RouteGroup(tags=["agents"], order=121)
@@ -118,7 +119,7 @@ def _not_served(host: AgentHost, agent_id: str) -> None:
 @routes.post("/api/agents/install", scope="admin", status_code=201, response_model=Installed,
              errors=(403, 404, 409, 502), summary="Install an agent from the agents folder or a path")
 async def install(request: Request, body: InstallBody) -> JSONResponse:
-    host, folder, env = host_of(request), _folder(request), settings_of(request).env
+    host, folder, env = host_of(request), _folder(request), env_with_stored_keys(request)
     assert folder is not None
     agent_id = check_id(body.id)
     meta = body.metadata or InstallMetadata()
@@ -213,7 +214,7 @@ async def validate_name(request: Request, body: AgentIdBody) -> dict[str, Any]:
 @routes.post("/api/agents/custom/create", scope="admin", status_code=201, response_model=Created,
              errors=(409, 502), summary="Write a new agent file from a configuration and serve it")
 async def create(request: Request, body: CreateBody) -> JSONResponse:
-    host, folder, env = host_of(request), _folder(request), settings_of(request).env
+    host, folder, env = host_of(request), _folder(request), env_with_stored_keys(request)
     assert folder is not None
     agent_id = check_id(body.id)
     text = config_text(agent_id, body.config)

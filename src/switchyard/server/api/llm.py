@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
 from typing import Any
 
 from fastapi import Request
 
 from switchyard.logs import redact_url
 from switchyard.server.deps import agent_for, sessions_for
+from switchyard.server.model_settings import model_settings_of
 from switchyard.config.schema import ProviderName
 from switchyard.server.response_models import LLMCapabilities, LLMCatalog, LLMCurrent, LLMSwitched
 from switchyard.server.routes import QueryParam, RouteGroup
@@ -51,6 +53,14 @@ async def current(request: Request) -> dict[str, Any]:
 async def switch(request: Request, body: LLMSwitchBody) -> dict[str, Any]:
     agent = agent_for(request, body.agentId)
     updates = body.model_dump(exclude_none=True, exclude={"sessionId", "agentId"})
+    if "reasoning" in body.model_fields_set and body.reasoning is None:
+        updates["reasoning"] = None
+    settings = model_settings_of(request)
+    await settings.refresh_keys()    # a key stored on another replica counts here too
+    if body.model:
+        custom = await settings.switch_defaults(body.model)
+        if custom and body.provider in (None, custom.get("provider")):
+            updates = {**custom, **updates}     # a custom model's fields, under the body's own
     if body.sessionId:
         await sessions_for(request, agent).get(body.sessionId)
     cfg = await agent.switch_llm(updates, body.sessionId)
@@ -69,7 +79,9 @@ async def switch(request: Request, body: LLMSwitchBody) -> dict[str, Any]:
             response_model=LLMCatalog)
 async def catalog(request: Request, mode: str = "grouped") -> dict[str, Any]:
     from switchyard.llm import catalog as llm_catalog
-    env = settings_of(request).env   # which providers have a key: the server's environment
+    # Which providers have a key: the server's environment, then the keys it stores.
+    stored = request.app.state.host.stored_keys
+    env = ChainMap(settings_of(request).env, stored) if stored else settings_of(request).env
     if mode == "flat":
         return llm_catalog.flat_catalog(env)
     return llm_catalog.catalog(env)

@@ -130,7 +130,21 @@ async def picker_state(request: Request) -> dict[str, Any]:
     return {"featured": _featured(),
             "recents": [_entry(e, known) for e in state.get("recents", [])],
             "favorites": [_entry(e, known) for e in state.get("favorites", [])],
-            "custom": []}
+            "custom": await _custom(request)}
+
+
+async def _custom(request: Request) -> list[dict[str, Any]]:
+    """The server's custom models (/api/llm/custom-models), as picker entries."""
+    from switchyard.server.model_settings import model_settings_of
+    entries = []
+    for model in await model_settings_of(request).list_models():
+        entry = {"provider": model.get("provider") or "openai-compatible", "model": model["name"],
+                 "displayName": model.get("displayName") or model["name"], "supportedFileTypes": [],
+                 "source": "custom"}
+        if model.get("baseURL"):
+            entry["baseURL"] = model["baseURL"]
+        entries.append(entry)
+    return entries
 
 
 @routes.put("/api/llm/model-picker-state/favorites", scope="chat", response_model=Saved, errors=(404,),

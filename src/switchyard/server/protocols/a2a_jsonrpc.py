@@ -83,6 +83,7 @@ class Call:
     params: dict[str, Any]
     flavor: str
     request_id: Any
+    rest: bool = False      # the HTTP+JSON binding (a2a_rest_routes.py): bare results, no JSON-RPC envelope
 
 
 class A2AService:
@@ -322,7 +323,8 @@ class A2AService:
                     if item is None:
                         yield KEEPALIVE_FRAME
                         continue
-                    yield data_frame(stream_json(item, call.flavor, call.request_id))
+                    frame = stream_json(item, call.flavor, call.request_id)
+                    yield data_frame(frame["result"] if call.rest else frame)
             except RpcError as exc:
                 yield f"data: {json.dumps(_error(call.request_id, exc.code, exc.message, exc.data))}\n\n".encode()
             except Exception:
