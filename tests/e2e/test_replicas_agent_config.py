@@ -56,7 +56,7 @@ def _wait(condition: Any, timeout: float = 60.0, what: str = "condition") -> Non
 
 class Replica:
     def __init__(self, name: str, folder: Path, env: dict[str, str], workers: int = 1) -> None:
-        self.name, self.folder, self.port = name, folder, free_port()
+        self.name, self.folder, self.port, self.env = name, folder, free_port(), env
         self.process = CliProcess("serve", "--agents", str(folder), "--default-agent", "replicated",
                                   "--port", str(self.port), "--workers", str(workers), "--no-access-log", env=env)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -186,6 +186,30 @@ def test_a_change_b_cannot_apply_leaves_b_on_the_old_agent_and_says_so(pair, fak
     _wait(lambda: b.replica_state()["servedVersion"] == fixed, what="B to apply the next change")
     assert b.replica_state()["failed"] is None
     assert "You are version four." in _turn_prompt(b, fake)
+
+
+def test_a_replica_started_later_catches_up_unless_its_file_was_edited_by_hand(pair, fake, tmp_path):
+    a, _ = pair
+    latest = a.replica_state()["servedVersion"]
+    started = []
+    # C has the file as it was before the changes; D's was edited by hand since.
+    for name, prompt in (("c", "You are version one."), ("d", "You are edited by hand.")):
+        folder = tmp_path / f"agents-{name}"
+        folder.mkdir()
+        (folder / "replicated.yml").write_text(_agent(fake, "replicated", prompt))
+        env = {**a.env, "SWITCHYARD_HOME": str(tmp_path / f"home-{name}")}
+        started.append(Replica(name, folder, env))
+    c, d = (replica.ready() for replica in started)
+    try:
+        assert c.replica_state()["servedVersion"] == latest
+        assert "You are version four." in _turn_prompt(c, fake)
+        assert "You are version four." in (c.folder / "replicated.yml").read_text()
+        assert d.replica_state()["servedVersion"] is None
+        assert "You are edited by hand." in _turn_prompt(d, fake)
+        assert "edited by hand since?" in d.process.output
+    finally:
+        for replica in (c, d):
+            replica.process.stop()
 
 
 def test_both_workers_of_one_machine_serve_a_config_posted_to_one_of_them(tmp_path, fake):
