@@ -175,6 +175,7 @@ def test_a_change_b_cannot_apply_leaves_b_on_the_old_agent_and_says_so(pair, fak
     state = b.replica_state()
     assert state["servedVersion"] == before and state["version"] >= version
     assert "MCP" in state["failed"]["error"] and state["failed"]["action"] == "config"
+    assert state["failures"] == [state["failed"]] and state["failed"]["agentId"] == "replicated"
     assert "You are version three." in _turn_prompt(a, fake)
     assert "You are version three." not in _turn_prompt(b, fake)
     assert "REPLICA OUT OF SYNC" in b.process.output and f"configuration version {version}" in b.process.output

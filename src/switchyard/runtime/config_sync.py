@@ -95,9 +95,11 @@ class ConfigSync:
         return version
 
     def status(self, agent_id: str) -> dict[str, Any]:
+        """What GET /api/agent/config says about this replica (`failures`: of every agent, an
+        install that failed here included)."""
         served = self.served.get(agent_id, (None, None))[0]
         return {"replica": self.replica, "version": self.version, "servedVersion": served,
-                "failed": self.failures.get(agent_id)}
+                "failed": self.failures.get(agent_id), "failures": list(self.failures.values())}
 
     # --- the others' changes ------------------------------------------------------------
 
@@ -152,7 +154,8 @@ class ConfigSync:
 
     def _failed(self, row: dict[str, Any], exc: BaseException) -> None:
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        self.failures[row["agent_id"]] = {"version": row["seq"], "action": row["action"], "error": message}
+        self.failures[row["agent_id"]] = {"agentId": row["agent_id"], "version": row["seq"], "action": row["action"],
+                                          "error": message}
         log.error("REPLICA OUT OF SYNC: agent %s: configuration version %d (%s, applied on replica %s) could not "
                   "be applied on this replica (%s), which keeps serving its previous configuration: %s",
                   row["agent_id"], row["seq"], row["action"], row["replica"], self.replica, message)

@@ -38,6 +38,7 @@ class AgentPath(BaseModel):
 
 
 class SyncFailure(BaseModel):
+    agentId: str
     version: int = Field(description="The configuration version this replica could not apply")
     action: str
     error: str
@@ -51,6 +52,8 @@ class ReplicaConfig(BaseModel):
                                                   "(null: its file as at start)")
     failed: SyncFailure | None = Field(description="A newer change this replica failed to apply (it serves "
                                                    "the previous configuration)")
+    failures: list[SyncFailure] = Field(description="Every change this replica failed to apply, of any agent "
+                                                    "(an install that failed here included)")
 
 
 class AgentConfigFile(BaseModel):
