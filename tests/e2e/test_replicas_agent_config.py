@@ -213,6 +213,23 @@ def test_a_replica_started_later_catches_up_unless_its_file_was_edited_by_hand(p
             replica.process.stop()
 
 
+def test_a_message_sent_to_b_right_after_a_change_on_a_waits_for_it(pair, fake):
+    # A answers the POST after announcing the change; B hears it before the message that
+    # follows reaches it, and the message waits until B started the new agent, whose MCP
+    # server takes two seconds to start (without the wait, B would answer with the old agent).
+    a, b = pair
+    slow_mcp = {"type": "stdio", "command": sys.executable, "args": ["-c", SLOW_MCP, DEMO_MCP]}
+    for n in ("five", "six"):
+        text = _agent(fake, "replicated", f"You are version {n}.", mcpServers={f"slow{n}": slow_mcp})
+        with a.client() as c:
+            assert c.post("/api/agent/config", json={"yaml": text}).status_code == 200
+        assert f"You are version {n}." in _turn_prompt(b, fake)
+    assert b.replica_state()["servedVersion"] == a.replica_state()["servedVersion"]
+
+
+SLOW_MCP = "import runpy, sys, time; time.sleep(2); sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+
+
 def test_both_workers_of_one_machine_serve_a_config_posted_to_one_of_them(tmp_path, fake):
     folder = tmp_path / "agents"
     folder.mkdir()

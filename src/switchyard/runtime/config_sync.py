@@ -38,6 +38,7 @@ from switchyard.store.database import Database
 log = logging.getLogger("switchyard.replicas")
 
 DEFAULT_INTERVAL = 5.0
+SETTLE_TIMEOUT = 30.0   # how long a message waits for an announced change to be applied here
 BUSY = "agent_change_in_progress"
 
 
@@ -56,6 +57,7 @@ class ConfigSync:
         self.host, self.db, self.shared, self.env = host, db, shared, env
         self.interval = interval
         self.version = 0                                     # the last journal entry read
+        self.announced = 0                                   # the newest version announced over Redis
         self.served: dict[str, tuple[int | None, str | None]] = {}   # agent -> (version, sha) it serves
         self.failures: dict[str, dict[str, Any]] = {}        # agent -> {version, error}
         self._catching_up = asyncio.Lock()
@@ -115,8 +117,24 @@ class ConfigSync:
 
     async def _listen(self) -> None:
         async for version in self.shared.config_versions():
+            self.announced = max(self.announced, version)
             if version > self.version:
                 await self.catch_up()
+
+    @property
+    def behind(self) -> bool:
+        """A change was announced that this replica has not applied yet (it is starting it)."""
+        return self.announced > self.version
+
+    async def settle(self, timeout: float = SETTLE_TIMEOUT) -> None:
+        """Before a message picks its agent: wait until the announced changes are applied here,
+        so a turn sent right after a change on another replica runs the new configuration. At
+        most `timeout` seconds; the apply itself is never cancelled by the wait."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.catch_up()), timeout)
+        except Exception as exc:  # noqa: BLE001 - the message goes on with what is served
+            log.warning("a message did not wait for configuration version %d to be applied here: %s",
+                        self.announced, type(exc).__name__)
 
     async def catch_up(self, initial: bool = False) -> None:
         """Apply what the journal holds past the last version read: each agent's newest change
