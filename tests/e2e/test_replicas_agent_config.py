@@ -80,7 +80,7 @@ def _env(home: Path, prefix: str, **extra: str) -> dict[str, str]:
     return cli_env(home, SWITCHYARD_REQUIRE_AUTH="true", SWITCHYARD_API_KEY=ROOT_KEY,
                    SWITCHYARD_REDIS_URL=redis_url() or "", SWITCHYARD_REDIS_PREFIX=prefix,
                    SWITCHYARD_RATE_LIMIT="off", SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off",
-                   SWITCHYARD_CONFIG_SYNC_INTERVAL="2", **extra)
+                   SWITCHYARD_CONFIG_SYNC_INTERVAL="2", SYNC_FAKE_KEY="x", **extra)
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +160,31 @@ def test_an_install_on_a_is_served_by_b_and_switch_and_uninstall_follow(pair, fa
 def _default(replica: Replica) -> str:
     with replica.client() as c:
         return c.get("/api/agent/path").json()["name"]
+
+
+def test_an_agent_created_on_a_is_served_by_b(pair, fake):
+    a, b = pair
+    config = yaml.safe_load(_agent(fake, "maker", "You are the made one."))
+    config["llm"]["apiKey"] = "$SYNC_FAKE_KEY"     # no secret in plain text is written
+    with a.client() as c:
+        created = c.post("/api/agents/custom/create", json={"id": "maker", "name": "Maker", "description": "made",
+                                                            "config": config})
+        assert created.status_code == 201, created.text
+    _wait(lambda: b.replica_state("maker") is not None, what="B to serve the created agent")
+    assert "You are the made one." in _turn_prompt(b, fake, agentId="maker")
+    with b.client() as c:
+        listed = {agent["id"]: agent["name"] for agent in c.get("/api/agents").json()["installed"]}
+    assert listed["maker"] == "Maker"
+    with b.client() as c:   # uninstalled from B this time: A follows
+        assert c.post("/api/agents/uninstall", json={"id": "maker"}).status_code == 200
+    _wait(lambda: a.replica_state("maker") is None, what="A to uninstall the agent")
+
+
+def test_the_turn_routes_declare_503_shared_state_unavailable(pair):
+    with pair[0].client() as c:
+        paths = c.get("/openapi.json").json()["paths"]
+    for path in ("/api/message", "/api/message-sync", "/api/message-stream", "/v1/chat/completions"):
+        assert "shared state (Redis) is unreachable" in paths[path]["post"]["responses"]["503"]["description"], path
 
 
 def test_a_change_b_cannot_apply_leaves_b_on_the_old_agent_and_says_so(pair, fake):
