@@ -61,6 +61,7 @@ class ConfigSync:
         self.served: dict[str, tuple[int | None, str | None]] = {}   # agent -> (version, sha) it serves
         self.failures: dict[str, dict[str, Any]] = {}        # agent -> {version, error}
         self._catching_up = asyncio.Lock()
+        self._read_once = False     # the first read of the journal is the start's (a file edited by hand wins)
 
     @property
     def replica(self) -> str:
@@ -141,6 +142,7 @@ class ConfigSync:
         (an agent changed twice ends as the second change says), then the newest switch."""
         async with self._catching_up:
             rows = await self.db.read(journal.since, self.version)
+            initial, self._read_once = initial or not self._read_once, True
             if not rows:
                 return
             newest: dict[str, dict[str, Any]] = {}
