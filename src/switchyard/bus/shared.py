@@ -20,6 +20,9 @@ a Redis flush, keep their leases in the store (automation/leases.py).
   there (the replica died) means no run waits: the answer is refused as not found.
 - The **run quota** is a sorted set per key name: members are runs in progress, scored by when
   their slot expires unless renewed (a crashed replica's runs stop counting after the TTL).
+- An agent **configuration change** is announced on one channel with its version; the change
+  itself is in the store (runtime/config_sync.py), so a replica that missed the message finds
+  it at its next periodic check.
 """
 
 from __future__ import annotations
@@ -317,3 +320,27 @@ class SharedState:
             if not members:
                 del self._slots[name]
         await self.redis.zrem(name, member)
+
+
+    # --- agent configuration changes -----------------------------------------------------
+
+    async def announce_config(self, version: int) -> None:
+        """Tell the other replicas that configuration version `version` is in the store."""
+        await self.redis.publish(self.key("agent-config"), json.dumps({"version": version, "replica": self.replica}))
+
+    async def config_versions(self) -> AsyncIterator[int]:
+        """The versions announced by the other replicas, as they come."""
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(self.key("agent-config"))
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                try:
+                    notice = json.loads(message["data"])
+                    if notice.get("replica") != self.replica:
+                        yield int(notice["version"])
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    log.warning("skipped an unreadable configuration notice")
+        finally:
+            await pubsub.aclose()

@@ -53,6 +53,9 @@ async def message_agent(request: Request, agent_id: str | None, content: Any,
     """The agent a message goes to: the one named, the default, or the router's choice
     for `auto` (the decision is left in the scope for the response to carry)."""
     host = host_of(request)
+    sync = getattr(request.app.state, "config_sync", None)
+    if sync is not None and sync.behind:   # a change made on another replica is being applied here
+        await sync.settle()
     if agent_id == "auto":
         from switchyard.server.routing_glue import route_for_request
         return await route_for_request(request, host, content, session_id)

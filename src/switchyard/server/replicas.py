@@ -19,6 +19,20 @@ log = logging.getLogger("switchyard.serve")
 
 SHARED_STATE_KEY = "shared"
 
+# The answer of a route that starts a turn when Redis is unreachable (bus/shared.py): no turn
+# starts without its lease, since it could run twice.
+SHARED_STATE_UNAVAILABLE = ("Service Unavailable: the replicas' shared state (Redis) is unreachable "
+                            "(`shared_state_unavailable`): no turn started; try again shortly")
+
+
+def shared_state_doc(model: Any = None) -> dict[int, Any]:
+    """The 503 of a route that starts a turn, for its OpenAPI `responses` (`model`: the error
+    body, the error envelope by default)."""
+    if model is None:
+        from switchyard.server.schemas import ErrorEnvelope
+        model = ErrorEnvelope
+    return {503: {"model": model, "description": SHARED_STATE_UNAVAILABLE}}
+
 
 def install_replicas(app: Any, host: Any, settings: Any) -> Any:
     """Join every agent of `host` to the replicas sharing SWITCHYARD_REDIS_URL (none without it)."""
@@ -38,9 +52,51 @@ def install_replicas(app: Any, host: Any, settings: Any) -> Any:
             replicas.started(agent)
     host.on_join.append(join_new)
     host.run_quota.shared = shared
+    _install_config_sync(app, host, settings, shared)
     app.state.after_stop_hooks.append(shared.close)
     setattr(app.state, SHARED_STATE_KEY, shared)
     return shared
+
+
+def _install_config_sync(app: Any, host: Any, settings: Any, shared: Any) -> None:
+    """Agent configuration changed over HTTP on one replica, applied on all (runtime/config_sync.py)."""
+    from switchyard.runtime.config_sync import DEFAULT_INTERVAL, ConfigSync
+    from switchyard.runtime.supervisor import Supervisor
+    from switchyard.store.database import Database
+    try:
+        interval = float(settings.env.get("SWITCHYARD_CONFIG_SYNC_INTERVAL") or DEFAULT_INTERVAL)
+    except ValueError:
+        log.warning("SWITCHYARD_CONFIG_SYNC_INTERVAL is not a number of seconds: using %s", DEFAULT_INTERVAL)
+        interval = DEFAULT_INTERVAL
+    sync = ConfigSync(host, Database(settings.security.server_database_url()), shared, settings.env,
+                      interval=max(0.2, interval))
+    supervisor = Supervisor("config-sync")
+    app.state.config_sync = sync
+
+    async def startup() -> None:
+        await sync.db.open()
+        await sync.start(supervisor)
+
+    async def stop() -> None:
+        await supervisor.stop(grace=2.0)
+
+    async def close() -> None:
+        await sync.db.close()
+    app.state.startup_hooks.append(startup)
+    app.state.shutdown_hooks.append(stop)
+    app.state.after_stop_hooks.append(close)
+
+
+def config_sync_of(request: Any) -> Any:
+    """The replicas' configuration journal (runtime/config_sync.ConfigSync), None without Redis."""
+    return getattr(request.app.state, "config_sync", None)
+
+
+async def announce(request: Any, action: str, agent_id: str, **change: Any) -> None:
+    """Record a change of the agents applied here, for the other replicas (nothing without Redis)."""
+    sync = config_sync_of(request)
+    if sync is not None:
+        await sync.record(action, agent_id, **change)
 
 
 def _postgres_urls(loaded: list[Any]) -> set[str]:

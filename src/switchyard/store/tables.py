@@ -275,3 +275,19 @@ provider_keys = Table(
 from switchyard.store import fulltext as _fulltext  # noqa: E402 - needs `messages` above
 
 _fulltext.attach(messages)
+
+# Agent configuration changes applied over HTTP, in order (runtime/config_sync.py): every
+# replica replays them, so agents changed on one replica are served the same on all.
+agent_config_changes = Table(
+    "agent_config_changes", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),   # the configuration version
+    Column("agent_id", String(100), nullable=False),
+    Column("action", String(16), nullable=False),            # config | install | uninstall | switch
+    Column("text", Text),                                    # the agent file (config, install)
+    Column("sha", String(64)),                               # sha256 of `text`
+    Column("replaced_sha", String(64)),                      # sha256 of the file it replaced
+    Column("meta", JSON),                                    # install: name, description, path
+    Column("replica", String(64), nullable=False),           # the replica that applied it first
+    Column("created_at", BigInteger, nullable=False),        # epoch ms
+    Index("ix_agent_config_changes_agent", "agent_id", "seq"),
+)

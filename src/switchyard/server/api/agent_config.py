@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from switchyard.runtime import agent_config
 from switchyard.server.deps import agent_for, host_of, sessions_for
+from switchyard.server.replicas import announce, config_sync_of
 from switchyard.server.routes import QueryParam, RouteGroup
 from switchyard.server.schemas import SessionId
 
@@ -35,12 +36,32 @@ class AgentPath(BaseModel):
     isDefault: bool
 
 
+class SyncFailure(BaseModel):
+    agentId: str
+    version: int = Field(description="The configuration version this replica could not apply")
+    action: str
+    error: str
+
+
+class ReplicaConfig(BaseModel):
+    """With replicas (SWITCHYARD_REDIS_URL): which configuration this replica serves."""
+    replica: str = Field(description="This process's replica id")
+    version: int = Field(description="The last configuration version this replica has read")
+    servedVersion: int | None = Field(description="The version of the agent's configuration served here "
+                                                  "(null: its file as at start)")
+    failed: SyncFailure | None = Field(description="A newer change this replica failed to apply (it serves "
+                                                   "the previous configuration)")
+    failures: list[SyncFailure] = Field(description="Every change this replica failed to apply, of any agent "
+                                                    "(an install that failed here included)")
+
+
 class AgentConfigFile(BaseModel):
     yaml: str
     path: str
     relativePath: str
     lastModified: str
     warnings: list[str]
+    replica: ReplicaConfig | None = None
 
 
 class ConfigSaved(BaseModel):
@@ -87,7 +108,12 @@ async def agent_path(request: Request, agentId: Annotated[str | None, Query(max_
 @routes.get("/api/agent/config", scope="admin", summary="The agent's file (secrets redacted)",
             response_model=AgentConfigFile, errors=(404,))
 async def get_config(request: Request, agentId: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
-    return agent_config.read_config(agent_for(request, agentId))
+    agent = agent_for(request, agentId)
+    answer = agent_config.read_config(agent)
+    sync = config_sync_of(request)
+    if sync is not None:
+        answer["replica"] = sync.status(agent.id)
+    return answer
 
 
 @routes.post("/api/agent/config", scope="admin", response_model=ConfigSaved, errors=(404, 409, 502),
@@ -95,7 +121,11 @@ async def get_config(request: Request, agentId: Annotated[str | None, Query(max_
 async def save_config(request: Request, body: YamlBody,
                       agentId: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
     agent = agent_for(request, agentId)
-    return await agent_config.apply_text(host_of(request), agent, body.yaml, env=_env(request))
+    sync = config_sync_of(request)
+    replaced = sync.replaced_sha(agent.id) if sync is not None else None
+    answer = await agent_config.apply_text(host_of(request), agent, body.yaml, env=_env(request))
+    await announce(request, "config", agent.id, text=body.yaml, replaced_sha=replaced)
+    return answer
 
 
 @routes.post("/api/agent/validate", scope="admin", response_model=ConfigValidation, errors=(404,),

@@ -19,6 +19,7 @@ from switchyard.runtime import agent_swap
 from switchyard.runtime.agent_install import AgentsFolder, check_id, checked, config_text
 from switchyard.runtime.host import AgentHost
 from switchyard.server.deps import host_of
+from switchyard.server.replicas import announce
 from switchyard.server.routes import RouteGroup
 from switchyard.server.model_settings import env_with_stored_keys
 from switchyard.server.settings import settings_of
@@ -111,6 +112,14 @@ def _folder(request: Request, *, required: bool = True) -> AgentsFolder | None:
     return AgentsFolder.of(host.folder, settings_of(request).env)
 
 
+def _relative(folder: AgentsFolder, path: str | None) -> str | None:
+    """An installed agent's file relative to the agents folder (where the other replicas look)."""
+    if not path:
+        return None
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(folder.root)) if resolved.is_relative_to(folder.root) else None
+
+
 def _not_served(host: AgentHost, agent_id: str) -> None:
     if agent_id in host.agents:
         raise ConflictError(f"agent {agent_id!r} is already installed", code="agent_exists", details={"field": "id"})
@@ -125,6 +134,7 @@ async def install(request: Request, body: InstallBody) -> JSONResponse:
     meta = body.metadata or InstallMetadata()
     source_field = "sourcePath" if body.sourcePath else "path"
     source = body.sourcePath or body.path
+    name, description = body.name, meta.description
     async with agent_swap.change_lock(host):
         _not_served(host, agent_id)
         if source is None:
@@ -132,8 +142,8 @@ async def install(request: Request, body: InstallBody) -> JSONResponse:
             if entry is None:
                 raise NotFoundError(f"no agent {agent_id!r} in the agents folder to install (give `sourcePath`)",
                                     code="agent_not_found", details={"field": "id"})
-            loaded = checked(entry.path, agent_id, name=body.name or entry.name,
-                             description=meta.description or entry.description, env=env)
+            name, description = body.name or entry.name, meta.description or entry.description
+            loaded = checked(entry.path, agent_id, name=name, description=description, env=env)
             agent = await agent_swap.add(host, loaded)
         else:
             resolved = folder.allowed_source(source, source_field)
@@ -147,6 +157,10 @@ async def install(request: Request, body: InstallBody) -> JSONResponse:
                 raise
             folder.register(agent_id, {"name": body.name, "description": meta.description,
                                        "author": meta.author, "tags": meta.tags})
+    await announce(request, "install", agent.id, text=Path(agent.loaded.path).read_text("utf-8"), meta={
+        "name": name, "description": description,
+        "path": _relative(folder, agent.loaded.path),
+        "registry": {"name": body.name, "description": meta.description, "author": meta.author, "tags": meta.tags}})
     return JSONResponse({"installed": True, "id": agent.id, "name": agent.config.name, "type": "custom"},
                         status_code=201)
 
@@ -167,6 +181,7 @@ async def uninstall(request: Request, body: UninstallBody) -> dict[str, Any]:
         agent_swap.remove(host, agent.id)
         if folder is not None:
             folder.remove_files(agent.id, agent.loaded.path)
+    await announce(request, "uninstall", agent.id)
     return {"uninstalled": True, "id": agent.id}
 
 
@@ -190,6 +205,7 @@ async def switch(request: Request, body: AgentIdBody) -> dict[str, Any]:
             agent = host.set_default(match.id)
         else:
             agent = host.set_default(body.id)
+    await announce(request, "switch", agent.id)
     return {"switched": True, "id": agent.id, "name": agent.config.name}
 
 
@@ -234,6 +250,10 @@ async def create(request: Request, body: CreateBody) -> JSONResponse:
         except BaseException:
             folder.remove_files(agent_id, str(target))
             raise
-        folder.register(agent_id, {"name": body.name, "description": body.description,
-                                   "author": body.author or "Custom", "tags": body.tags})
+        registry = {"name": body.name, "description": body.description, "author": body.author or "Custom",
+                    "tags": body.tags}
+        folder.register(agent_id, registry)
+    await announce(request, "install", agent_id, text=text, meta={
+        "name": body.name, "description": body.description, "path": f"{agent_id}/{agent_id}.yml",
+        "registry": registry})
     return JSONResponse({"created": True, "id": agent_id, "name": body.name}, status_code=201)

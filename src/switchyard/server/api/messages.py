@@ -13,6 +13,7 @@ from switchyard.ids import new_id
 from switchyard.llm.base import content_to_text
 from switchyard.runtime.agent import QUEUED_TURNS, Agent
 from switchyard.server.deps import message_agent, sessions_for
+from switchyard.server.replicas import shared_state_doc
 from switchyard.server.response_models import MessageAccepted, MessageSyncResult, ResetResult, SessionBusy
 from switchyard.server.routes import RouteGroup
 from switchyard.server.routing_glue import routing_events
@@ -50,7 +51,7 @@ async def _prepare(request: Request, body: MessageBody) -> tuple[Agent, Any, str
 
 
 @routes.post("/api/message", scope="chat", runs=True, status_code=202, response_model=MessageAccepted,
-             errors=(404,), summary="Send a message; the run goes on in the background")
+             errors=(404,), responses=shared_state_doc(), summary="Send a message; the run goes on in the background")
 async def send_message(request: Request, body: MessageBody) -> JSONResponse:
     agent, content, owner = await _prepare(request, body)
     session_id = body.sessionId or new_id()
@@ -69,7 +70,7 @@ async def send_message(request: Request, body: MessageBody) -> JSONResponse:
 
 
 @routes.post("/api/message-sync", scope="chat", runs=True, response_model=MessageSyncResult,
-             errors=(404, 409, 502), summary="Send a message and wait for the answer")
+             errors=(404, 409, 502), responses=shared_state_doc(), summary="Send a message and wait for the answer")
 async def send_message_sync(request: Request, body: MessageBody) -> dict[str, Any]:
     agent, content, owner = await _prepare(request, body)
     session_id = body.sessionId or new_id()
@@ -84,7 +85,7 @@ async def send_message_sync(request: Request, body: MessageBody) -> dict[str, An
 @routes.post("/api/message-stream", scope="chat", runs=True, errors=(404,),
              summary="Send a message and stream the run over SSE",
              responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events (SSE)"},
-                        202: {"model": SessionBusy, "description": "The session is busy"}})
+                        202: {"model": SessionBusy, "description": "The session is busy"}, **shared_state_doc()})
 async def send_message_stream(request: Request, body: MessageBody) -> Response:
     agent, content, owner = await _prepare(request, body)
     session_id = body.sessionId or new_id()

@@ -47,6 +47,7 @@ CHAT_DOC: dict[str, Any] = {
         404: _error("Not Found: no such model (agent) or session"),
         409: _error("Conflict: the session is busy"),
         502: _error("Bad Gateway: the agent's model provider failed"),
+        503: _error("Service Unavailable: the replicas' shared state (Redis) is unreachable; no turn started"),
     },
 }
 

@@ -5,4 +5,4 @@ HEAD names the newest migration: schema.py compares it with a database's `alembi
 row without importing Alembic (a fast open), and tests/test_store_migrations.py checks that it
 is the head of versions/. Adding a migration: see env.py."""
 
-HEAD = "0007_llm_custom_models_keys"
+HEAD = "0008_agent_config_changes"
