@@ -31,6 +31,8 @@ class Profile:
     # then says more, and it may get a larger bonus without taking clear messages.
     fallback_bonus_with_examples: float = 0.2
     head_share: float = 0.35
+    # semantic.SemanticIndex's hub correction (0: off).
+    hub_weight: float = 0.0
 
 
 # bench/routing/tune_sets.py, round 5: the best mean of the three tuning sets' accuracies on a
@@ -49,8 +51,9 @@ class Profile:
 PROFILES = {
     "full": Profile({RULES: 0.02, LEXICAL: 0.28, SEMANTIC: 0.70}, threshold=0.0,
                     fallback_bonus=0.05, fallback_bonus_with_examples=0.15, head_share=0.0),
-    "static": Profile({RULES: 0.02, LEXICAL: 0.48, SEMANTIC: 0.50}, threshold=0.10,
-                      fallback_bonus=0.08, fallback_bonus_with_examples=0.20, head_share=0.0),
+    "static": Profile({RULES: 0.02, LEXICAL: 0.28, SEMANTIC: 0.70}, threshold=0.15,
+                      fallback_bonus=0.08, fallback_bonus_with_examples=0.20, head_share=0.0,
+                      hub_weight=0.5),
     "none": Profile({RULES: 0.05, LEXICAL: 0.95}, threshold=0.10, fallback_bonus=0.02,
                     fallback_bonus_with_examples=0.20, head_share=0.0),
 }

@@ -32,7 +32,7 @@ from switchyard.routing import llm_choice, semantic as semantic_mod, static as s
 from switchyard.routing.decision import (COMBINED, FALLBACK, LEXICAL, LLM, RULES, SEMANTIC,
                                          STICKY, AgentScore, RoutingDecision)
 from switchyard.routing.lexical import LexicalIndex, agent_docs, agent_text, tokenize
-from switchyard.routing.agent_texts import routing_texts
+from switchyard.routing.agent_texts import semantic_texts
 from switchyard.routing.naive_bayes import NaiveBayes
 from switchyard.routing.profiles import PROFILES, resolve_fallback
 from switchyard.routing.rules import compile_rules, rule_score
@@ -160,9 +160,9 @@ class Router:
             if self.lexical_nb_share > 0 else None
         self._semantic = None
         if SEMANTIC in self.layers:
-            texts = {a.agentId: routing_texts(a) for a in agents}
+            texts = {a.agentId: semantic_texts(a) for a in agents}
             self._semantic = semantic_mod.SemanticIndex(  # type: ignore[arg-type]
-                texts, embedder, head_share=profile.head_share,
+                texts, embedder, head_share=profile.head_share, hub_weight=profile.hub_weight,
                 low=getattr(embedder, "low", semantic_mod.LOW),
                 high=getattr(embedder, "high", semantic_mod.HIGH))
 
