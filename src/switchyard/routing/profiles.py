@@ -49,8 +49,9 @@ class Profile:
 # - With the full model and a scored fallback, the threshold adds nothing on the tuning sets
 #   (the fallback ranking first is the "fits none" decision): 0.
 PROFILES = {
-    "full": Profile({RULES: 0.02, LEXICAL: 0.28, SEMANTIC: 0.70}, threshold=0.0,
-                    fallback_bonus=0.05, fallback_bonus_with_examples=0.15, head_share=0.0),
+    "full": Profile({RULES: 0.02, LEXICAL: 0.28, SEMANTIC: 0.70}, threshold=0.10,
+                    fallback_bonus=0.05, fallback_bonus_with_examples=0.15, head_share=0.0,
+                    hub_weight=0.5),
     "static": Profile({RULES: 0.02, LEXICAL: 0.28, SEMANTIC: 0.70}, threshold=0.15,
                       fallback_bonus=0.08, fallback_bonus_with_examples=0.20, head_share=0.0,
                       hub_weight=0.5),
