@@ -109,5 +109,6 @@ def test_default_install_uses_hub_correction_and_topic_texts():
               agent("general", "General questions.")]
     router = Router(agents, semantic="static")
     assert router._semantic.hub_weight > 0
+    assert router.describe()["semanticHubWeight"] == router._semantic.hub_weight
     d = router.route_sync("how much can I borrow for a mortgage")
     assert d.agent_id == "loans", d.reason

@@ -361,5 +361,6 @@ class Router:
                 "weights": self.weights, "threshold": self.threshold,
                 "fallbackBonus": self.fallback_bonus, "lexicalNbShare": self.lexical_nb_share,
                 "semanticHeadShare": self._semantic.head_share if self._semantic is not None else 0.0,
+                "semanticHubWeight": self._semantic.hub_weight if self._semantic is not None else 0.0,
                 "stickyMargin": self.sticky_margin, "llm": self.llm is not None,
                 "semanticNote": self.semantic_note}
