@@ -31,8 +31,8 @@ from switchyard.routing.router import Router
 
 HERE = Path(__file__).resolve().parent
 SETS = HERE / "sets"
-ROLES = {"tuning": ["sparse-shop", "zero-home"],
-         "heldout": ["sparse-campus", "sparse-clinic", "zero-dev", "zero-kitchen"]}
+ROLES = {"tuning": ["sparse-shop", "zero-home", "sparse-travel", "sparse-bank"],
+         "heldout": ["sparse-campus", "sparse-clinic", "zero-dev", "zero-kitchen", "sparse-city"]}
 # Default agents whose name is not default/general are given as a flag (sets/README.md).
 FLAG_FALLBACK = {"zero-home": "home-assistant"}
 

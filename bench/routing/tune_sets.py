@@ -1,5 +1,6 @@
 """Fit the router's per-profile constants (profiles.py) on the tuning sets only: the two new
-tuning sets of bench/routing/sets (sparse-shop, zero-home) and the project's rich agents with
+tuning sets of bench/routing/sets (sparse-shop, zero-home; round 6: sparse-travel,
+sparse-bank) and the project's rich agents with
 dev+dev2, each set weighing the same (mean of the per-set accuracies), so that no one
 author's agents decide the constants. Held-out sets are never read here.
 
@@ -101,8 +102,14 @@ def main() -> int:
             pred = decide(scores, ids, fb, weights, bonus[fb_examples], threshold, scored)
             accs.append(float(np.mean([g == p for g, p in zip(gold, pred)])))
         results.append((float(np.mean(accs)), accs, weights, bonus, threshold, scored))
-    results.sort(key=lambda r: r[0], reverse=True)
     names = [d[0] for d in data]
+    # Leave one set out: the constants that are best on the other sets, scored on the one left
+    # out -- what a set the constants were not fitted on can expect (RESULTS.md, round 6).
+    table = np.array([r[1] for r in results])
+    left_out = [table[np.delete(table, j, axis=1).mean(axis=1).argmax(), j] for j in range(len(names))]
+    print("leave-one-set-out: mean " + f"{100 * np.mean(left_out):.1f}% ("
+          + " ".join(f"{n} {100 * a:.1f}" for n, a in zip(names, left_out)) + ")")
+    results.sort(key=lambda r: r[0], reverse=True)
     print(f"profile {args.profile}; sets: {', '.join(names)}")
     for mean, accs, weights, bonus, threshold, scored in results[:15]:
         per = " ".join(f"{n} {100 * a:.1f}" for n, a in zip(names, accs))

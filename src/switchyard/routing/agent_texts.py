@@ -7,6 +7,11 @@ on those, so every layer reads the same texts, from the most to the least delibe
 entry (name, description, tags, examples), the system prompt split into sentences (static
 contributors' content; file and dynamic contributors are not read: they are loaded at run
 time and may be large), and the MCP server names (a server called `github` says something).
+
+The semantic layer also gets each description's topics as texts of their own
+(`description_phrases`): a one-line description is often a list ("Payments, refunds and
+invoices."), and an embedding averaged over the whole list matches a message about one of its
+topics only in part (bench/routing/RESULTS.md, round 6).
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# Where a description lists topics: commas, semicolons, colons, slashes, brackets, "and", "or",
+# a spaced dash.
+_LIST_SEPARATOR = re.compile(r"\s*(?:[,;:/()]|\band\b|\bor\b|\s-\s)\s*", re.IGNORECASE)
+MIN_PHRASE = 3
 # Sentences of a system prompt that say how to behave, not what about ("Be concise.", "You
 # are helpful."), are short: below this many characters they carry little routing signal.
 MIN_PROMPT_SENTENCE = 12
@@ -69,3 +78,21 @@ def routing_texts(agent: Any) -> list[str]:
     """Every text the semantic layer embeds for an agent: its examples, then what describes it."""
     examples = [t for t in agent.routing.examples if t and t.strip()]
     return list(dict.fromkeys(examples + describing_texts(agent)))
+
+
+def description_phrases(agent: Any) -> list[str]:
+    """The topics of `routing.description` and `agentCard.description` when either lists
+    several: "Payments, refunds and invoices." -> ["Payments", "refunds", "invoices"]."""
+    card = agent.agentCard.description if agent.agentCard else None
+    out: list[str] = []
+    for text in (agent.routing.description, card):
+        parts = [p.strip(" .!?") for p in _LIST_SEPARATOR.split(text or "")]
+        parts = [p for p in parts if len(p) >= MIN_PHRASE]
+        if len(parts) > 1:
+            out += parts
+    return out
+
+
+def semantic_texts(agent: Any) -> list[str]:
+    """What the semantic layer embeds: `routing_texts` plus the descriptions' topics."""
+    return list(dict.fromkeys(routing_texts(agent) + description_phrases(agent)))

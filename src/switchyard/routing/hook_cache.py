@@ -36,12 +36,13 @@ TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` load
 if TYPE_CHECKING:
     from typing import Any
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: token weights and hub offsets of the semantic layer
 AGENT_FILE_SUFFIXES = (".yml", ".yaml", ".json")
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # The code that decides what is cached: an edited checkout or an upgrade invalidates caches.
 _CODE = [os.path.join(_HERE, name) for name in
-         ("hook_cache.py", "agent_texts.py", "static_table.py", "static.py", "wordpiece.py")] + \
+         ("hook_cache.py", "agent_texts.py", "static_table.py", "static.py", "wordpiece.py",
+          "semantic.py", "profiles.py")] + \
         [os.path.join(_HERE, "..", "config", name) for name in ("loader.py", "schema.py", "folder.py")]
 
 
@@ -148,6 +149,11 @@ def build(agents_dir: str, *, fallback: str | None) -> tuple[Any, dict[str, Any]
             data["table"] = static_table.extract_table(cache_root())
             data["dims"] = int(router._semantic._matrix.shape[1])
             data["vectors"] = {a: b2a_base64(raw, newline=False).decode("ascii") for a, raw in rows.items()}
+            index = router._semantic
+            weights = index._encode_kw.get("token_weights")
+            data["token_weights"] = (None if weights is None
+                                     else static_table.TokenWeights.of_array(weights).to_json())
+            data["hub"] = {a: float(index._hub[i]) for i, a in enumerate(index.agent_ids)}
         _write(cache_file(agents_dir), json.dumps(data, default=str))
     except OSError:
         return router, None
@@ -188,11 +194,14 @@ def router_from(data: dict[str, Any], *, fallback: str | None, semantic: str) ->
     agents = [_agent_view(a) for a in data["agents"]]
     index = None
     if semantic == "static" and data["vectors"] is not None:
-        from switchyard.routing.static_table import CachedSemanticIndex, TokenTable, unpack_rows
+        from switchyard.routing.static_table import CachedSemanticIndex, TokenTable, TokenWeights, unpack_rows
 
         dims = int(data["dims"])
+        weights = data.get("token_weights")
         index = CachedSemanticIndex({a: unpack_rows(a2b_base64(v, strict_mode=True), dims)
-                                     for a, v in data["vectors"].items()}, TokenTable(data["table"]))
+                                     for a, v in data["vectors"].items()}, TokenTable(data["table"]),
+                                    token_weights=None if weights is None else TokenWeights.from_json(weights),
+                                    hub={a: float(v) for a, v in data.get("hub", {}).items()})
         if index.embedder.dims != dims:
             raise ValueError("the cached embeddings and the token table disagree")
     router = Router(agents, fallback=fallback, semantic=semantic if semantic == "static" else False,

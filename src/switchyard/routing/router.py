@@ -28,7 +28,7 @@ from switchyard.routing import static as static_mod
 from switchyard.routing.decision import (COMBINED, FALLBACK, LEXICAL, LLM, RULES, SEMANTIC,
                                          STICKY, AgentScore, RoutingDecision)
 from switchyard.routing.lexical import LexicalIndex, agent_docs, agent_text, tokenize
-from switchyard.routing.agent_texts import routing_texts
+from switchyard.routing.agent_texts import semantic_texts
 from switchyard.routing.naive_bayes import NaiveBayes
 from switchyard.routing.profiles import PROFILES, resolve_fallback
 from switchyard.routing.rules import compile_rules, rule_score
@@ -174,9 +174,9 @@ class Router:
         elif SEMANTIC in self.layers:
             from switchyard.routing import semantic as semantic_mod
 
-            texts = {a.agentId: routing_texts(a) for a in agents}
+            texts = {a.agentId: semantic_texts(a) for a in agents}
             self._semantic = semantic_mod.SemanticIndex(  # type: ignore[arg-type]
-                texts, embedder, head_share=profile.head_share,
+                texts, embedder, head_share=profile.head_share, hub_weight=profile.hub_weight,
                 low=getattr(embedder, "low", semantic_mod.LOW),
                 high=getattr(embedder, "high", semantic_mod.HIGH))
 
@@ -379,5 +379,6 @@ class Router:
                 "weights": self.weights, "threshold": self.threshold,
                 "fallbackBonus": self.fallback_bonus, "lexicalNbShare": self.lexical_nb_share,
                 "semanticHeadShare": self._semantic.head_share if self._semantic is not None else 0.0,
+                "semanticHubWeight": self._semantic.hub_weight if self._semantic is not None else 0.0,
                 "stickyMargin": self.sticky_margin, "llm": self.llm is not None,
                 "semanticNote": self.semantic_note}

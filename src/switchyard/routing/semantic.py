@@ -24,6 +24,8 @@ HEAD_TEMPERATURE = 0.4
 # The kNN cosine rescaling for the full model (raw MiniLM cosines of unrelated sentences sit
 # around 0.0-0.25): `LOW` maps to 0 and `HIGH` to 1.
 LOW, HIGH = 0.10, 0.70
+# Hub correction's background: at most this many texts of each agent (SemanticIndex).
+HUB_SAMPLE = 16
 
 _lock = threading.Lock()
 _model: Any = None
@@ -103,12 +105,23 @@ class SemanticIndex:
     With `head_share` > 0, a linear classifier (`LinearHead`) is also fitted on the same
     embedded texts, and the score is (1 - share) * kNN + share * its probability.
 
+    Hub correction (`hub_weight` > 0): some agents sit near every message -- an agent whose
+    texts talk about "money" in a bank's set, or one with many texts -- and win messages meant
+    for others. When the index is built, each agent's mean score over the *other* agents'
+    texts says how much of a hub it is; `hub_weight` times its excess over the agents'
+    average is subtracted from its raw score (CSLS-style, derived from the agent files
+    themselves; bench/routing/RESULTS.md, round 6).
+
+    An embedder with `index_token_weights` (the static one) is asked for token weights from
+    the indexed texts (words that every agent uses count less) and embeds texts and messages
+    with them.
+
     Per message the cost is one embedding plus one matrix-vector product over all texts (and
     one over the head's weights)."""
 
     def __init__(self, texts: dict[str, list[str]], embedder: Embedder, *, k: int = 3,
                  low: float = LOW, high: float = HIGH, head_share: float = 0.0,
-                 head_temperature: float = HEAD_TEMPERATURE) -> None:
+                 head_temperature: float = HEAD_TEMPERATURE, hub_weight: float = 0.0) -> None:
         import numpy as np
 
         self.embedder, self.k, self.low, self.high = embedder, max(1, k), low, high
@@ -127,7 +140,10 @@ class SemanticIndex:
         order = np.argsort(owner_idx, kind="stable")
         self._owner_idx = owner_idx[order]
         self._starts = np.searchsorted(self._owner_idx, np.arange(len(self.agent_ids) + 1))
-        matrix = (np.asarray(embedder.encode(flat), dtype=np.float32) if flat
+        self._encode_kw: dict[str, Any] = {}
+        if flat and hasattr(embedder, "index_token_weights"):
+            self._encode_kw = {"token_weights": embedder.index_token_weights(owners, flat)}
+        matrix = (np.asarray(embedder.encode(flat, **self._encode_kw), dtype=np.float32) if flat
                   else np.zeros((0, 1), dtype=np.float32))
         self._matrix = matrix[order] if flat else matrix
         # An (agents x most texts) table of row numbers, padded with a sentinel row that
@@ -138,6 +154,10 @@ class SemanticIndex:
         for i, (start, n) in enumerate(zip(self._starts[:-1], counts)):
             self._slots[i, :n] = np.arange(start, start + n)
         self._kk = np.minimum(counts, self.k).astype(np.float32)
+        self.hub_weight = hub_weight
+        self._hub = np.zeros(len(self.agent_ids), dtype=np.float32)
+        if hub_weight > 0 and len(self.agent_ids) > 1:
+            self._hub = self._hub_offsets(hub_weight)
         # The same embedded texts, labelled by agent, train the linear head (no extra
         # encoding). Only worth it with at least two agents that have texts.
         self.head: LinearHead | None = None
@@ -145,10 +165,46 @@ class SemanticIndex:
             self.head = LinearHead(self._matrix, self._owner_idx, len(self.agent_ids),
                                    temperature=head_temperature)
 
+    def _blend(self, sims: Any) -> Any:
+        """(best + mean of the k best) over the last axis of a (... x agents x width) array
+        of cosines padded with -inf."""
+        import numpy as np
+
+        best = sims.max(axis=-1)
+        k = min(self.k, sims.shape[-1])
+        top = np.partition(sims, sims.shape[-1] - k, axis=-1)[..., -k:]
+        topk = np.where(np.isinf(top), 0.0, top).sum(axis=-1) / self._kk
+        return best, topk
+
+    def _hub_offsets(self, weight: float) -> Any:
+        """Per agent, `weight` x (its mean raw score over the other agents' texts - the mean
+        of that over the agents). The background is at most `HUB_SAMPLE` texts per agent,
+        evenly spread over its texts: every agent weighs alike in it, and the cost stays
+        bounded (50 agents: ~800 texts, about 0.1-0.5 s once at build on 2 busy cores)."""
+        import numpy as np
+
+        rows = np.concatenate([np.linspace(a, b - 1, min(b - a, HUB_SAMPLE)).round().astype(np.int64)
+                               for a, b in zip(self._starts[:-1], self._starts[1:]) if b > a])
+        total = np.zeros(len(self.agent_ids))
+        counts = np.zeros(len(self.agent_ids))
+        for start in range(0, len(rows), 256):  # in blocks: texts x agents x width stays small
+            block = rows[start:start + 256]
+            sims = self._matrix[block] @ self._matrix.T
+            sims = np.concatenate([sims, np.full((len(sims), 1), -np.inf, dtype=sims.dtype)], 1)
+            best, topk = self._blend(sims[:, self._slots])
+            raw = (best + topk) / 2  # texts x agents
+            own = self._owner_idx[block]
+            mask = np.ones_like(raw, dtype=bool)
+            mask[np.arange(len(own)), own] = False  # an agent is not scored on its own texts
+            total += np.where(mask, raw, 0.0).sum(axis=0)
+            counts += mask.sum(axis=0)
+        hub = total / np.maximum(counts, 1)
+        return (weight * (hub - hub.mean())).astype(np.float32)
+
     def embed(self, text: str) -> Any:
         import numpy as np
 
-        return np.asarray(self.embedder.encode([text]), dtype=np.float32)[0]
+        return np.asarray(self.embedder.encode([text], **self._encode_kw), dtype=np.float32)[0]
 
     def similarities(self, text: str, q: Any = None) -> dict[str, tuple[float, float]]:
         """Per agent, (best cosine, mean of the k best cosines). `q`: the message's
@@ -161,15 +217,14 @@ class SemanticIndex:
         # einsum, not `@`: a matrix-vector product through BLAS starts its thread pool, which
         # on a busy 2-core machine cost 2-20 ms per message (0.1-0.3 ms this way).
         sims = np.append(np.einsum("ij,j->i", self._matrix, q), -np.inf)[self._slots]  # agents x width
-        best = sims.max(axis=1)
-        k = min(self.k, sims.shape[1])
-        top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
-        topk = np.where(np.isinf(top), 0.0, top).sum(axis=1) / self._kk
+        best, topk = self._blend(sims)
         return {a: (float(best[i]), float(topk[i])) for i, a in enumerate(self.agent_ids)}
 
     def raw(self, text: str, q: Any = None) -> dict[str, float]:
-        """Per agent, the blended cosine: (best + mean of the k best) / 2."""
-        return {a: (best + topk) / 2 for a, (best, topk) in self.similarities(text, q).items()}
+        """Per agent, the blended cosine: (best + mean of the k best) / 2, less its hub
+        offset (0 without hub correction)."""
+        return {a: (best + topk) / 2 - float(self._hub[i])
+                for i, (a, (best, topk)) in enumerate(self.similarities(text, q).items())}
 
     def knn_score(self, text: str, q: Any = None) -> dict[str, float]:
         """The kNN score rescaled to 0..1 (`low` -> 0, `high` -> 1)."""

@@ -63,14 +63,34 @@ class StaticEmbedder:
         self.vectors, self.tokenizer, source = _load()
         self.name = f"static {source}"
 
-    def encode(self, texts: Sequence[str]) -> Any:
+    def index_token_weights(self, owners: Sequence[str], texts: Sequence[str]) -> Any:
+        """Per vocabulary token, an IDF over the agents: log(1 + (N - df + 0.5) / (df + 0.5)),
+        df = how many of the N agents' texts contain it. A word every agent uses ("account"
+        in a bank's agents) says little about which one a message is for; a word none uses
+        keeps the highest weight (its meaning still counts through its vector). Applied on
+        top of the Zipf weights baked into the vectors (bench/routing/RESULTS.md, round 6)."""
+        import numpy as np
+
+        per_agent: dict[str, set[int]] = {}
+        for owner, text in zip(owners, texts):
+            per_agent.setdefault(owner, set()).update(self.tokenizer.ids(text))
+        df = np.zeros(len(self.vectors), dtype=np.float32)
+        for ids in per_agent.values():
+            df[list(ids)] += 1
+        n = len(per_agent)
+        return np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+    def encode(self, texts: Sequence[str], token_weights: Any = None) -> Any:
+        """Unit-length weighted means of the texts' token vectors; `token_weights` (one per
+        vocabulary token, from `index_token_weights`) multiplies each token's vector."""
         import numpy as np
 
         out = np.zeros((len(texts), self.vectors.shape[1]), dtype=np.float32)
         for row, text in enumerate(texts):
             ids = self.tokenizer.ids(text)
             if ids:
-                v = self.vectors[ids].sum(axis=0)
+                v = (self.vectors[ids].sum(axis=0) if token_weights is None
+                     else np.einsum("i,ij->j", token_weights[ids], self.vectors[ids]))
                 norm = float(np.linalg.norm(v))
                 if norm > 0:
                     out[row] = v / norm

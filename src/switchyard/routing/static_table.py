@@ -122,16 +122,47 @@ class TokenTable:
             self._vectors = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         self.tokenizer = WordPiece(vocab)
 
-    def embed(self, text: str) -> list[float]:
-        """StaticEmbedder.encode for one text: the L2-normalised sum of its tokens' vectors."""
+    def embed(self, text: str, token_weights: "TokenWeights | None" = None) -> list[float]:
+        """StaticEmbedder.encode for one text: the L2-normalised sum of its tokens' vectors,
+        each times its `token_weights` weight when given (the index's IDF over agents)."""
         dims = self.dims
         total = [0.0] * dims
         for token, count in Counter(self.tokenizer.ids(text)).items():
             weight = count * self.scales[token]
+            if token_weights is not None:
+                weight *= token_weights.of(token)
             row = array("b", self._vectors[token * dims:(token + 1) * dims])
             total = [t + weight * x for t, x in zip(total, row)]
         norm = math.sqrt(sum(x * x for x in total))
         return [x / norm for x in total] if norm > 0 else total
+
+
+class TokenWeights:
+    """StaticEmbedder.index_token_weights, kept sparse: the weight of every token some agent's
+    texts use (`weights`: token id -> weight), and the one weight of all the others."""
+
+    def __init__(self, weights: dict[int, float], default: float) -> None:
+        self.weights, self.default = weights, default
+
+    def of(self, token: int) -> float:
+        return self.weights.get(token, self.default)
+
+    @classmethod
+    def of_array(cls, array_: Any) -> "TokenWeights":
+        """From the dense array (numpy): the most common value is the default."""
+        import numpy as np
+
+        values, counts = np.unique(array_, return_counts=True)
+        default = float(values[counts.argmax()])
+        ids = np.nonzero(array_ != default)[0]
+        return cls({int(i): float(array_[i]) for i in ids}, default)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"default": self.default, "weights": {str(k): v for k, v in self.weights.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TokenWeights":
+        return cls({int(k): float(v) for k, v in data["weights"].items()}, float(data["default"]))
 
 
 class CachedSemanticIndex:
@@ -144,9 +175,12 @@ class CachedSemanticIndex:
     head = None
 
     def __init__(self, vectors: dict[str, Sequence[Sequence[float]]], table: TokenTable, *,
-                 k: int = 3) -> None:
+                 k: int = 3, token_weights: TokenWeights | None = None,
+                 hub: dict[str, float] | None = None) -> None:
         self.embedder = table
         self.k = max(1, k)
+        self.token_weights = token_weights
+        self.hub = hub or {}          # SemanticIndex's hub offsets, per agent
         self.low, self.high = table.low, table.high
         self.vectors = {a: rows for a, rows in vectors.items() if len(rows)}
         self.agent_ids = list(self.vectors)
@@ -154,14 +188,15 @@ class CachedSemanticIndex:
     def score(self, text: str) -> dict[str, float]:
         if not self.agent_ids:
             return {}
-        q = self.embedder.embed(text)
+        q = self.embedder.embed(text, self.token_weights)
         span = self.high - self.low
         out: dict[str, float] = {}
         for agent_id, rows in self.vectors.items():
             sims = sorted((sum(map(mul, row, q)) for row in rows), reverse=True)
             best = sims[0]
             topk = sum(sims[: self.k]) / min(len(sims), self.k)
-            out[agent_id] = min(1.0, max(0.0, ((best + topk) / 2 - self.low) / span))
+            raw = (best + topk) / 2 - self.hub.get(agent_id, 0.0)
+            out[agent_id] = min(1.0, max(0.0, (raw - self.low) / span))
         return out
 
 
