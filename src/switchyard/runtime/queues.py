@@ -5,8 +5,10 @@
   next turn, like a follow-up.
 - follow-up: a message that runs as a turn of its own once the session is free, in order.
 
-Held in the memory of the process that runs the session's turns: a restart drops queued
-messages that had not started (a started follow-up is an ordinary turn, stored as such).
+Without replicas they are held in the memory of the process that runs the session's turns: a
+restart drops queued messages that had not started (a started follow-up is an ordinary turn,
+stored as such). With replicas (Redis configured) they are in Redis (`SharedSessionQueues`,
+bus/shared_queues.py), seen alike from every replica.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class QueuedMessage:
     id: str = field(default_factory=new_id)
     queued_at: int = field(default_factory=now_ms)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "QueuedMessage":
+        return cls(content=list(data.get("content") or []), kind=data.get("kind") or "default",
+                   metadata=data.get("metadata"), id=str(data["id"]), queued_at=int(data.get("queuedAt") or 0))
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "content": self.content, "queuedAt": self.queued_at}
         if self.metadata is not None:
@@ -47,25 +54,34 @@ class QueuedMessage:
         return out
 
 
+def _full(queue: str, session_id: str) -> Exception:
+    from switchyard.errors import LimitError
+    return LimitError(f"the {queue} queue of session {session_id} is full ({MAX_QUEUED} messages)",
+                      code="queue_full", status=429)
+
+
 class SessionQueues:
+    """In this process's memory (no replicas)."""
+
     def __init__(self) -> None:
         self._queues: dict[tuple[str, str], list[QueuedMessage]] = defaultdict(list)
 
-    def add(self, queue: QueueName, session_id: str, message: QueuedMessage) -> int:
+    async def add(self, queue: QueueName, session_id: str, message: QueuedMessage) -> int:
         """Queue `message`; its 1-based position. LimitError past MAX_QUEUED."""
         items = self._queues[(queue, session_id)]
         if len(items) >= MAX_QUEUED:
-            from switchyard.errors import LimitError
-            raise LimitError(f"the {queue} queue of session {session_id} is full ({MAX_QUEUED} messages)",
-                             code="queue_full", status=429)
+            raise _full(queue, session_id)
         items.append(message)
         queued(queue, 1)
         return len(items)
 
-    def list(self, queue: QueueName, session_id: str) -> list[QueuedMessage]:
+    async def list(self, queue: QueueName, session_id: str) -> list[QueuedMessage]:
         return list(self._queues.get((queue, session_id), ()))
 
-    def remove(self, queue: QueueName, session_id: str, message_id: str) -> bool:
+    async def has_any(self, session_id: str) -> bool:
+        return any(self._queues.get((q, session_id)) for q in QUEUES)
+
+    async def remove(self, queue: QueueName, session_id: str, message_id: str) -> bool:
         items = self._queues.get((queue, session_id), [])
         for i, item in enumerate(items):
             if item.id == message_id:
@@ -75,15 +91,15 @@ class SessionQueues:
                 return True
         return False
 
-    def clear(self, queue: QueueName, session_id: str) -> int:
-        return len(self.take_all(queue, session_id))
+    async def clear(self, queue: QueueName, session_id: str) -> int:
+        return len(await self.take_all(queue, session_id))
 
-    def take_all(self, queue: QueueName, session_id: str) -> list[QueuedMessage]:
+    async def take_all(self, queue: QueueName, session_id: str) -> list[QueuedMessage]:
         taken = self._queues.pop((queue, session_id), [])
         queued(queue, -len(taken))
         return taken
 
-    def take_first(self, queue: QueueName, session_id: str) -> QueuedMessage | None:
+    async def take_first(self, queue: QueueName, session_id: str) -> QueuedMessage | None:
         items = self._queues.get((queue, session_id))
         if not items:
             return None
@@ -92,6 +108,46 @@ class SessionQueues:
         self._tidy(queue, session_id)
         return first
 
+    async def put_back(self, queue: QueueName, session_id: str, messages: list[QueuedMessage]) -> None:
+        self._queues[(queue, session_id)][:0] = messages
+        queued(queue, len(messages))
+
     def _tidy(self, queue: QueueName, session_id: str) -> None:
         if not self._queues.get((queue, session_id)):
             self._queues.pop((queue, session_id), None)
+
+
+class SharedSessionQueues:
+    """In Redis, shared by the replicas (bus/shared_queues.RedisQueues). The queue-depth gauge
+    is not kept here: the messages are no process's own."""
+
+    def __init__(self, redis_queues: Any) -> None:
+        self.redis = redis_queues
+
+    async def add(self, queue: QueueName, session_id: str, message: QueuedMessage) -> int:
+        position = await self.redis.add(queue, session_id, message.to_dict(), MAX_QUEUED)
+        if position < 0:
+            raise _full(queue, session_id)
+        return position
+
+    async def list(self, queue: QueueName, session_id: str) -> list[QueuedMessage]:
+        return [QueuedMessage.from_dict(m) for m in await self.redis.list(queue, session_id)]
+
+    async def has_any(self, session_id: str) -> bool:
+        return any([await self.redis.length(q, session_id) for q in QUEUES])
+
+    async def remove(self, queue: QueueName, session_id: str, message_id: str) -> bool:
+        return await self.redis.remove(queue, session_id, message_id)
+
+    async def clear(self, queue: QueueName, session_id: str) -> int:
+        return len(await self.redis.take_all(queue, session_id))
+
+    async def take_all(self, queue: QueueName, session_id: str) -> list[QueuedMessage]:
+        return [QueuedMessage.from_dict(m) for m in await self.redis.take_all(queue, session_id)]
+
+    async def take_first(self, queue: QueueName, session_id: str) -> QueuedMessage | None:
+        first = await self.redis.take_first(queue, session_id)
+        return QueuedMessage.from_dict(first) if first else None
+
+    async def put_back(self, queue: QueueName, session_id: str, messages: list[QueuedMessage]) -> None:
+        await self.redis.put_back(queue, session_id, [m.to_dict() for m in messages])

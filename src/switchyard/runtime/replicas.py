@@ -35,12 +35,17 @@ def join(agent: Any, shared: "SharedState") -> None:
     agent.runs.shared = shared
     agent.runs.quota.shared = shared
     agent.publisher.shared = shared
+    agent.queued.share(shared, agent.id)
 
 
 def started(agent: Any) -> None:
     """Once the agent started (its approval coordinator exists): relay approvals."""
     shared = agent.shared
-    if shared is None or agent.approvals is None:
+    if shared is None:
+        return
+    # Queued input a dead replica left behind (runtime/queued_input.py).
+    agent.supervisor.every(max(0.5, shared.lease_ttl_ms / 3000), agent.queued.sweep, name=f"queue-sweep:{agent.id}")
+    if agent.approvals is None:
         return
     agent.approvals.shared = ApprovalRelay(shared, agent.id)
     # Long-lived: restarted after a failure (Redis gone for a while), cancelled at once at stop.

@@ -56,7 +56,7 @@ class TurnContext:
     # The folder the agent's tools work in (relative paths resolve against it).
     working_dir: Path = field(default_factory=Path.cwd)
     # Steer messages queued for the session (runtime/queues.py), taken at each step boundary.
-    take_steer: Callable[[str], list[Any]] | None = None
+    take_steer: Callable[[str], Awaitable[list[Any]]] | None = None
     # The system prompt for a session, built once per turn (runtime contributors, the
     # owner's memories); None: `system_prompt` as it is.
     prompt_for: Callable[[dict[str, Any]], Awaitable[str | None]] | None = None
@@ -196,7 +196,7 @@ class TurnRunner:
     async def _inject_steer(self, messages: list[dict[str, Any]], state: "_TurnState", emit: Emit) -> None:
         """Steer messages queued since the last step join the conversation as user messages
         (stored like any other), before the model's next step."""
-        taken = self.ctx.take_steer(state.session_id) if self.ctx.take_steer is not None else []
+        taken = await self.ctx.take_steer(state.session_id) if self.ctx.take_steer is not None else []
         if not taken:
             return
         injected = [{"id": new_id(), "role": "user", "content": m.content, "timestamp": now_ms(),

@@ -74,7 +74,7 @@ def _declare(queue: QueueName) -> None:
     @routes.get(base, scope="read", response_model=QueueList, errors=(404,), summary=f"The queued {what}")
     async def list_queue(request: Request, sessionId: SessionId) -> dict[str, Any]:
         agent = await _agent_for(request, sessionId)
-        items = [m.to_dict() for m in agent.queued.queues.list(queue, sessionId)]
+        items = [m.to_dict() for m in await agent.queued.queues.list(queue, sessionId)]
         return {"messages": items, "count": len(items)}
 
     @routes.post(base, scope="chat", status_code=201, response_model=Queued, errors=(404, 429),
@@ -94,13 +94,13 @@ def _declare(queue: QueueName) -> None:
     @routes.delete(base, scope="chat", response_model=QueueCleared, errors=(404,), summary=f"Clear the {what}")
     async def clear_queue(request: Request, sessionId: SessionId) -> dict[str, Any]:
         agent = await _agent_for(request, sessionId)
-        return {"cleared": True, "count": agent.queued.queues.clear(queue, sessionId)}
+        return {"cleared": True, "count": await agent.queued.queues.clear(queue, sessionId)}
 
     @routes.delete(base + "/{messageId}", scope="chat", response_model=QueuedRemoved, errors=(404,),
                    summary="Remove one queued message")
     async def remove_from_queue(request: Request, sessionId: SessionId, messageId: str) -> dict[str, Any]:
         agent = await _agent_for(request, sessionId)
-        if not agent.queued.queues.remove(queue, sessionId, messageId):
+        if not await agent.queued.queues.remove(queue, sessionId, messageId):
             raise NotFoundError(f"No queued {queue} message {messageId!r} in session {sessionId}", code=not_found,
                                 details={"messageId": messageId})
         return {"removed": True, "id": messageId}

@@ -91,7 +91,7 @@ async def cancel(request: Request, session_id: SessionId, body: CancelBody | Non
         await access.get(session_id)
         # A hard cancel: the queued steer and follow-up messages go too (before the running
         # turn ends, or the next one would start from them).
-        cleared = sum(access.agent.queued.queues.clear(q, session_id) for q in ("steer", "follow-up"))
+        cleared = sum([await access.agent.queued.queues.clear(q, session_id) for q in ("steer", "follow-up")])
     cancelled = await access.cancel(session_id)
     return {"cancelled": cancelled, "sessionId": session_id, "queueCleared": bool(body and body.clearQueue),
             "clearedCount": cleared}
