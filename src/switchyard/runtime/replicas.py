@@ -28,6 +28,20 @@ class ApprovalRelay:
     async def settled(self, payload: dict[str, Any]) -> None:
         await self.shared.drop_approval(self.agent_id, payload["sessionId"], payload["approvalId"])
 
+    # "Remember this choice": a set of tool names per session, kept (as in one process) until
+    # the session is deleted or reset.
+    def _remembered_key(self, session_id: str) -> str:
+        return self.shared.key("remembered", self.agent_id, session_id)
+
+    async def remember(self, session_id: str, tool_name: str) -> None:
+        await self.shared.redis.sadd(self._remembered_key(session_id), tool_name)
+
+    async def is_remembered(self, session_id: str, tool_name: str) -> bool:
+        return bool(await self.shared.redis.sismember(self._remembered_key(session_id), tool_name))
+
+    async def forget(self, session_id: str) -> None:
+        await self.shared.redis.delete(self._remembered_key(session_id))
+
 
 def join(agent: Any, shared: "SharedState") -> None:
     """Make `agent` one of a set of replicas sharing `shared` (before it starts)."""

@@ -144,7 +144,7 @@ class SessionAccess:
         """Clear the conversation (a running turn is cancelled first)."""
         await self.get(session_id)
         await self.agent.reset(session_id)
-        self._forget_approvals(session_id)
+        await self._forget_approvals(session_id)
 
     async def clear_context(self, session_id: str) -> None:
         """A fresh model context; the history the user sees stays whole."""
@@ -177,7 +177,7 @@ class SessionAccess:
         """Delete the session and its history; 404 when it is missing or another key's."""
         await self.get(session_id)
         deleted = await self.agent.delete_session(session_id)
-        self._forget_approvals(session_id)
+        await self._forget_approvals(session_id)
         return deleted
 
     # --- throw-away sessions of one call (OpenAI stateless mode, MCP without a sessionId) ---
@@ -194,13 +194,14 @@ class SessionAccess:
         """Delete a throw-away session this caller created for one call (no ownership lookup:
         it is the caller's by construction)."""
         await self.agent.delete_session(session_id)
-        self._forget_approvals(session_id)
+        await self._forget_approvals(session_id)
 
-    def _forget_approvals(self, session_id: str) -> None:
+    async def _forget_approvals(self, session_id: str) -> None:
         """Remembered approvals are per session id: a later session with the same id must not
         inherit them (pending ones of the session are cancelled too)."""
         approvals = self.agent.approvals
         if approvals is not None:
             approvals.forget_session(session_id)
+            await approvals.forget_shared(session_id)
         # Likewise the session's todo list (todo-tools).
         self.agent.tooling.forget_session(session_id)

@@ -83,6 +83,8 @@ class ApprovalCoordinator:
             return ApprovalOutcome("denied", "system_denied", decision.reason)
         if decision.action == "allow" or tool_name in self._remembered.get(session_id, ()):
             return ApprovalOutcome("approved")
+        if self.shared is not None and await self._remembered_elsewhere(session_id, tool_name):
+            return ApprovalOutcome("approved")
         return await self._ask(session_id, tool_name, tool_call_id, args)
 
     async def request_input(self, session_id: str, tool_name: str, tool_call_id: str,
@@ -132,6 +134,8 @@ class ApprovalCoordinator:
             self._pending.pop(approval_id, None)
             if self.shared is not None:
                 await self._tell_shared("settled", payload)
+        if pending.extra.get("remember") and self.shared is not None:
+            await self._remember_elsewhere(session_id, tool_name)
         try:
             await self.emit(ApprovalResponseEvent(session_id, approval_id, outcome.status, outcome.reason, outcome.message, pending.extra.get("timeoutMs")))
         except Exception:
@@ -144,6 +148,28 @@ class ApprovalCoordinator:
         except Exception:  # noqa: BLE001 - other replicas then cannot see or answer it
             log.warning("approval %s: could not tell the other replicas (%s)", payload["approvalId"], what,
                         exc_info=True)
+
+    async def _remembered_elsewhere(self, session_id: str, tool_name: str) -> bool:
+        try:
+            return bool(await self.shared.is_remembered(session_id, tool_name))
+        except Exception:  # noqa: BLE001 - Redis away: ask, as without a remembered choice
+            log.warning("could not read the remembered approvals of session %s", session_id, exc_info=True)
+            return False
+
+    async def _remember_elsewhere(self, session_id: str, tool_name: str) -> None:
+        """A remembered choice, for this session's turns on the other replicas."""
+        try:
+            await self.shared.remember(session_id, tool_name)
+        except Exception:  # noqa: BLE001 - it still holds on this replica
+            log.warning("could not share the remembered approval of session %s", session_id, exc_info=True)
+
+    async def forget_shared(self, session_id: str) -> None:
+        """With replicas: drop the session's remembered approvals on all of them too."""
+        if self.shared is not None:
+            try:
+                await self.shared.forget(session_id)
+            except Exception:  # noqa: BLE001
+                log.warning("could not forget the shared approvals of session %s", session_id, exc_info=True)
 
     def pending(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """The pending approval payloads (as sent in approval:request), of one session or all."""
@@ -165,6 +191,7 @@ class ApprovalCoordinator:
         outcome = ApprovalOutcome(status, reason, message, approval_id, form_data)
         self._settle(pending, outcome)
         if status == "approved" and remember:
+            pending.extra["remember"] = True   # shared with the replicas by the waiting _ask
             tools = self._remembered.setdefault(pending.session_id, set())
             tools.add(pending.tool_name)
             # Remembering covers calls already waiting for the same tool in this session.
