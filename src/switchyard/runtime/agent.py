@@ -75,6 +75,7 @@ class Agent:
         self.supervisor = Supervisor(f"agent:{self.id}")   # the agent's background work
         self.publisher = EventPublisher(self.live, self.bus, spawn=self._spawn, agent_id=self.id)
         self.shared: Any = None   # bus.shared.SharedState when this is one of several replicas (runtime/replicas.py)
+        self.session_state: Any = None   # runtime/session_state.SharedSessionState, likewise
         self.models = ModelClients(self.config, env=env, client=llm_client, on_retry=self._on_retry)
         self.tooling = AgentTooling(self.config, self.tools, self.publisher.publish,
                                     agent_dir=loaded.agent_dir, spawn=self._spawn, store=self.store, env=env)
@@ -268,6 +269,9 @@ class Agent:
             raise ConflictError(f"session {session_id} is busy", code="session_busy")
         client = self.models.create(cfg)  # raises ConfigError for an unusable provider
         if session_id:
+            if self.session_state is not None:   # before anything changes: it may refuse the key
+                await self.session_state.key_switched(
+                    session_id, cfg.apiKey if cfg.apiKey != self.config.llm.apiKey else None)
             self.live.get(session_id).llm_api_key = cfg.apiKey
             await self.store.sessions.update(self.id, session_id,
                                              llmOverride=cfg.model_dump(exclude_none=True, exclude={"apiKey"}))
@@ -289,6 +293,8 @@ class Agent:
 
     async def delete_session(self, session_id: str) -> bool:
         self.prompt.forget_session(session_id)
+        if self.session_state is not None:
+            await self.session_state.forget(session_id)
         return await self.sessions.delete(session_id)
 
     async def fork_session(self, session_id: str, *, owner: str | None = None) -> dict[str, Any]:

@@ -43,13 +43,17 @@ class ApprovalRelay:
         await self.shared.redis.delete(self._remembered_key(session_id))
 
 
-def join(agent: Any, shared: "SharedState") -> None:
-    """Make `agent` one of a set of replicas sharing `shared` (before it starts)."""
+def join(agent: Any, shared: "SharedState", box: Any = None) -> None:
+    """Make `agent` one of a set of replicas sharing `shared` (before it starts). `box`:
+    server/secret_box.SecretBox when every replica has the same SWITCHYARD_SECRET_KEY."""
+    from switchyard.runtime.session_state import SharedSessionState
     agent.shared = shared
     agent.runs.shared = shared
     agent.runs.quota.shared = shared
     agent.publisher.shared = shared
     agent.queued.share(shared, agent.id)
+    agent.session_state = SharedSessionState(shared, agent.id, agent.prompt, box)
+    agent.runs.prepare = agent.session_state.prepare
 
 
 def started(agent: Any) -> None:

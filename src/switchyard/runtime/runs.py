@@ -50,6 +50,9 @@ class Runs:
         self.active: set[Run] = set()
         # bus.shared.SharedState when replicas share Redis (set before the agent starts).
         self.shared: Any = None
+        # With replicas: `prepare(session_id, live)` loads the session's shared state before a
+        # turn (runtime/session_state.py).
+        self.prepare: Callable[[str, Any], Any] | None = None
 
     async def start(self, session_id: str | None, content: Any, *, wait: bool = True,
                     owner: str | None = None, first: Iterable[Event] = (),
@@ -94,6 +97,8 @@ class Runs:
             if self.shared is not None:
                 run_id = new_id()
                 token = await self._take_lease(session_id, run_id, wait)
+            if self.prepare is not None:
+                await self.prepare(session_id, live)
             # The session (if new) and the user's message, in one transaction, before the run.
             # A user message left unanswered by a lost turn gets its marker first.
             session, created, next_seq = await self.store.sessions.begin_turn(

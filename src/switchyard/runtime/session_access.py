@@ -158,15 +158,24 @@ class SessionAccess:
     async def contributors(self, session_id: str) -> list[dict[str, Any]]:
         """What the session's system prompt is built from (the agent's, and its own)."""
         await self.get(session_id)
+        if self.agent.session_state is not None:
+            await self.agent.session_state.refresh_contributors(session_id)
         return self.agent.prompt.contributors(session_id)
 
     async def set_contributor(self, session_id: str, contributor_id: str, *, enabled: bool,
                               content: str | None, priority: int | None) -> dict[str, Any]:
         """Add or replace (enabled) or remove (not) one of the session's own contributors."""
         await self.get(session_id)
+        state = self.agent.session_state
+        if state is not None:
+            await state.refresh_contributors(session_id)
         if not enabled:
-            return self.agent.prompt.remove(contributor_id, session_id)
-        return self.agent.prompt.upsert(contributor_id, content or "", priority, session_id)
+            result = self.agent.prompt.remove(contributor_id, session_id)
+        else:
+            result = self.agent.prompt.upsert(contributor_id, content or "", priority, session_id)
+        if state is not None:
+            await state.contributor_changed(session_id, result["id"])
+        return result
 
     async def cancel(self, session_id: str) -> bool:
         """Cancel the running turn; False when none runs."""

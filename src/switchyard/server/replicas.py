@@ -42,13 +42,17 @@ def install_replicas(app: Any, host: Any, settings: Any) -> Any:
     from switchyard.bus.shared import SharedState
     from switchyard.runtime import replicas
     shared = SharedState(security.redis_url, prefix=security.redis_prefix, lease_ttl=security.session_lease_ttl)
+    box = None
+    if (settings.env.get("SWITCHYARD_SECRET_KEY") or "").strip():   # the same on every replica
+        from switchyard.server.secret_box import SecretBox
+        box = SecretBox(settings.env, security.home)
     for agent in host.agents.values():
-        replicas.join(agent, shared)
+        replicas.join(agent, shared, box)
 
     def join_new(agent: Any) -> None:
         """An agent installed while serving (a reloaded one joined before it started)."""
         if agent.shared is None:
-            replicas.join(agent, shared)
+            replicas.join(agent, shared, box)
             replicas.started(agent)
     host.on_join.append(join_new)
     host.run_quota.shared = shared
