@@ -17,7 +17,9 @@ a Redis flush, keep their leases in the store (automation/leases.py).
   turn so far, then blocks for more until `run:complete`.
 - A pending **approval** is a key with the payload and the replica whose run waits for it; an
   answer given on another replica is published to that replica's channel. Nobody listening
-  there (the replica died) means no run waits: the answer is refused as not found.
+  there (the replica died) means no run waits: the answer is refused as not found. The
+  listing leaves out (and deletes) the approvals of a replica whose heartbeat key
+  (`alive:<replica>`, renewed with its leases) has expired.
 - The **run quota** is a sorted set per key name: members are runs in progress, scored by when
   their slot expires unless renewed (a crashed replica's runs stop counting after the TTL).
 - An agent **configuration change** is announced on one channel with its version; the change
@@ -123,12 +125,11 @@ class SharedState:
                 log.warning("could not renew this replica's leases in Redis: %s", exc)
 
     async def renew(self) -> None:
-        """Extend every lease and run slot this process holds by a TTL."""
-        if not self._leases and not self._slots:
-            return
+        """Extend every lease and run slot this process holds by a TTL, and say it is alive."""
         expires = _now_ms() + self.lease_ttl_ms
         leases = list(self._leases.items())
         async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.alive_key(self.replica), 1, px=self.lease_ttl_ms)
             for name, token in leases:
                 pipe.eval(_RENEW, 1, name, token, self.lease_ttl_ms)
             for name, members in list(self._slots.items()):
@@ -136,7 +137,7 @@ class SharedState:
                     pipe.zadd(name, {m: expires for m in members}, xx=True)
                     pipe.pexpire(name, self.lease_ttl_ms * 2)
             renewed = await pipe.execute()
-        lost = [name for (name, _), ok in zip(leases, renewed) if not ok]
+        lost = [name for (name, _), ok in zip(leases, renewed[1:]) if not ok]
         for name in lost:   # expired before this beat (the event loop was blocked longer than the TTL)
             log.warning("lost the lease %s: another replica may take the session", name)
 
@@ -150,6 +151,9 @@ class SharedState:
         await self.redis.aclose()
 
     # --- session leases ------------------------------------------------------------------
+
+    def alive_key(self, replica: str) -> str:
+        return self.key("alive", replica)
 
     def lease_key(self, agent_id: str, session_id: str) -> str:
         return self.key("lease", agent_id, session_id)
@@ -248,7 +252,9 @@ class SharedState:
         keep = APPROVAL_KEEP_S if timeout_ms is None else max(1, timeout_ms // 1000 + 5)
         record = json.dumps({"replica": self.replica, "payload": payload})
         index = self.key("approvals", agent_id, payload["sessionId"])
+        self._ensure_heartbeat()
         async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.alive_key(self.replica), 1, px=self.lease_ttl_ms)
             pipe.set(self.key("approval", agent_id, payload["approvalId"]), record, ex=keep)
             pipe.sadd(index, payload["approvalId"])
             pipe.expire(index, APPROVAL_KEEP_S)
@@ -266,12 +272,19 @@ class SharedState:
         return json.loads(record) if record else None
 
     async def approvals_of(self, agent_id: str, session_id: str) -> list[dict[str, Any]]:
-        """The payloads of the session's pending approvals, on every replica."""
+        """The payloads of the session's pending approvals, on every live replica (those of a
+        replica whose heartbeat expired are deleted: no run waits for them any more)."""
         ids = sorted(await self.redis.smembers(self.key("approvals", agent_id, session_id)))
         if not ids:
             return []
-        records = await self.redis.mget([self.key("approval", agent_id, i) for i in ids])
-        return [json.loads(r)["payload"] for r in records if r]
+        records = [json.loads(r) for r in await self.redis.mget([self.key("approval", agent_id, i) for i in ids]) if r]
+        replicas = sorted({r["replica"] for r in records})
+        alive = {replica for replica, beat in zip(replicas, await self.redis.mget([self.alive_key(r) for r in replicas]))
+                 if beat}
+        for record in records:
+            if record["replica"] not in alive:
+                await self.drop_approval(agent_id, session_id, record["payload"]["approvalId"])
+        return [r["payload"] for r in records if r["replica"] in alive]
 
     def _answers_channel(self, replica: str, agent_id: str) -> str:
         return self.key("answers", replica, agent_id)
