@@ -54,7 +54,9 @@ class SharedSessionState:
         await self.shared.redis.set(self._key_of(session_id), self.box.encrypt(api_key))
 
     async def session_key(self, session_id: str) -> str | None:
-        token = await self.shared.redis.get(self._key_of(session_id))
+        return self._open_key(session_id, await self.shared.redis.get(self._key_of(session_id)))
+
+    def _open_key(self, session_id: str, token: str | None) -> str | None:
         if not token:
             return None
         try:
@@ -70,8 +72,10 @@ class SharedSessionState:
     # --- the session's contributors ------------------------------------------------------
 
     async def refresh_contributors(self, session_id: str) -> None:
+        self._set_contributors(session_id, await self.shared.redis.hgetall(self._contributors_of(session_id)))
+
+    def _set_contributors(self, session_id: str, stored: dict[str, str]) -> None:
         from switchyard.runtime.system_prompt import Section
-        stored = await self.shared.redis.hgetall(self._contributors_of(session_id))
         table = {}
         for cid, raw in stored.items():
             try:
@@ -97,8 +101,12 @@ class SharedSessionState:
 
     async def prepare(self, session_id: str, live: Any) -> None:
         """Before a turn of the session on this replica: its key and contributors as shared."""
-        live.llm_api_key = await self.session_key(session_id)
-        await self.refresh_contributors(session_id)
+        async with self.shared.redis.pipeline(transaction=False) as pipe:   # one round trip per turn
+            pipe.get(self._key_of(session_id))
+            pipe.hgetall(self._contributors_of(session_id))
+            token, contributors = await pipe.execute()
+        live.llm_api_key = self._open_key(session_id, token)
+        self._set_contributors(session_id, contributors)
 
     async def forget(self, session_id: str) -> None:
         await self.shared.redis.delete(self._key_of(session_id), self._contributors_of(session_id))
