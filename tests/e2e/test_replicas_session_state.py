@@ -246,6 +246,23 @@ def test_a_model_switched_on_a_with_a_key_is_used_by_b_and_the_contributors_too(
         assert "house-style" not in [item["id"] for item in listed]
 
 
+def test_a_session_key_without_a_shared_secret_key_is_refused_in_replica_mode(monkeypatch):
+    # An in-process server joined to Redis, without SWITCHYARD_SECRET_KEY: the key could not be
+    # read by the other replicas, so it is refused rather than silently not shared.
+    from tests.support.security import ROOT as ROOT_HEADERS, live, production
+    production(monkeypatch, SWITCHYARD_REDIS_URL=redis_url(), SWITCHYARD_REDIS_PREFIX=f"sytest-{uuid.uuid4().hex[:8]}")
+    monkeypatch.delenv("SWITCHYARD_SECRET_KEY", raising=False)
+    with live() as server, server.client() as c:
+        session = c.post("/api/sessions", headers=ROOT_HEADERS, json={}).json()["session"]["id"]
+        refused = c.post("/api/llm/switch", headers=ROOT_HEADERS,
+                         json={"sessionId": session, "model": "gpt-4o-mini", "apiKey": "sk-not-shared"})
+        assert refused.status_code == 400 and refused.json()["code"] == "session_key_needs_secret_key"
+        assert "sk-not-shared" not in refused.text
+        # Nothing changed: the session still uses the agent's model.
+        current = c.get("/api/llm/current", params={"sessionId": session}, headers=ROOT_HEADERS).json()
+        assert current["config"]["model"] != "gpt-4o-mini"
+
+
 def test_a_follow_up_queued_on_b_survives_b_killed(pair, fake):
     a, b = pair
     session = f"s-{uuid.uuid4().hex[:8]}"

@@ -270,8 +270,12 @@ class Agent:
         client = self.models.create(cfg)  # raises ConfigError for an unusable provider
         if session_id:
             if self.session_state is not None:   # before anything changes: it may refuse the key
-                await self.session_state.key_switched(
-                    session_id, cfg.apiKey if cfg.apiKey != self.config.llm.apiKey else None)
+                try:
+                    await self.session_state.key_switched(
+                        session_id, cfg.apiKey if cfg.apiKey != self.config.llm.apiKey else None)
+                except BaseException:
+                    await client.aclose()
+                    raise
             self.live.get(session_id).llm_api_key = cfg.apiKey
             await self.store.sessions.update(self.id, session_id,
                                              llmOverride=cfg.model_dump(exclude_none=True, exclude={"apiKey"}))
