@@ -7,7 +7,8 @@ used to stay in one process (docs/production.md) is the same on both.
 - a "remember this choice" approval given for a turn on A holds on B;
 - a session's model switched on A (with its own API key) is what B's next turn of that session
   uses; so are the session's system-prompt contributors;
-- an approval whose replica was killed leaves the listing once that replica's heartbeat is gone.
+- an approval whose replica was killed leaves the listing once that replica's heartbeat is gone,
+  and a follow-up queued behind that replica's turn runs once its lease expired.
 
 The kill tests run last (they stop replicas of the module's pair).
 """
@@ -293,11 +294,22 @@ def test_an_approval_of_a_killed_replica_leaves_the_listing(pair, fake):
         _wait(lambda: any(name == "approval:request" for name, _ in on_a), what="the approval on A")
         with b.client() as c:
             assert len(c.get("/api/approvals", params={"sessionId": session}, headers=ROOT).json()["approvals"]) == 1
+            # Queued on B while A's turn holds the session: it waits for that turn's end.
+            assert c.post(f"/api/follow-up/{session}", json={"content": "after the approval"},
+                          headers=ROOT).status_code == 201
+        fake.reset()
+        fake.script(Text("swept follow-up"))
         os.kill(a.process.proc.pid, signal.SIGKILL)
         a.process.proc.wait(10)
         with b.client() as c:
             _wait(lambda: c.get("/api/approvals", params={"sessionId": session}, headers=ROOT).json()["approvals"] == [],
                   timeout=3 * LEASE_TTL, what="the dead replica's approval to leave the listing")
+        # A's turn never ends: once its lease expired, B's sweep starts the follow-up.
+        _wait(lambda: [m["content"] for m in _history(b, session) if m["role"] == "assistant"][-1:] == ["swept follow-up"],
+              timeout=30, what="B's sweep to start the follow-up of the dead replica's session")
+        history = _history(b, session)
+        assert history[1].get("interrupted") == "lost"
+        assert [m for m in history if m["role"] == "assistant"][-1]["content"] == "swept follow-up"
     finally:
         b.process.stop()
         fake.reset()

@@ -12,8 +12,9 @@ replica's periodic check starts the next queued turn of a session whose receivin
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 if TYPE_CHECKING:
     from switchyard.bus.shared import SharedState
@@ -55,12 +56,21 @@ def id_prefix(message_id: str) -> str:
 
 
 class RedisQueues:
-    """The queues of one agent's sessions in Redis: plain dicts in, plain dicts out."""
+    """The queues of one agent's sessions in Redis: plain dicts in, plain dicts out. Redis
+    unreachable: RuntimeFailure 503 `shared_state_unavailable` (bus/shared.py)."""
 
     def __init__(self, shared: "SharedState", agent_id: str) -> None:
         self.shared = shared
         self.redis = shared.redis
         self.agent_id = agent_id
+
+    @contextlib.asynccontextmanager
+    async def _redis_call(self) -> AsyncIterator[None]:
+        from switchyard.bus.shared import _unreachable
+        try:
+            yield
+        except (OSError, ConnectionError, self.shared._errors) as exc:
+            raise _unreachable(exc) from None
 
     def _key(self, queue: str, session_id: str) -> str:
         return self.shared.key("queue", self.agent_id, session_id, queue)
@@ -70,41 +80,50 @@ class RedisQueues:
 
     async def add(self, queue: str, session_id: str, message: dict[str, Any], cap: int) -> int:
         """The message's 1-based position, or -1 when the queue holds `cap` messages."""
-        return int(await self.shared._script(_ADD)(keys=[self._key(queue, session_id), self._index()],
-                                                    args=[encode(message), cap, session_id]))
+        async with self._redis_call():
+            return int(await self.shared._script(_ADD)(keys=[self._key(queue, session_id), self._index()],
+                                                        args=[encode(message), cap, session_id]))
 
     async def list(self, queue: str, session_id: str) -> list[dict[str, Any]]:
-        return [json.loads(item) for item in await self.redis.lrange(self._key(queue, session_id), 0, -1)]
+        async with self._redis_call():
+            return [json.loads(item) for item in await self.redis.lrange(self._key(queue, session_id), 0, -1)]
 
     async def length(self, queue: str, session_id: str) -> int:
-        return int(await self.redis.llen(self._key(queue, session_id)))
+        async with self._redis_call():
+            return int(await self.redis.llen(self._key(queue, session_id)))
 
     async def remove(self, queue: str, session_id: str, message_id: str) -> bool:
-        return bool(await self.shared._script(_REMOVE)(keys=[self._key(queue, session_id)],
-                                                        args=[id_prefix(message_id)]))
+        async with self._redis_call():
+            return bool(await self.shared._script(_REMOVE)(keys=[self._key(queue, session_id)],
+                                                            args=[id_prefix(message_id)]))
 
     async def take_all(self, queue: str, session_id: str) -> list[dict[str, Any]]:
-        items = await self.shared._script(_TAKE_ALL)(keys=[self._key(queue, session_id)], args=[])
-        return [json.loads(item) for item in items or ()]
+        async with self._redis_call():
+            items = await self.shared._script(_TAKE_ALL)(keys=[self._key(queue, session_id)], args=[])
+            return [json.loads(item) for item in items or ()]
 
     async def take_first(self, queue: str, session_id: str) -> dict[str, Any] | None:
-        item = await self.redis.lpop(self._key(queue, session_id))
-        return json.loads(item) if item else None
+        async with self._redis_call():
+            item = await self.redis.lpop(self._key(queue, session_id))
+            return json.loads(item) if item else None
 
     async def put_back(self, queue: str, session_id: str, messages: list[dict[str, Any]]) -> None:
         """Messages taken for a turn that could not start: back at the head, in their order."""
-        if messages:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.lpush(self._key(queue, session_id), *[encode(m) for m in reversed(messages)])
-                pipe.sadd(self._index(), session_id)
-                await pipe.execute()
+        async with self._redis_call():
+            if messages:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.lpush(self._key(queue, session_id), *[encode(m) for m in reversed(messages)])
+                    pipe.sadd(self._index(), session_id)
+                    await pipe.execute()
 
     async def waiting_sessions(self) -> list[str]:
         """The sessions with queued input (or that had some until lately)."""
-        return sorted(await self.redis.smembers(self._index()))
+        async with self._redis_call():
+            return sorted(await self.redis.smembers(self._index()))
 
     async def tidy(self, session_id: str) -> bool:
         """Forget the session in the set when both its queues are empty; True when forgotten."""
-        return bool(await self.shared._script(_TIDY)(
-            keys=[self._key("steer", session_id), self._key("follow-up", session_id), self._index()],
-            args=[session_id]))
+        async with self._redis_call():
+            return bool(await self.shared._script(_TIDY)(
+                keys=[self._key("steer", session_id), self._key("follow-up", session_id), self._index()],
+                args=[session_id]))
