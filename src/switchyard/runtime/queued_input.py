@@ -61,7 +61,10 @@ class QueuedInput:
         return await self.queues.take_all("steer", session_id)
 
     def after_run(self, session_id: str) -> None:
-        """A turn of the session ended: start the next queued one, if any."""
+        """A turn of the session ended: start the next queued one, if any (with replicas,
+        checked in Redis by the started task)."""
+        if self.shared is None and not self.queues.has_any_now(session_id):
+            return
         self.kick(session_id)
 
     def kick(self, session_id: str) -> None:

@@ -79,6 +79,9 @@ class SessionQueues:
         return list(self._queues.get((queue, session_id), ()))
 
     async def has_any(self, session_id: str) -> bool:
+        return self.has_any_now(session_id)
+
+    def has_any_now(self, session_id: str) -> bool:
         return any(self._queues.get((q, session_id)) for q in QUEUES)
 
     async def remove(self, queue: QueueName, session_id: str, message_id: str) -> bool:
