@@ -98,7 +98,7 @@ def test_a_steer_message_sent_to_b_joins_the_turn_running_on_a(pair, fake):
     session = f"s-{uuid.uuid4().hex[:8]}"
     fake.reset()
     # Step 1 takes a while, then calls a tool; the steer message joins before step 2.
-    fake.script(Delay(3.0, then=ToolCalls([("c1", "sleep", {"ms": 10})])), Text("steered answer"))
+    fake.script(Delay(6.0, then=ToolCalls([("c1", "sleep", {"ms": 10})])), Text("steered answer"))
     on_a: list[tuple[str, Any]] = []
     reader = _stream_in_background(a, {"content": "start working", "sessionId": session}, on_a)
     _wait(lambda: len(fake.requests) >= 1, what="A's first model call")
@@ -127,7 +127,7 @@ def test_a_follow_up_sent_to_b_runs_once_after_the_turn_on_a(pair, fake):
     a, b = pair
     session = f"s-{uuid.uuid4().hex[:8]}"
     fake.reset()
-    fake.script(Delay(3.0, then=Text("first answer")), Text("follow-up answer"))
+    fake.script(Delay(6.0, then=Text("first answer")), Text("follow-up answer"))
     on_a: list[tuple[str, Any]] = []
     reader = _stream_in_background(a, {"content": "first question", "sessionId": session}, on_a)
     _wait(lambda: len(fake.requests) >= 1, what="A's model call")
@@ -154,7 +154,7 @@ def test_a_queue_cleared_on_a_is_empty_on_b(pair, fake):
     a, b = pair
     session = f"s-{uuid.uuid4().hex[:8]}"
     fake.reset()
-    fake.script(Delay(3.0, then=Text("busy answer")), Text("kept follow-up"))
+    fake.script(Delay(6.0, then=Text("busy answer")), Text("kept follow-up"))
     on_a: list[tuple[str, Any]] = []
     reader = _stream_in_background(a, {"content": "be busy", "sessionId": session}, on_a)
     _wait(lambda: len(fake.requests) >= 1, what="A's model call")
@@ -268,7 +268,7 @@ def test_a_follow_up_queued_on_b_survives_b_killed(pair, fake):
     a, b = pair
     session = f"s-{uuid.uuid4().hex[:8]}"
     fake.reset()
-    fake.script(Delay(4.0, then=Text("long answer")), Text("after the kill"))
+    fake.script(Delay(6.0, then=Text("long answer")), Text("after the kill"))
     on_a: list[tuple[str, Any]] = []
     reader = _stream_in_background(a, {"content": "long one", "sessionId": session}, on_a)
     _wait(lambda: len(fake.requests) >= 1, what="A's model call")
