@@ -6,18 +6,23 @@ A mention (`@README.md`, `@demo:greeting`, `@</abs/path>`) is replaced by the re
 content, as the reference formats it; an e-mail address is not a mention; an unknown or refused
 mention (a file outside the configured paths, `.env`) stays as typed and nothing of it reaches
 the model; an image goes to a model that takes images as an image part. The session stores what
-the model got (as the reference does) and is titled from what the user typed."""
+the model got (as the reference does) and is titled from what the user typed.
+
+The builtin tools list_resources and get_resource, called by the model in a turn, see the same
+catalog (files, the MCP server's resource, a stored blob) under the same refusals."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.support.fake_llm import last_user_text
-from tests.support.tools import API_KEY, agent_config, module_server, stdio_server
+from tests.support.fake_llm import Text, ToolCalls, last_user_text
+from tests.support.tools import API_KEY, agent_config, module_server, stdio_server, tool_messages
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64))
 
@@ -41,7 +46,9 @@ def project(tmp_path_factory) -> Path:
 def live(tmp_path_factory, fake_llm_server, project):
     files = [{"type": "filesystem", "paths": [str(project)], "includeHidden": True,
               "includeExtensions": [".md", ".txt", ".png"]}]
-    docs = agent_config("docs", fake_llm_server.base_url, resources=files, mcpServers={"demo": stdio_server()})
+    docs = agent_config("docs", fake_llm_server.base_url, resources=files, mcpServers={"demo": stdio_server()},
+                        tools=[{"type": "builtin-tools", "enabledTools": ["list_resources", "get_resource"]}],
+                        storage={"database": {"type": "sqlite", "path": str(project.parent / "docs.db")}})
     vision = {**agent_config("vision", fake_llm_server.base_url, resources=files),
               "llm": {"provider": "openai", "model": "gpt-4o-mini", "baseURL": fake_llm_server.base_url,
                       "apiKey": API_KEY}}
@@ -124,3 +131,56 @@ def test_binary_content_is_described_to_a_model_without_image_input(c, fake_llm,
     blob_len = len(base64.b64encode(PNG))
     assert sent == (f"What is in \n--- Content from resource: logo.png ({project}/logo.png) ---\n"
                     f"[Binary content: image/png, {blob_len} bytes]\n--- End of resource content ---\n ?")
+
+
+# --- the builtin tools list_resources and get_resource ---------------------------------------
+
+def test_list_and_get_resource_tools_through_a_turn(c, fake_llm, project):
+    with sqlite3.connect(project.parent / "docs.db") as db:   # a file a user stored
+        db.execute("INSERT INTO blobs (agent_id, id, mime_type, original_name, size, source, data, created_at) "
+                   "VALUES ('docs', 'u1', 'image/png', 'chart.png', 3, 'user', ?, 1764547200000)", (b"abc",))
+    readme, outside = f"{project}/README.md", f"{project.parent}/outside/secret.md"
+    fake_llm.script(
+        ToolCalls([("l1", "list_resources", {}), ("l2", "list_resources", {"kind": "image", "source": "user"}),
+                   ("l3", "list_resources", {"kind": "pdf"}),
+                   ("g1", "get_resource", {"reference": readme, "format": "content"}),
+                   ("g2", "get_resource", {"reference": "mcp:demo:demo://greeting", "format": "content"}),
+                   ("g3", "get_resource", {"reference": "resource_ref:blob:u1", "format": "metadata"}),
+                   ("g4", "get_resource", {"reference": "u1"}),
+                   ("g5", "get_resource", {"reference": outside, "format": "content"}),
+                   ("g6", "get_resource", {"reference": f"{project}/.env", "format": "content"}),
+                   ("g7", "get_resource", {"reference": f"{project}/notes/../../outside/secret.md",
+                                           "format": "content"}),
+                   ("g8", "get_resource", {"reference": f"fs://{project}/logo.png", "format": "content"})]),
+        Text("done"))
+    try:
+        assert send(c, "what resources are there?", "t1")["response"] == "done"
+    finally:
+        with sqlite3.connect(project.parent / "docs.db") as db:
+            db.execute("DELETE FROM blobs WHERE id = 'u1'")
+    told = {k: json.loads(v) if v.startswith("{") else v for k, v in tool_messages(fake_llm.last_request).items()}
+    listed = told["l1"]
+    assert listed["success"] is True and listed["count"] == len(listed["resources"])
+    by_ref = {r["reference"]: r for r in listed["resources"]}
+    assert set(by_ref) == {readme, f"{project}/notes/todo.txt", f"{project}/logo.png",
+                           "mcp:demo:demo://greeting", "blob:u1"}
+    assert by_ref["blob:u1"] == {"reference": "blob:u1", "kind": "image", "mimeType": "image/png",
+                                 "filename": "chart.png", "source": "user", "size": 3,
+                                 "createdAt": "2025-12-01T00:00:00.000Z"}
+    assert by_ref[readme]["kind"] == "text" and by_ref[readme]["source"] == "filesystem"
+    assert by_ref["mcp:demo:demo://greeting"]["source"] == "mcp"
+    assert [r["reference"] for r in told["l2"]["resources"]] == ["blob:u1"]
+    assert "invalid arguments for list_resources: kind" in told["l3"]
+    assert told["g1"]["contents"] == [{"uri": readme, "mimeType": "text/markdown",
+                                       "text": "# Project\nThe launch is on Tuesday.\n"}]
+    assert told["g2"]["contents"][0]["text"] == "Hello from the demo server"
+    assert told["g3"] == {"success": True, "format": "metadata", **by_ref["blob:u1"]}
+    assert told["g4"]["success"] is False and told["g4"]["storeType"] == "local"
+    refused = {"g5": outside, "g6": f"{project}/.env", "g7": f"{project}/notes/../../outside/secret.md"}
+    for call, reference in refused.items():
+        assert told[call] == {"success": False, "error": f"Resource not found: {reference}",
+                              "_hint": "Use list_resources to see available resources"}
+    assert told["g8"]["contents"] == [{"uri": f"fs://{project}/logo.png", "mimeType": "image/png",
+                                       "binary": True, "size": len(PNG)}]
+    request = json.dumps(fake_llm.last_request["json"])
+    assert "outside the configured paths" not in request and "sk-server-secret" not in request

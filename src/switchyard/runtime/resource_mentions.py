@@ -29,13 +29,10 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from switchyard.errors import NotFoundError, SwitchyardError
 from switchyard.runtime.resources import AgentResources
-
-if TYPE_CHECKING:
-    from switchyard.runtime.agent import Agent
 
 log = logging.getLogger("switchyard.agent")
 
@@ -193,7 +190,7 @@ def media_types_of(provider: str, model: str) -> list[str]:
     return [pattern for t in file_types for pattern in _FILE_TYPE_MIME.get(t, ())]
 
 
-async def expand_user_mentions(agent: "Agent", session_id: str, content: Any) -> Any:
+async def expand_user_mentions(agent: Any, session_id: str, content: Any) -> Any:
     """Runs.expand for `agent`: a failure keeps the message as typed, as in the reference."""
     try:
         if "@" not in _text_of(content):
