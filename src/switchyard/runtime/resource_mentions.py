@@ -151,8 +151,9 @@ async def expand_mentions(resources: AgentResources, content: Any, media_types: 
             continue
         try:
             read = await resources.read(mention.uri)
-        except (SwitchyardError, NotFoundError, OSError) as exc:
-            log.warning("resource mention %s: %s could not be read: %s", mention.original, mention.uri, exc)
+        except Exception as exc:  # noqa: BLE001 - refused, gone, a server down: this mention stays as typed
+            level = logging.WARNING if isinstance(exc, (SwitchyardError, OSError)) else logging.ERROR
+            log.log(level, "resource mention %s: %s could not be read: %s", mention.original, mention.uri, exc)
             missed.append(mention.original)
             continue
         name = entries[mention.uri].get("name") or mention.identifier
