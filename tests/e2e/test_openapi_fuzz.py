@@ -43,10 +43,10 @@ NOT_FUZZED = [
 MCP_PATHS = r"^/(agents/\{agent_id\}/)?mcp$"
 # Bodies whose acceptance depends on what no schema can say: a webhook target must resolve to
 # an address the URL policy allows (DNS, at request time), a cron expression must parse, a
-# custom prompt's name must be new, an A2A message (/v1/message:*) must carry some content (in
-# the 0.3 or the 1.0 shape). They are fuzzed for every other check, without "a schema-valid
+# custom prompt's name must be new, an A2A message (/v1/message:*, also under /agents/{id}) must
+# carry some content (in the 0.3 or the 1.0 shape). They are fuzzed for every other check, without "a schema-valid
 # request is accepted".
-SEMANTIC_BODIES = r"^/api/(webhooks|schedules)(/\{[^}]+\})?$|^/api/prompts/custom$|^/v1/message:(send|stream)$"
+SEMANTIC_BODIES = r"^/api/(webhooks|schedules)(/\{[^}]+\})?$|^/api/prompts/custom$|^(/agents/\{agent_id\})?/v1/message:(send|stream)$"
 CHAT = "chat_completions_v1_chat_completions_post"
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance"]

@@ -142,6 +142,10 @@ def test_cards_name_the_jsonrpc_endpoint_per_agent(live):
     assert "securitySchemes" not in root and "security" not in root
     assert other["name"] == "Other" and other["description"] == "The other one"
     assert other["url"] == f"{live.url}/agents/other-agent/jsonrpc"
+    agent = f"{live.url}/agents/other-agent"   # its REST binding, under its own prefix
+    assert {(i["protocolBinding"], i["protocolVersion"], i["url"]) for i in other["supportedInterfaces"]} == {
+        ("JSONRPC", "1.0", f"{agent}/jsonrpc"), ("JSONRPC", "0.3", f"{agent}/jsonrpc"),
+        ("HTTP+JSON", "1.0", f"{agent}/v1"), ("HTTP+JSON", "0.3", agent)}
 
 
 def test_card_declares_bearer_auth_when_required(tmp_path):

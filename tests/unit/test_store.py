@@ -9,23 +9,7 @@ import pytest
 
 from switchyard.errors import NotFoundError
 from switchyard.store import Store
-from switchyard.store.engine import postgres_async_url
-from tests.conftest import postgres_url
-
-
-@pytest.fixture(params=["sqlite-file", "sqlite-memory", "postgres"])
-async def store(request, tmp_path):
-    if request.param == "sqlite-file":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-    elif request.param == "sqlite-memory":
-        url = "sqlite+aiosqlite://"
-    else:
-        if not postgres_url():
-            pytest.skip("SWITCHYARD_TEST_POSTGRES_URL is not set (Postgres not available)")
-        url = postgres_async_url(postgres_url())
-    s = await Store(url).open()
-    yield s
-    await s.close()
+from tests.support.stores import store  # noqa: F401 - fixture
 
 
 def msg(role: str, text: str) -> dict:

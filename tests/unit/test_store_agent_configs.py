@@ -10,19 +10,12 @@ import pytest
 
 from switchyard.store import agent_configs as journal
 from switchyard.store.database import Database
-from switchyard.store.engine import postgres_async_url
-from tests.conftest import postgres_url
+from tests.support.stores import store_url
 
 
 @pytest.fixture(params=["sqlite-file", "postgres"])
 async def db(request, tmp_path):
-    if request.param == "sqlite-file":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'server.db'}"
-    else:
-        if not postgres_url():
-            pytest.skip("SWITCHYARD_TEST_POSTGRES_URL is not set (Postgres not available)")
-        url = postgres_async_url(postgres_url())
-    database = await Database(url).open()
+    database = await Database(store_url(request.param, tmp_path, "server.db")).open()
     yield database
     await database.close()
 

@@ -5,34 +5,11 @@ refused when the name is taken, deleted with their file; per agent."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 
 from switchyard.errors import ConflictError, NotFoundError
-from switchyard.store import Store
-from switchyard.store.engine import postgres_async_url
-from tests.conftest import postgres_url
-
-
-@pytest.fixture(params=["sqlite-file", "sqlite-memory", "postgres"])
-async def store(request, tmp_path):
-    if request.param == "sqlite-file":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-    elif request.param == "sqlite-memory":
-        url = "sqlite+aiosqlite://"
-    else:
-        if not postgres_url():
-            pytest.skip("SWITCHYARD_TEST_POSTGRES_URL is not set (Postgres not available)")
-        url = postgres_async_url(postgres_url())
-    s = await Store(url).open()
-    yield s
-    await s.close()
-
-
-@pytest.fixture
-def agent() -> str:
-    return f"agent-{uuid.uuid4().hex[:10]}"
+from tests.support.stores import agent, store  # noqa: F401 - fixtures
 
 
 async def test_custom_prompts_with_a_file(store, agent):

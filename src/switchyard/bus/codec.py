@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from typing import Any, Callable
 
 from switchyard.events import (EVENT_TYPES, ErrorEvent, Event, MessageDequeuedEvent, ResponseEvent, RoutedAgent,
@@ -52,3 +53,13 @@ def loads(text: str) -> Event:
     for name, rebuild in _REBUILD.get(cls, {}).items():
         fields[name] = rebuild(fields[name])
     return cls(**fields)
+
+
+def loads_or_skip(text: Any) -> Event | None:
+    """`loads`, or None (logged) for an event this replica cannot read: e.g. a type a newer
+    replica knows and this one does not. A reader skips it and reads on."""
+    try:
+        return loads(text)
+    except (KeyError, TypeError, ValueError) as exc:
+        logging.getLogger("switchyard.bus").warning("skipped an event this replica cannot read: %r", exc)
+        return None

@@ -29,13 +29,9 @@ class RedisBus:
             async for message in pubsub.listen():
                 if message.get("type") != "message":
                     continue
-                try:
-                    event = codec.loads(message["data"])
-                except (KeyError, TypeError, ValueError) as exc:
-                    # e.g. an event type a newer replica knows and this one does not
-                    log.warning("skipped an event this replica cannot read: %r", exc)
-                    continue
-                yield event
+                event = codec.loads_or_skip(message.get("data"))
+                if event is not None:
+                    yield event
         finally:
             await pubsub.unsubscribe()
             await pubsub.aclose()

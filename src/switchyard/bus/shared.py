@@ -237,10 +237,8 @@ class SharedState:
                 last = entry_id
                 if fields.get("run") != run_id:
                     continue
-                try:
-                    event = codec.loads(fields["e"])
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.warning("skipped an event this replica cannot read: %r", exc)
+                event = codec.loads_or_skip(fields.get("e"))
+                if event is None:
                     continue
                 yield event
                 if event.name == "run:complete":

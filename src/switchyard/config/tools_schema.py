@@ -15,7 +15,7 @@ FILESYSTEM_TOOL_NAMES = ("read_file", "read_media_file", "write_file", "edit_fil
                          "glob_files", "grep_content")
 PROCESS_TOOL_NAMES = ("bash_exec", "bash_output", "kill_process")
 BUILTIN_TOOL_NAMES = ("ask_user", "http_request", "delegate_to_url", "invoke_skill", "read_skill", "sleep",
-                      "search_history")
+                      "search_history", "list_resources", "get_resource")
 TODO_TOOL_NAMES = ("todo_write",)
 PLAN_TOOL_NAMES = ("plan_create", "plan_read", "plan_update", "plan_review")
 LIFECYCLE_TOOL_NAMES = ("view_logs", "search_history", "memory_list", "memory_get", "memory_create",
@@ -27,8 +27,7 @@ UNIMPLEMENTED_TOOL_NAMES = {
     "filesystem-tools": ("list_directory", "find_paths"),
     "lifecycle-tools": ("view_logs", "memory_list", "memory_get", "memory_create", "memory_update",
                         "memory_delete"),
-    "builtin-tools": ("skill_load", "web_search",
-                      "code_search", "get_resource", "list_resources"),
+    "builtin-tools": ("skill_load", "web_search", "code_search"),
 }
 
 MAX_PROCESS_TIMEOUT_MS = 600_000

@@ -17,6 +17,7 @@ the facade the server and the CLI use.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from pathlib import Path
 from typing import Any, AsyncIterator, Coroutine, Iterable
@@ -34,6 +35,8 @@ from switchyard.runtime import context
 from switchyard.runtime.prompt import config_sections
 from switchyard.runtime.publisher import EventPublisher
 from switchyard.runtime.queued_input import QueuedInput
+from switchyard.runtime.resource_catalog import ToolResourceCatalog
+from switchyard.runtime.resource_mentions import expand_user_mentions
 from switchyard.runtime.results import result_of
 from switchyard.runtime.run import Run, current_run
 from switchyard.runtime.run_quota import RunSlot
@@ -80,6 +83,8 @@ class Agent:
         self.tooling = AgentTooling(self.config, self.tools, self.publisher.publish,
                                     agent_dir=loaded.agent_dir, spawn=self._spawn, store=self.store, env=env)
         self.runs = Runs(self.id, self.store, self.live, self._turn_context)
+        self.runs.expand = functools.partial(expand_user_mentions, self)
+        self.tooling.resource_catalog = functools.partial(ToolResourceCatalog, self)
         self.sessions = SessionRecords(self.id, self.store, self.live, self.runs, self.publisher.publish)
         # Steer and follow-up messages (POST /api/steer|follow-up/{sessionId}).
         self.queued = QueuedInput(self.publisher.publish, self._start_queued_turn, self._spawn_queued,

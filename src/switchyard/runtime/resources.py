@@ -18,15 +18,12 @@ import base64
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from switchyard.config.resources_schema import BlobResourceConfig, FilesystemResourceConfig
 from switchyard.errors import ForbiddenError, NotFoundError
 from switchyard.runtime.fs_resources import FilesystemResources
 from switchyard.store.prompts import BLOB_SCHEME
-
-if TYPE_CHECKING:
-    from switchyard.runtime.agent import Agent
 
 log = logging.getLogger("switchyard.agent")
 
@@ -34,7 +31,8 @@ MCP_SCHEME = "mcp:"
 _CONTENT_FIELDS = ("uri", "mimeType", "text", "blob")
 
 
-def connected_servers(agent: "Agent") -> list[Any]:
+# `agent` is a runtime.agent.Agent, untyped here: the Agent builds on this module (a cycle otherwise).
+def connected_servers(agent: Any) -> list[Any]:
     """The agent's MCP connections that are up (an agent without MCP has none)."""
     if agent.mcp is None:
         return []
@@ -42,7 +40,7 @@ def connected_servers(agent: "Agent") -> list[Any]:
     return [c for c in connections if c.status == "connected"]
 
 
-async def gather_per_server(agent: "Agent", what: str) -> list[tuple[Any, list[dict[str, Any]]]]:
+async def gather_per_server(agent: Any, what: str) -> list[tuple[Any, list[dict[str, Any]]]]:
     """`what` ("prompts" | "resources") of every connected server, asked concurrently."""
     connections = connected_servers(agent)
     results = await asyncio.gather(*(getattr(c, what)() for c in connections), return_exceptions=True)
@@ -142,7 +140,7 @@ def blob_resource(blob: dict[str, Any]) -> dict[str, Any]:
 class AgentResources:
     """The resources of `agent`. Cheap: one per call."""
 
-    def __init__(self, agent: "Agent") -> None:
+    def __init__(self, agent: Any) -> None:
         self.agent = agent
 
     def filesystems(self) -> list[FilesystemResources]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, AsyncIterator, Callable, Iterable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
 
 from switchyard.errors import ConflictError, RequestError
 from switchyard.events import Event, RoutingDecisionEvent
@@ -53,6 +53,9 @@ class Runs:
         # With replicas: `prepare(session_id, live)` loads the session's shared state before a
         # turn (runtime/session_state.py).
         self.prepare: Callable[[str, Any], Any] | None = None
+        # (session id, content) -> the content stored and sent: `@resource` mentions expanded
+        # (runtime/resource_mentions.py); None: as typed.
+        self.expand: Callable[[str, Any], Awaitable[Any]] | None = None
 
     async def start(self, session_id: str | None, content: Any, *, wait: bool = True,
                     owner: str | None = None, first: Iterable[Event] = (),
@@ -82,6 +85,9 @@ class Runs:
         live = self.live.get(session_id, owner=owner)
         if not wait and (live.busy or live.lock.locked()):
             raise ConflictError(f"session {session_id} is busy with another run", code="session_busy")
+        typed = content
+        if self.expand is not None:
+            content = await self.expand(session_id, content)
         live.waiters += 1
         try:
             await live.lock.acquire()
@@ -102,7 +108,7 @@ class Runs:
             # The session (if new) and the user's message, in one transaction, before the run.
             # A user message left unanswered by a lost turn gets its marker first.
             session, created, next_seq = await self.store.sessions.begin_turn(
-                self.agent_id, session_id, user_msg, owner=owner, title=title_from(content),
+                self.agent_id, session_id, user_msg, owner=owner, title=title_from(typed),
                 unanswered=unanswered_marker())
         except BaseException:
             if token is not None:

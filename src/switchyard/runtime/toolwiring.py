@@ -35,6 +35,8 @@ class AgentTooling:
         self.builtin: Any = None      # tools.builtin.BuiltinTooling, from start()
         # The other agents of the server (agent id -> Agent), set by the AgentHost: spawn_agent.
         self.find_agent: Callable[[str], Any] | None = None
+        # () -> the agent's resource catalog (runtime/resource_catalog.py), set by the Agent.
+        self.resource_catalog: Callable[[], Any] | None = None
 
     async def start(self) -> None:
         from switchyard.tools.approval import ApprovalCoordinator
@@ -58,7 +60,7 @@ class AgentTooling:
                            spawn=self._spawn or _unsupervised, publish=self._publish,
                            approvals=lambda: self.approvals, search_history=search, server_env=env,
                            agent_id=self.config.agentId, find_agent=lambda: self.find_agent,
-                           skills=SkillCatalog(self.agent_dir))
+                           skills=SkillCatalog(self.agent_dir), resources=self.resource_catalog)
         return build_builtin_tools(list(self.config.tools), deps)
 
     def ensure_mcp(self) -> Any:

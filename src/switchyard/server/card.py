@@ -73,11 +73,12 @@ def build_card(agent: Any, base_url: str, *, auth_required: bool, path_prefix: s
         card["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                   "description": "Authorization: Bearer <api-key>"}}
         card["security"] = [{"bearerAuth": []}]
-    if not path_prefix and "url" not in (config.agentCard.model_dump(exclude_none=True) if config.agentCard else {}):
-        # The HTTP+JSON binding (server/protocols/a2a_rest_routes.py) serves the default agent,
-        # whose card this is: 1.0 clients add `/message:send` to their URL, 0.3 ones `/v1/...`.
+    if "url" not in (config.agentCard.model_dump(exclude_none=True) if config.agentCard else {}):
+        # The HTTP+JSON binding (server/protocols/a2a_rest_routes.py) serves the default agent at
+        # the root and each agent under its prefix: 1.0 clients add `/message:send` to their
+        # URL, 0.3 ones `/v1/...`.
         card["supportedInterfaces"] += [
-            {"url": f"{base_url}/v1", "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
-            {"url": base_url, "protocolBinding": "HTTP+JSON", "protocolVersion": "0.3"}]
+            {"url": f"{endpoint}/v1", "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
+            {"url": endpoint, "protocolBinding": "HTTP+JSON", "protocolVersion": "0.3"}]
     card.update(overrides)
     return card

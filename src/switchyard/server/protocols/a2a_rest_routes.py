@@ -7,7 +7,9 @@
     GET  /v1/tasks/{id}            a Task (404 when unknown, or not the caller's)
     POST /v1/tasks/{id}:cancel     the Task, canceled (409 when it is not running)
 
-They serve the default agent. Shapes follow the A2A version the client speaks, told by the
+They serve the default agent; every hosted agent has the same routes under its own prefix
+(`/agents/{id}/v1/message:send`, `/agents/{id}/v1/tasks`, ...), as its card advertises
+(server/card.py), with its own tasks. Shapes follow the A2A version the client speaks, told by the
 `A2A-Version` header the a2a-sdk sends: `1.0` gets the protobuf JSON mapping
 (`{"task": {...}}` from message:send, `TASK_STATE_COMPLETED`), anything else the 0.3 shapes the
 reference answers (`kind: "task"`, `completed`). Errors are Switchyard's one envelope, with the
@@ -16,8 +18,9 @@ status the binding gives them (400, 404, 409).
 
 from __future__ import annotations
 
+import inspect
 import json
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from fastapi import FastAPI, Query, Request
 from starlette.responses import Response
@@ -66,7 +69,9 @@ async def _call(request: Request, method: str, params: dict[str, Any]) -> Any:
     from switchyard.server.protocols.a2a_model import (INVALID_PARAMS, TASK_NOT_CANCELABLE, TASK_NOT_FOUND,
                                                        V10, RpcError)
     service = request.app.state.a2a.get()
-    call = Call(request, service.host.default, params, flavor_of(request, params), None, rest=True)
+    # The agent of the route's prefix (404 agent_not_found when it is not hosted), else the default.
+    agent = service.host.get(request.path_params.get("agent_id"))
+    call = Call(request, agent, params, flavor_of(request, params), None, rest=True)
     try:
         return await getattr(service, method)(call)
     except RpcError as exc:
@@ -148,20 +153,36 @@ async def list_tasks(request: Request, contextId: str | None = None, status: Tas
     return await _call(request, "list", params)
 
 
+def _of_agent(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """`handler` for the routes under `/agents/{agent_id}`: the same, with the path's `agent_id`
+    declared (so OpenAPI documents it); _call takes the agent from the path."""
+    async def routed(request: Request, agent_id: str, **params: Any) -> Any:
+        return await handler(request, **params)
+
+    signature = inspect.signature(handler)
+    request_param, *rest = signature.parameters.values()
+    agent_param = inspect.Parameter("agent_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)
+    routed.__signature__ = signature.replace(parameters=[request_param, agent_param, *rest])  # type: ignore[attr-defined]
+    routed.__name__ = f"{handler.__name__}_of_agent"
+    return routed
+
+
 def install(app: FastAPI, host: AgentHost) -> None:
     routes = RouteGroup(tags=["a2a"])
     body = {"openapi_extra": {"requestBody": _MESSAGE_BODY}}
     task = {"responses": {200: _TASK}}
-    routes.post("/v1/message:send", scope="chat", runs=True, errors=(404, 409, 429, 503), **body, **task,
-                summary="A2A REST: send a message, get the task when the run ends")(message_send)
-    routes.post("/v1/message:stream", scope="chat", runs=True, errors=(404, 409, 429, 503), **body,
-                responses={200: {"description": "SSE: the task, then its status and artifact updates",
-                                 "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
-                summary="A2A REST: send a message, stream the task's updates")(message_stream)
-    routes.get("/v1/tasks", scope="read", **task,
-               summary="A2A REST: the caller's tasks, filtered and paged")(list_tasks)
-    routes.get("/v1/tasks/{task_id}", scope="read", errors=(404,), **task,
-               summary="A2A REST: one task")(get_task)
-    routes.post("/v1/tasks/{task_id}:cancel", scope="chat", errors=(404, 409), **task,
-                summary="A2A REST: cancel a running task")(cancel_task)
+    for prefix, of, whose in (("", "", lambda h: h), ("/agents/{agent_id}", " (one hosted agent)", _of_agent)):
+        routes.post(f"{prefix}/v1/message:send", scope="chat", runs=True, errors=(404, 409, 429, 503), **body,
+                    **task, summary=f"A2A REST: send a message, get the task when the run ends{of}")(
+                        whose(message_send))
+        routes.post(f"{prefix}/v1/message:stream", scope="chat", runs=True, errors=(404, 409, 429, 503), **body,
+                    responses={200: {"description": "SSE: the task, then its status and artifact updates",
+                                     "content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+                    summary=f"A2A REST: send a message, stream the task's updates{of}")(whose(message_stream))
+        routes.get(f"{prefix}/v1/tasks", scope="read", errors=(404,) if prefix else (), **task,
+                   summary=f"A2A REST: the caller's tasks, filtered and paged{of}")(whose(list_tasks))
+        routes.get(f"{prefix}/v1/tasks/{{task_id}}", scope="read", errors=(404,), **task,
+                   summary=f"A2A REST: one task{of}")(whose(get_task))
+        routes.post(f"{prefix}/v1/tasks/{{task_id}}:cancel", scope="chat", errors=(404, 409), **task,
+                    summary=f"A2A REST: cancel a running task{of}")(whose(cancel_task))
     routes.install(app)

@@ -120,8 +120,8 @@ RULES = [
     _rule(WRITE, r"^/v1(/.*)?$", "chat"),
     _rule(READ_METHODS, r"^/v1(/.*)?$", "read"),
     _rule(ANY, r"^/mcp(/.*)?$", "chat"),
-    _rule(WRITE, rf"^/agents/{_SEG}/jsonrpc$", "chat"),
-    _rule(READ_METHODS, rf"^/agents/{_SEG}/jsonrpc$", "read"),
+    _rule(WRITE, rf"^/agents/{_SEG}/(jsonrpc|v1/.*)$", "chat"),
+    _rule(READ_METHODS, rf"^/agents/{_SEG}/(jsonrpc|v1/.*)$", "read"),
     _rule(ANY, rf"^/agents/{_SEG}/mcp(/.*)?$", "chat"),
     # read: every other GET of the API.
     _rule(READ_METHODS, r"^/api(/.*)?$", "read"),
@@ -135,7 +135,7 @@ RUN_ROUTES = [
     (frozenset({"POST"}), re.compile(r"^/v1/message(:stream|:send)?$")),
     (frozenset({"POST"}), re.compile(r"^/v1/messages?(:stream|:send)?$")),
     (frozenset({"POST"}), re.compile(r"^/mcp$")),
-    (frozenset({"POST"}), re.compile(r"^/agents/[^/]+/(jsonrpc|mcp)$")),
+    (frozenset({"POST"}), re.compile(r"^/agents/[^/]+/(jsonrpc|mcp|v1/message:(send|stream))$")),
 ]
 
 

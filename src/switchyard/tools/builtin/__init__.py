@@ -34,6 +34,7 @@ class BuiltinDeps:
     skills: Any = None                                      # runtime/skills.py's SkillCatalog
     find_agent: Callable[[], Any] = lambda: None            # -> (agent id -> hosted Agent), or None
     server_env: Mapping[str, str] | None = None
+    resources: Callable[[], Any] | None = None               # -> runtime/resource_catalog.py's catalog
 
 
 @dataclass
@@ -59,6 +60,7 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
     from switchyard.tools.builtin.general import GeneralTools
     from switchyard.tools.builtin.plan import PlanTools
     from switchyard.tools.builtin.process import ProcessTools
+    from switchyard.tools.builtin.resources import ResourceTools
     from switchyard.tools.builtin.skills import SkillTools
     from switchyard.tools.builtin.spawner import AgentSpawner
     from switchyard.tools.builtin.todo import TodoTools
@@ -89,7 +91,8 @@ def build_builtin_tools(entries: list[ToolFamilyConfig], deps: BuiltinDeps) -> B
             continue
         elif isinstance(entry, BuiltinToolsConfig):
             family = GeneralTools(entry, deps.approvals, deps.search_history,
-                                  SkillTools(deps.skills) if deps.skills is not None else None)
+                                  SkillTools(deps.skills) if deps.skills is not None else None,
+                                  ResourceTools(deps.resources) if deps.resources is not None else None)
         else:  # pragma: no cover - the config's union lists exactly these
             raise TypeError(f"unknown tool family {entry!r}")
         out.tools.extend(family.tools())

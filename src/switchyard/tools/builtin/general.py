@@ -1,5 +1,5 @@
 """The `builtin-tools` family: ask_user, http_request, delegate_to_url, invoke_skill and
-read_skill (skills.py), sleep, search_history.
+read_skill (skills.py), sleep, search_history, list_resources and get_resource (resources.py).
 
 - ask_user publishes an approval-style request (approval:request for tool `ask_user`, the
   question in its args) and waits for the answer over HTTP: POST /api/approvals/{id} with
@@ -24,6 +24,7 @@ from switchyard.config.tools_schema import BUILTIN_TOOL_NAMES, BuiltinToolsConfi
 from switchyard.errors import ToolError
 from switchyard.ids import new_id
 from switchyard.tools.builtin.base import BuiltinTool, ToolInput
+from switchyard.tools.builtin.resources import ResourceTools
 from switchyard.tools.builtin.skills import InvokeSkillInput, ReadSkillInput, SkillTools
 from switchyard.tools.context import ToolCallContext
 from switchyard.tools.url_guard import safe_request, strip_credentials
@@ -69,11 +70,13 @@ class DelegateToUrlInput(ToolInput):
 
 class GeneralTools:
     def __init__(self, config: BuiltinToolsConfig, approvals: Callable[[], Any],
-                 search_history: HistorySearch | None, skills: SkillTools | None = None) -> None:
+                 search_history: HistorySearch | None, skills: SkillTools | None = None,
+                 resources: ResourceTools | None = None) -> None:
         self.config = config
         self.approvals = approvals
         self.search = search_history
         self.skills = skills
+        self.resources = resources
 
     def tools(self) -> list[BuiltinTool[Any]]:
         skill_names = self.skills.names() if self.skills is not None else []
@@ -103,9 +106,11 @@ class GeneralTools:
                                           "this agent. Returns sessionId, role, a snippet and the time of "
                                           "each match.", SearchHistoryInput, self.search_history, family=FAMILY),
         }
+        every.update(self.resources.tools() if self.resources is not None else {})
         enabled = self.config.enabledTools if self.config.enabledTools is not None else list(BUILTIN_TOOL_NAMES)
         if self.search is None:
             enabled = [n for n in enabled if n != "search_history"]
+        enabled = [n for n in enabled if n in every]   # list/get_resource need the agent's catalog
         if not skill_names:   # offered only where the agent's folder holds skills when it starts
             enabled = [n for n in enabled if n not in ("invoke_skill", "read_skill")]
         return [every[name] for name in BUILTIN_TOOL_NAMES if name in enabled]
