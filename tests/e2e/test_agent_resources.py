@@ -24,6 +24,7 @@ import pytest
 
 from tests.support.cli_process import cli_env
 from tests.support.live_server import LiveServer
+from tests.support.tools import started_in_own_home
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 
@@ -102,17 +103,9 @@ def live(tmp_path_factory):
         hidden.path = str(project / "hidden.yml")
         return create_app(AgentHost([Agent(loaded), Agent(other), Agent(hidden)]), shutdown_grace=3)
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SWITCHYARD_HOME", str(paths["home"]))
-        for var in ("SWITCHYARD_API_KEY", "DEXTO_SERVER_API_KEY", "NODE_ENV", "SWITCHYARD_ENV",
-                    "SWITCHYARD_REQUIRE_AUTH"):
-            mp.delenv(var, raising=False)
-        server = LiveServer(factory).start(timeout=60)
+    with started_in_own_home(LiveServer(factory), paths["home"]) as server:
         server.paths = paths  # type: ignore[attr-defined]
-        try:
-            yield server
-        finally:
-            server.stop()
+        yield server
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.live_server import LiveServer
+from tests.support.tools import started_in_own_home
 from tests.support.security import ROOT, audit_entries, bearer, create_key, production
 
 SERVERS = Path(__file__).resolve().parents[1] / "support" / "mcp_servers"
@@ -96,16 +97,9 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live(folder, tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SWITCHYARD_HOME", str(tmp_path_factory.mktemp("home")))
-        for var in ("SWITCHYARD_API_KEY", "DEXTO_SERVER_API_KEY", "NODE_ENV", "SWITCHYARD_ENV",
-                    "SWITCHYARD_REQUIRE_AUTH"):
-            mp.delenv(var, raising=False)
-        server = serve(folder, writer_config(folder / "writer.db"), OTHER).start(timeout=60)
-        try:
-            yield server
-        finally:
-            server.stop()
+    with started_in_own_home(serve(folder, writer_config(folder / "writer.db"), OTHER),
+                             tmp_path_factory.mktemp("home")) as server:
+        yield server
 
 
 @pytest.fixture

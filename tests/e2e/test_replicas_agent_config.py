@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,19 +19,14 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import postgres_url, redis_url
+from tests.conftest import postgres_url
 from tests.support.agent_folder import DEMO_MCP
-from tests.support.cli_process import CliProcess, cli_env
+from tests.support.cli_process import CliProcess
 from tests.support.fake_llm import FakeLLM
 from tests.support.net import free_port
+from tests.support.replicas import ROOT, SHARED_BACKENDS, new_prefix, replica_env
 
-pytestmark = [
-    pytest.mark.skipif(not postgres_url(), reason="SWITCHYARD_TEST_POSTGRES_URL is not set (Postgres not available)"),
-    pytest.mark.skipif(not redis_url(), reason="SWITCHYARD_TEST_REDIS_URL is not set (Redis not available)"),
-]
-
-ROOT_KEY = "cfgsync-root-key-" + uuid.uuid4().hex
-ROOT = {"authorization": f"Bearer {ROOT_KEY}"}
+pytestmark = SHARED_BACKENDS
 
 
 def _agent(fake: FakeLLM, agent_id: str, prompt: str, **extra: Any) -> str:
@@ -77,10 +71,7 @@ class Replica:
 
 
 def _env(home: Path, prefix: str, **extra: str) -> dict[str, str]:
-    return cli_env(home, SWITCHYARD_REQUIRE_AUTH="true", SWITCHYARD_API_KEY=ROOT_KEY,
-                   SWITCHYARD_REDIS_URL=redis_url() or "", SWITCHYARD_REDIS_PREFIX=prefix,
-                   SWITCHYARD_RATE_LIMIT="off", SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off",
-                   SWITCHYARD_CONFIG_SYNC_INTERVAL="2", SYNC_FAKE_KEY="x", **extra)
+    return replica_env(home, prefix, SWITCHYARD_CONFIG_SYNC_INTERVAL="2", SYNC_FAKE_KEY="x", **extra)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +83,7 @@ def fake() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> Iterator[tuple[Replica, Replica]]:
-    prefix = f"sytest-{uuid.uuid4().hex[:8]}"
+    prefix = new_prefix()
     sources = tmp_path_factory.mktemp("install-sources")
     (sources / "helper.yml").write_text(_agent(fake, "helper", "You are the helper."))
     replicas = []
@@ -259,7 +250,7 @@ def test_both_workers_of_one_machine_serve_a_config_posted_to_one_of_them(tmp_pa
     folder = tmp_path / "agents"
     folder.mkdir()
     (folder / "replicated.yml").write_text(_agent(fake, "replicated", "You are version one."))
-    server = Replica("w", folder, _env(tmp_path / "home", f"sytest-{uuid.uuid4().hex[:8]}"), workers=2)
+    server = Replica("w", folder, _env(tmp_path / "home", new_prefix()), workers=2)
     try:
         server.process.wait_for("worker 1 ready", timeout=180)
         server.process.wait_for("Switchyard is ready on", timeout=180)

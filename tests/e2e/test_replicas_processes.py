@@ -12,44 +12,20 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from tests.conftest import postgres_url, redis_url
-from tests.support.cli_process import CliProcess, cli_env
 from tests.support.fake_llm import Delay, FakeLLM, Text, ToolCalls
-from tests.support.net import free_port
+from tests.support.replicas import (ROOT, SHARED_BACKENDS, Replica, new_prefix, replica_env, stream_in_background,
+                                    text_of, wait_until)
 from tests.support.sse import iter_sse
 
-pytestmark = [
-    pytest.mark.skipif(not postgres_url(), reason="SWITCHYARD_TEST_POSTGRES_URL is not set (Postgres not available)"),
-    pytest.mark.skipif(not redis_url(), reason="SWITCHYARD_TEST_REDIS_URL is not set (Redis not available)"),
-]
-
-ROOT_KEY = "replica-root-key-" + uuid.uuid4().hex
-ROOT = {"authorization": f"Bearer {ROOT_KEY}"}
+pytestmark = SHARED_BACKENDS
 LEASE_TTL = 4.0
-
-
-class Replica:
-    def __init__(self, name: str, agent_file: Path, env: dict[str, str]) -> None:
-        self.name, self.port = name, free_port()
-        self.process = CliProcess("serve", "--agent", str(agent_file), "--port", str(self.port), "--workers", "1",
-                                  "--no-access-log", env=env)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def ready(self) -> "Replica":
-        self.process.wait_for("Switchyard is ready on", timeout=120)
-        return self
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +47,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> Iterator[tu
     agent_file.write_text(json.dumps(agent))     # JSON is YAML
     replicas = []
     for name in ("a", "b"):
-        env = cli_env(tmp_path_factory.mktemp(f"home-{name}"), SWITCHYARD_REQUIRE_AUTH="true",
-                      SWITCHYARD_API_KEY=ROOT_KEY,   # keys and audit: the agents' Postgres (the default)
-                      SWITCHYARD_REDIS_URL=redis_url(), SWITCHYARD_REDIS_PREFIX=f"sytest-{uuid.uuid4().hex[:8]}",
-                      SWITCHYARD_SESSION_LEASE_TTL=str(LEASE_TTL), SWITCHYARD_RATE_LIMIT="off",
-                      SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off", SWITCHYARD_AUTH_FAILURE_LIMIT="1000/minute")
+        # Keys and audit: the agents' Postgres (the default).
+        env = replica_env(tmp_path_factory.mktemp(f"home-{name}"), new_prefix(),
+                          SWITCHYARD_SESSION_LEASE_TTL=str(LEASE_TTL), SWITCHYARD_AUTH_FAILURE_LIMIT="1000/minute")
         replicas.append(env)
     # One deployment: the same prefix for both.
     replicas[1]["SWITCHYARD_REDIS_PREFIX"] = replicas[0]["SWITCHYARD_REDIS_PREFIX"]
@@ -91,40 +65,14 @@ def pair(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> Iterator[tu
         replica.process.stop()
 
 
-def _stream_in_background(replica: Replica, body: dict[str, Any], events: list[tuple[str, Any]],
-                          headers: dict[str, str] = ROOT) -> threading.Thread:
-    def read() -> None:
-        try:
-            with replica.client() as c, c.stream("POST", "/api/message-stream", json=body, headers=headers) as r:
-                assert r.status_code == 200, r.read()
-                for event in iter_sse(r):
-                    events.append(event)
-        except httpx.HTTPError as exc:   # the replica was killed
-            events.append(("connection-lost", str(exc)))
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    return thread
-
-
-def _wait(condition: Any, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def _text(events: list[tuple[str, Any]]) -> str:
-    return "".join(data.get("content", "") for name, data in events
-                   if name == "llm:chunk" and isinstance(data, dict) and data.get("chunkType", "text") == "text")
-
 
 def test_a_stream_started_on_a_is_reattached_on_b_and_the_session_is_busy_on_both(pair, fake):
     a, b = pair
     session = f"s-{uuid.uuid4().hex[:8]}"
     fake.script(Text("one two three four five six", chunks=6, delay=1.0, chunk_delay=0.8))
     on_a: list[tuple[str, Any]] = []
-    reader = _stream_in_background(a, {"content": "count slowly", "sessionId": session}, on_a)
-    _wait(lambda: any(name == "llm:thinking" for name, _ in on_a), what="the run to start on A")
+    reader = stream_in_background(a, {"content": "count slowly", "sessionId": session}, on_a)
+    wait_until(lambda: any(name == "llm:thinking" for name, _ in on_a), what="the run to start on A")
     with b.client() as c:
         # Busy on B while A runs it: 409 for message-sync, 202 busy for message-stream.
         sync = c.post("/api/message-sync", json={"content": "me too", "sessionId": session}, headers=ROOT)
@@ -138,7 +86,7 @@ def test_a_stream_started_on_a_is_reattached_on_b_and_the_session_is_busy_on_bot
             on_b = list(iter_sse(r))
     reader.join(30)
     assert on_b[0][0] == on_a[0][0] and on_b[-1][0] == on_a[-1][0] == "run:complete"
-    assert _text(on_b) == _text(on_a) == "one two three four five six"
+    assert text_of(on_b) == text_of(on_a) == "one two three four five six"
     with b.client() as c:
         # Free on B the moment A's stream ended; B continues the conversation.
         after = c.post("/api/message-sync", json={"content": "and now?", "sessionId": session}, headers=ROOT)
@@ -155,8 +103,8 @@ def test_an_approval_requested_on_a_is_answered_on_b(pair, fake):
     session = f"s-{uuid.uuid4().hex[:8]}"
     fake.script(ToolCalls([("ask1", "ask_user", {"question": "Which colour?"})]), Text("blue it is"))
     on_a: list[tuple[str, Any]] = []
-    reader = _stream_in_background(a, {"content": "pick a colour", "sessionId": session}, on_a)
-    _wait(lambda: any(name == "approval:request" for name, _ in on_a), what="the approval request on A")
+    reader = stream_in_background(a, {"content": "pick a colour", "sessionId": session}, on_a)
+    wait_until(lambda: any(name == "approval:request" for name, _ in on_a), what="the approval request on A")
     request = next(data for name, data in on_a if name == "approval:request")
     approval_id = request["approvalId"]
     with b.client() as c:
@@ -169,7 +117,7 @@ def test_an_approval_requested_on_a_is_answered_on_b(pair, fake):
     reader.join(30)
     names = [name for name, _ in on_a]
     assert "approval:response" in names and names[-1] == "run:complete"
-    assert _text(on_a) == "blue it is"
+    assert text_of(on_a) == "blue it is"
     tool_result = next(data for name, data in on_a if name == "llm:tool-result")
     assert "blue" in json.dumps(tool_result)
     # Once answered, it is gone everywhere.
@@ -183,15 +131,15 @@ def test_a_run_on_a_is_cancelled_from_b(pair, fake):
     session = f"s-{uuid.uuid4().hex[:8]}"
     fake.script(Text("a b c d e f g h i j", chunks=10, chunk_delay=1.0))
     on_a: list[tuple[str, Any]] = []
-    reader = _stream_in_background(a, {"content": "talk long", "sessionId": session}, on_a)
-    _wait(lambda: any(name == "llm:chunk" for name, _ in on_a), what="the first chunk on A")
+    reader = stream_in_background(a, {"content": "talk long", "sessionId": session}, on_a)
+    wait_until(lambda: any(name == "llm:chunk" for name, _ in on_a), what="the first chunk on A")
     with b.client() as c:
         cancelled = c.post(f"/api/sessions/{session}/cancel", headers=ROOT)
         assert cancelled.status_code == 200 and cancelled.json()["cancelled"] is True
         assert c.get(f"/api/sessions/{session}/load", headers=ROOT).json()["session"]["isBusy"] is False
     reader.join(30)
     assert on_a[-1][0] == "run:complete" and on_a[-1][1]["finishReason"] == "cancelled"
-    assert len(_text(on_a)) < len("a b c d e f g h i j")
+    assert len(text_of(on_a)) < len("a b c d e f g h i j")
 
 
 def test_a_key_revoked_on_a_is_refused_on_b_and_its_rate_limit_is_shared(pair):
@@ -205,14 +153,14 @@ def test_a_key_revoked_on_a_is_refused_on_b_and_its_rate_limit_is_shared(pair):
         codes = [client.get("/api/sessions", headers=key).status_code for client in (ca, cb, ca, cb, ca, cb)]
         assert codes[:4] == [200, 200, 200, 200] and codes[4:] == [429, 429]
         assert ca.delete(f"/api/keys/{name}", headers=ROOT).status_code == 200
-        _wait(lambda: cb.get("/api/sessions", headers=key).status_code == 401, timeout=10,
+        wait_until(lambda: cb.get("/api/sessions", headers=key).status_code == 401, timeout=10,
               what="B to refuse the revoked key")
 
 
 def test_the_failed_login_throttle_is_shared(monkeypatch):
     # In-process servers (tests/support/security.py) sharing a Redis, like the pair above.
     from tests.support.security import bearer, live, production
-    prefix = f"sytest-{uuid.uuid4().hex[:8]}"
+    prefix = new_prefix()
     production(monkeypatch, SWITCHYARD_AUTH_FAILURE_LIMIT="3/minute", SWITCHYARD_REDIS_URL=redis_url(),
                SWITCHYARD_REDIS_PREFIX=prefix, SWITCHYARD_RATE_LIMIT_NAMESPACE=prefix)
     with live() as one, live() as two, one.client() as a, two.client() as b:
@@ -238,10 +186,10 @@ def test_the_run_cap_holds_across_replicas(pair, fake):
     with b.client() as cb:
         refused = cb.post("/api/message-sync", json={"content": "one more"}, headers=key)
         assert refused.status_code == 429 and refused.json()["code"] == "too_many_runs"
-    _wait(lambda: fake.pending == 0, what="the slow runs to reach the model")
+    wait_until(lambda: fake.pending == 0, what="the slow runs to reach the model")
     time.sleep(3.5)
     with b.client() as cb:
-        _wait(lambda: cb.post("/api/message-sync", json={"content": "now"}, headers=key).status_code == 200,
+        wait_until(lambda: cb.post("/api/message-sync", json={"content": "now"}, headers=key).status_code == 200,
               timeout=20, what="a place in the cap once the runs ended")
 
 
@@ -250,9 +198,9 @@ def test_b_keeps_serving_after_a_is_killed_mid_run_and_the_session_is_usable_aft
     session = f"s-{uuid.uuid4().hex[:8]}"
     fake.script(Delay(10.0, then=Text("never heard")))
     on_a: list[tuple[str, Any]] = []
-    _stream_in_background(a, {"content": "a long one", "sessionId": session}, on_a)
-    _wait(lambda: any(name == "llm:thinking" for name, _ in on_a), what="the run to start on A")
-    _wait(lambda: fake.pending == 0, what="A's call to reach the model")
+    stream_in_background(a, {"content": "a long one", "sessionId": session}, on_a)
+    wait_until(lambda: any(name == "llm:thinking" for name, _ in on_a), what="the run to start on A")
+    wait_until(lambda: fake.pending == 0, what="A's call to reach the model")
     os.kill(a.process.proc.pid, signal.SIGKILL)
     a.process.proc.wait(10)
     killed_at = time.monotonic()
@@ -260,7 +208,7 @@ def test_b_keeps_serving_after_a_is_killed_mid_run_and_the_session_is_usable_aft
         busy = c.post("/api/message-sync", json={"content": "hello?", "sessionId": session}, headers=ROOT)
         if time.monotonic() - killed_at < LEASE_TTL:
             assert busy.status_code == 409   # A's lease has not expired yet
-        _wait(lambda: c.post("/api/message-sync", json={"content": "hello again", "sessionId": session},
+        wait_until(lambda: c.post("/api/message-sync", json={"content": "hello again", "sessionId": session},
                              headers=ROOT).status_code == 200, timeout=20, what="the lease to expire")
         history = c.get(f"/api/sessions/{session}/history", headers=ROOT).json()["history"]
         assert c.get("/health").status_code == 200

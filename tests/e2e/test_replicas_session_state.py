@@ -22,21 +22,16 @@ import time
 import uuid
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from tests.conftest import postgres_url, redis_url
-from tests.e2e.test_replicas_processes import ROOT, Replica, _stream_in_background, _text, _wait
-from tests.support.cli_process import cli_env
+from tests.support.replicas import (ROOT, SHARED_BACKENDS, Replica, new_prefix, replica_env,
+                                    stream_in_background, text_of, wait_until)
 from tests.support.fake_llm import Delay, FakeLLM, Text, ToolCalls
 
-pytestmark = [
-    pytest.mark.skipif(not postgres_url(), reason="SWITCHYARD_TEST_POSTGRES_URL is not set (Postgres not available)"),
-    pytest.mark.skipif(not redis_url(), reason="SWITCHYARD_TEST_REDIS_URL is not set (Redis not available)"),
-]
+pytestmark = SHARED_BACKENDS
 
 LEASE_TTL = 4.0
-ROOT_KEY = ROOT["authorization"].split()[1]
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +52,11 @@ def pair(tmp_path_factory: pytest.TempPathFactory, fake: FakeLLM) -> Iterator[tu
              "tools": [{"type": "builtin-tools", "enabledTools": ["sleep", "search_history"]}]}
     agent_file = folder / "agent.yml"
     agent_file.write_text(json.dumps(agent))     # JSON is YAML
-    prefix = f"sytest-{uuid.uuid4().hex[:8]}"
+    prefix = new_prefix()
     from cryptography.fernet import Fernet
     secret = Fernet.generate_key().decode()   # one key for the deployment (server/secret_box.py)
-    envs = [cli_env(tmp_path_factory.mktemp(f"home-{name}"), SWITCHYARD_REQUIRE_AUTH="true",
-                    SWITCHYARD_API_KEY=ROOT_KEY, SWITCHYARD_REDIS_URL=redis_url(), SWITCHYARD_REDIS_PREFIX=prefix,
-                    SWITCHYARD_SESSION_LEASE_TTL=str(LEASE_TTL), SWITCHYARD_RATE_LIMIT="off",
-                    SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off", SWITCHYARD_AUTH_FAILURE_LIMIT="1000/minute",
-                    SWITCHYARD_SECRET_KEY=secret)
+    envs = [replica_env(tmp_path_factory.mktemp(f"home-{name}"), prefix, SWITCHYARD_SESSION_LEASE_TTL=str(LEASE_TTL),
+                        SWITCHYARD_AUTH_FAILURE_LIMIT="1000/minute", SWITCHYARD_SECRET_KEY=secret)
             for name in ("a", "b")]
     a = Replica("a", agent_file, envs[0]).ready()
     b = Replica("b", agent_file, envs[1]).ready()
@@ -100,8 +92,8 @@ def test_a_steer_message_sent_to_b_joins_the_turn_running_on_a(pair, fake):
     # Step 1 takes a while, then calls a tool; the steer message joins before step 2.
     fake.script(Delay(6.0, then=ToolCalls([("c1", "sleep", {"ms": 10})])), Text("steered answer"))
     on_a: list[tuple[str, Any]] = []
-    reader = _stream_in_background(a, {"content": "start working", "sessionId": session}, on_a)
-    _wait(lambda: len(fake.requests) >= 1, what="A's first model call")
+    reader = stream_in_background(a, {"content": "start working", "sessionId": session}, on_a)
+    wait_until(lambda: len(fake.requests) >= 1, what="A's first model call")
     with b.client() as c:
         queued = c.post(f"/api/steer/{session}", json={"content": "use metric units"}, headers=ROOT)
         assert queued.status_code == 201, queued.text
@@ -113,7 +105,7 @@ def test_a_steer_message_sent_to_b_joins_the_turn_running_on_a(pair, fake):
     assert listed_a == listed_b and [m["id"] for m in listed_a["messages"]] == [queued.json()["id"]]
     assert listed_a["messages"][0]["content"] == [{"type": "text", "text": "use metric units"}]
     reader.join(60)
-    assert on_a[-1][0] == "run:complete" and _text(on_a) == "steered answer"
+    assert on_a[-1][0] == "run:complete" and text_of(on_a) == "steered answer"
     # The model's second step on A saw the message sent to B; it is stored in the turn.
     assert _user_texts(fake.requests[-1]["json"])[-1] == "use metric units"
     history = _history(b, session)
@@ -129,15 +121,15 @@ def test_a_follow_up_sent_to_b_runs_once_after_the_turn_on_a(pair, fake):
     fake.reset()
     fake.script(Delay(6.0, then=Text("first answer")), Text("follow-up answer"))
     on_a: list[tuple[str, Any]] = []
-    reader = _stream_in_background(a, {"content": "first question", "sessionId": session}, on_a)
-    _wait(lambda: len(fake.requests) >= 1, what="A's model call")
+    reader = stream_in_background(a, {"content": "first question", "sessionId": session}, on_a)
+    wait_until(lambda: len(fake.requests) >= 1, what="A's model call")
     with b.client() as c:
         queued = c.post(f"/api/follow-up/{session}", json={"content": "and then?"}, headers=ROOT)
         assert queued.status_code == 201, queued.text
         assert c.get(f"/api/follow-up/{session}", headers=ROOT).json()["count"] == 1
     reader.join(60)
-    assert _text(on_a) == "first answer"
-    _wait(lambda: sum(1 for m in _history(a, session) if m["role"] == "assistant") == 2, timeout=30,
+    assert text_of(on_a) == "first answer"
+    wait_until(lambda: sum(1 for m in _history(a, session) if m["role"] == "assistant") == 2, timeout=30,
           what="the follow-up's turn")
     time.sleep(2 * LEASE_TTL / 3 + 0.5)   # a second sweep on each replica: nothing runs it again
     history = _history(a, session)
@@ -156,8 +148,8 @@ def test_a_queue_cleared_on_a_is_empty_on_b(pair, fake):
     fake.reset()
     fake.script(Delay(6.0, then=Text("busy answer")), Text("kept follow-up"))
     on_a: list[tuple[str, Any]] = []
-    reader = _stream_in_background(a, {"content": "be busy", "sessionId": session}, on_a)
-    _wait(lambda: len(fake.requests) >= 1, what="A's model call")
+    reader = stream_in_background(a, {"content": "be busy", "sessionId": session}, on_a)
+    wait_until(lambda: len(fake.requests) >= 1, what="A's model call")
     with b.client() as cb, a.client() as ca:
         ids = [cb.post(f"/api/follow-up/{session}", json={"content": f"q{i}"}, headers=ROOT).json()["id"]
                for i in range(3)]
@@ -181,28 +173,28 @@ def test_remember_choice_given_on_a_skips_the_approval_on_b(pair, fake):
     call = ("h1", "search_history", {"query": "anything"})
     fake.script(ToolCalls([call]), Text("searched once"))
     on_a: list[tuple[str, Any]] = []
-    reader = _stream_in_background(a, {"content": "search", "sessionId": session}, on_a)
-    _wait(lambda: any(name == "approval:request" for name, _ in on_a), what="the approval on A")
+    reader = stream_in_background(a, {"content": "search", "sessionId": session}, on_a)
+    wait_until(lambda: any(name == "approval:request" for name, _ in on_a), what="the approval on A")
     approval_id = next(data for name, data in on_a if name == "approval:request")["approvalId"]
     with a.client() as c:
         answer = c.post(f"/api/approvals/{approval_id}", headers=ROOT, json={"status": "approved", "rememberChoice": True})
         assert answer.status_code == 200, answer.text
     reader.join(60)
-    assert _text(on_a) == "searched once"
+    assert text_of(on_a) == "searched once"
     # The same tool in the next turn, on B: no approval asked.
     fake.script(ToolCalls([("h2", "search_history", {"query": "again"})]), Text("searched twice"))
     on_b: list[tuple[str, Any]] = []
-    _stream_in_background(b, {"content": "search again", "sessionId": session}, on_b).join(60)
+    stream_in_background(b, {"content": "search again", "sessionId": session}, on_b).join(60)
     names = [name for name, _ in on_b]
     assert "approval:request" not in names and names[-1] == "run:complete", names
-    assert _text(on_b) == "searched twice"
+    assert text_of(on_b) == "searched twice"
     assert any(name == "llm:tool-result" for name in names)
     # Another session of the same agent is still asked (the choice is per session).
     other = f"s-{uuid.uuid4().hex[:8]}"
     fake.script(ToolCalls([("h3", "search_history", {"query": "x"})]), Text("unused"))
     on_other: list[tuple[str, Any]] = []
-    reader = _stream_in_background(b, {"content": "search", "sessionId": other}, on_other)
-    _wait(lambda: any(name == "approval:request" for name, _ in on_other), what="the approval of another session")
+    reader = stream_in_background(b, {"content": "search", "sessionId": other}, on_other)
+    wait_until(lambda: any(name == "approval:request" for name, _ in on_other), what="the approval of another session")
     with b.client() as c:
         assert c.post(f"/api/sessions/{other}/cancel", headers=ROOT).status_code == 200
     reader.join(60)
@@ -251,7 +243,7 @@ def test_a_session_key_without_a_shared_secret_key_is_refused_in_replica_mode(mo
     # An in-process server joined to Redis, without SWITCHYARD_SECRET_KEY: the key could not be
     # read by the other replicas, so it is refused rather than silently not shared.
     from tests.support.security import ROOT as ROOT_HEADERS, live, production
-    production(monkeypatch, SWITCHYARD_REDIS_URL=redis_url(), SWITCHYARD_REDIS_PREFIX=f"sytest-{uuid.uuid4().hex[:8]}")
+    production(monkeypatch, SWITCHYARD_REDIS_URL=redis_url(), SWITCHYARD_REDIS_PREFIX=new_prefix())
     monkeypatch.delenv("SWITCHYARD_SECRET_KEY", raising=False)
     with live() as server, server.client() as c:
         session = c.post("/api/sessions", headers=ROOT_HEADERS, json={}).json()["session"]["id"]
@@ -270,15 +262,15 @@ def test_a_follow_up_queued_on_b_survives_b_killed(pair, fake):
     fake.reset()
     fake.script(Delay(6.0, then=Text("long answer")), Text("after the kill"))
     on_a: list[tuple[str, Any]] = []
-    reader = _stream_in_background(a, {"content": "long one", "sessionId": session}, on_a)
-    _wait(lambda: len(fake.requests) >= 1, what="A's model call")
+    reader = stream_in_background(a, {"content": "long one", "sessionId": session}, on_a)
+    wait_until(lambda: len(fake.requests) >= 1, what="A's model call")
     with b.client() as c:
         assert c.post(f"/api/follow-up/{session}", json={"content": "still there?"}, headers=ROOT).status_code == 201
     os.kill(b.process.proc.pid, signal.SIGKILL)
     b.process.proc.wait(10)
     reader.join(60)
-    assert _text(on_a) == "long answer"
-    _wait(lambda: [m["content"] for m in _history(a, session) if m["role"] == "assistant"][-1:] == ["after the kill"],
+    assert text_of(on_a) == "long answer"
+    wait_until(lambda: [m["content"] for m in _history(a, session) if m["role"] == "assistant"][-1:] == ["after the kill"],
           timeout=30, what="the follow-up queued on the killed replica to run on A")
 
 
@@ -290,8 +282,8 @@ def test_an_approval_of_a_killed_replica_leaves_the_listing(pair, fake):
         fake.reset()
         fake.script(ToolCalls([("h9", "search_history", {"query": "z"})]), Text("unused"))
         on_a: list[tuple[str, Any]] = []
-        _stream_in_background(a, {"content": "search", "sessionId": session}, on_a)
-        _wait(lambda: any(name == "approval:request" for name, _ in on_a), what="the approval on A")
+        stream_in_background(a, {"content": "search", "sessionId": session}, on_a)
+        wait_until(lambda: any(name == "approval:request" for name, _ in on_a), what="the approval on A")
         with b.client() as c:
             assert len(c.get("/api/approvals", params={"sessionId": session}, headers=ROOT).json()["approvals"]) == 1
             # Queued on B while A's turn holds the session: it waits for that turn's end.
@@ -302,10 +294,10 @@ def test_an_approval_of_a_killed_replica_leaves_the_listing(pair, fake):
         os.kill(a.process.proc.pid, signal.SIGKILL)
         a.process.proc.wait(10)
         with b.client() as c:
-            _wait(lambda: c.get("/api/approvals", params={"sessionId": session}, headers=ROOT).json()["approvals"] == [],
+            wait_until(lambda: c.get("/api/approvals", params={"sessionId": session}, headers=ROOT).json()["approvals"] == [],
                   timeout=3 * LEASE_TTL, what="the dead replica's approval to leave the listing")
         # A's turn never ends: once its lease expired, B's sweep starts the follow-up.
-        _wait(lambda: [m["content"] for m in _history(b, session) if m["role"] == "assistant"][-1:] == ["swept follow-up"],
+        wait_until(lambda: [m["content"] for m in _history(b, session) if m["role"] == "assistant"][-1:] == ["swept follow-up"],
               timeout=30, what="B's sweep to start the follow-up of the dead replica's session")
         history = _history(b, session)
         assert history[1].get("interrupted") == "lost"

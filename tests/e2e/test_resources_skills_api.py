@@ -19,6 +19,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.support.live_server import LiveServer
+from tests.support.tools import started_in_own_home
 from tests.support.mcp_servers.prompt_server import LOGO
 
 SERVER = Path(__file__).resolve().parents[1] / "support" / "mcp_servers" / "prompt_server.py"
@@ -63,16 +64,8 @@ def live(tmp_path_factory):
         other.path = str(tmp_path_factory.mktemp("bare") / "bare.yml")
         return create_app(AgentHost([Agent(librarian), Agent(other)]), shutdown_grace=3)
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SWITCHYARD_HOME", str(tmp_path_factory.mktemp("home")))
-        for var in ("SWITCHYARD_API_KEY", "DEXTO_SERVER_API_KEY", "NODE_ENV", "SWITCHYARD_ENV",
-                    "SWITCHYARD_REQUIRE_AUTH"):
-            mp.delenv(var, raising=False)
-        server = LiveServer(factory).start(timeout=60)
-        try:
-            yield server
-        finally:
-            server.stop()
+    with started_in_own_home(LiveServer(factory), tmp_path_factory.mktemp("home")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -35,14 +35,21 @@ def module_server(tmp_path_factory: pytest.TempPathFactory, *configs: dict[str, 
                   env: dict[str, str] | None = None, **kwargs: Any) -> Iterator[LiveServer]:
     """A live server for a whole test module, its home (keys, audit db) in a temp dir; `env`:
     extra environment for the server's start (e.g. to turn auth on)."""
+    with started_in_own_home(serve_agents(*configs, **kwargs), tmp_path_factory.mktemp("home"), env) as live:
+        yield live
+
+
+@contextlib.contextmanager
+def started_in_own_home(live: LiveServer, home: Any, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """Start `live` (not started yet) with its home (keys, audit db) in `home`, in development
+    mode whatever the test run's environment says, plus `env`; stopped at the end."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SWITCHYARD_HOME", str(tmp_path_factory.mktemp("home")))
+        mp.setenv("SWITCHYARD_HOME", str(home))
         for var in ("SWITCHYARD_API_KEY", "DEXTO_SERVER_API_KEY", "NODE_ENV", "SWITCHYARD_ENV",
                     "SWITCHYARD_REQUIRE_AUTH", "DEXTO_SERVER_REQUIRE_AUTH"):
             mp.delenv(var, raising=False)
         for var, value in (env or {}).items():
             mp.setenv(var, value)
-        live = serve_agents(*configs, **kwargs)
         live.start(timeout=60)
         try:
             yield live
