@@ -24,6 +24,7 @@ from tests.support.agent_folder import DEMO_MCP
 from tests.support.cli_process import CliProcess
 from tests.support.fake_llm import FakeLLM
 from tests.support.net import free_port
+from tests.support.replicas import fake  # noqa: F401 - fixture
 from tests.support.replicas import ROOT, SHARED_BACKENDS, new_prefix, replica_env
 
 pytestmark = SHARED_BACKENDS
@@ -72,13 +73,6 @@ class Replica:
 
 def _env(home: Path, prefix: str, **extra: str) -> dict[str, str]:
     return replica_env(home, prefix, SWITCHYARD_CONFIG_SYNC_INTERVAL="2", SYNC_FAKE_KEY="x", **extra)
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeLLM]:
-    server = FakeLLM().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,19 +20,13 @@ import pytest
 
 from tests.conftest import postgres_url, redis_url
 from tests.support.fake_llm import Delay, FakeLLM, Text, ToolCalls
+from tests.support.replicas import fake  # noqa: F401 - fixture
 from tests.support.replicas import (ROOT, SHARED_BACKENDS, Replica, new_prefix, replica_env, stream_in_background,
                                     text_of, wait_until)
 from tests.support.sse import iter_sse
 
 pytestmark = SHARED_BACKENDS
 LEASE_TTL = 4.0
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeLLM]:
-    server = FakeLLM().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

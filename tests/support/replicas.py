@@ -11,13 +11,14 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import postgres_url, redis_url
 from tests.support.cli_process import CliProcess, cli_env
+from tests.support.fake_llm import FakeLLM
 from tests.support.net import free_port
 from tests.support.sse import iter_sse
 
@@ -42,6 +43,15 @@ def replica_env(home: Path, prefix: str, **extra: str) -> dict[str, str]:
     return cli_env(home, SWITCHYARD_REQUIRE_AUTH="true", SWITCHYARD_API_KEY=ROOT_KEY,
                    SWITCHYARD_REDIS_URL=redis_url() or "", SWITCHYARD_REDIS_PREFIX=prefix,
                    SWITCHYARD_RATE_LIMIT="off", SWITCHYARD_RATE_LIMIT_PER_ADDRESS="off", **extra)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeLLM]:
+    """The module's scripted fake LLM, answering every replica (its own, not the session-wide
+    one: replicas outlive single tests)."""
+    server = FakeLLM().start()
+    yield server
+    server.stop()
 
 
 class Replica:
