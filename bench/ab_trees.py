@@ -1,6 +1,6 @@
 """Two source trees' `switchyard serve` side by side in one run, as ratios (this tree / the other).
 
-    python bench/ab_trees.py --base /path/to/other/checkout [--rounds 5] [--duration 5] [--turns 1000]
+    python bench/ab_trees.py --base /path/to/other/checkout [--new CHECKOUT] [--rounds 5] [--duration 5] [--turns 1000]
 
 Both servers run at once (auth on, SQLite, no Redis, rate limits effectively off) against one
 benchmark fake LLM in its own process. Every measure alternates between the trees round by round
@@ -80,11 +80,12 @@ def turns(base: str, count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", type=Path, required=True, help="the other checkout (its src/ is used)")
+    parser.add_argument("--new", type=Path, default=HERE.parent, help="the checkout compared (default: this one)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--turns", type=int, default=1000)
     args = parser.parse_args()
-    trees = {"new": HERE.parent, "base": args.base.resolve()}
+    trees = {"new": args.new.resolve(), "base": args.base.resolve()}
     work = Path(tempfile.mkdtemp(prefix="switchyard-ab-"))
     procs: list[subprocess.Popen] = []
     rows: dict[str, dict[str, list[float]]] = {}
