@@ -4,7 +4,7 @@
 
 Both servers run at once (auth on, SQLite, no Redis, rate limits effectively off) against one
 benchmark fake LLM in its own process. Every measure alternates between the trees round by round
-(the order flips each round), so that the shared machine's load falls on both alike; the report is
+(the order rotates each round), so that the shared machine's load falls on all alike; the report is
 the median of the per-round ratios. Python's bytecode is cached (PYTHONPYCACHEPREFIX, one folder
 per tree under the temporary directory) and a first start of each tree is not counted, so start-up
 is measured as an installed package starts. Measures: cold start to the first 200, RSS when started and
@@ -80,31 +80,35 @@ def turns(base: str, count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", type=Path, required=True, help="the other checkout (its src/ is used)")
-    parser.add_argument("--new", type=Path, default=HERE.parent, help="the checkout compared (default: this one)")
+    parser.add_argument("--new", type=Path, action="append",
+                        help="a checkout compared to the base (repeat for several; default: this one)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--turns", type=int, default=1000)
     args = parser.parse_args()
-    trees = {"new": args.new.resolve(), "base": args.base.resolve()}
+    trees = {"base": args.base.resolve()}
+    for path in args.new or [HERE.parent]:
+        trees[path.resolve().name if args.new and len(args.new) > 1 else "new"] = path.resolve()
+    labels = list(trees)
     work = Path(tempfile.mkdtemp(prefix="switchyard-ab-"))
     procs: list[subprocess.Popen] = []
     rows: dict[str, dict[str, list[float]]] = {}
 
     def record(name: str, label: str, value: float) -> None:
-        rows.setdefault(name, {"new": [], "base": []})[label].append(value)
+        rows.setdefault(name, {label: [] for label in labels})[label].append(value)
 
     try:
         llm_port = free_port()
         procs.append(subprocess.Popen([sys.executable, str(HERE / "_fake_llm.py"), str(llm_port)]))
         ports = {label: free_port() for label in trees}
         cmds = {label: serve_command(tree, work / label, llm_port, ports[label]) for label, tree in trees.items()}
-        order = ["new", "base"]
+        order = labels[1:] + labels[:1]
         for label in order:   # a first start writes the bytecode cache and the databases
             cold_start(*cmds[label], ports[label])
         for _ in range(3):
             for label in order:
                 record("cold start to first 200 (s)", label, cold_start(*cmds[label], ports[label]))
-            order.reverse()
+            order = order[1:] + order[:1]
         servers = {}
         for label in trees:
             servers[label] = subprocess.Popen(cmds[label][0], env=cmds[label][1])
@@ -142,7 +146,7 @@ def main() -> int:
                 for result in (get, sync, sse):
                     if result["errors"]:
                         raise RuntimeError(f"{label}: {result['errors']} non-2xx responses")
-            order.reverse()
+            order = order[1:] + order[:1]
     finally:
         for p in procs:
             p.terminate()
@@ -157,12 +161,16 @@ def main() -> int:
                                      text=True).stdout.strip() for label, tree in trees.items()}
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "ab_trees.json").write_text(json.dumps({"commits": commits, "rows": rows}, indent=2))
-    print(f"new = {commits['new']}, base = {commits['base']}; medians, and the median of per-round ratios")
-    print(f"{'measure':42} {'base':>10} {'new':>10} {'new/base':>9}")
+    print(", ".join(f"{label} = {commit}" for label, commit in commits.items())
+          + "; medians, and for each tree the median of its per-round ratios to the base")
+    others = labels[1:]
+    print(f"{'measure':42} {'base':>10} " + " ".join(f"{label[:10]:>10} {'/base':>6}" for label in others))
     for name, values in rows.items():
-        ratios = [n / b for n, b in zip(values["new"], values["base"]) if b]
-        print(f"{name:42} {statistics.median(values['base']):10.3f} {statistics.median(values['new']):10.3f} "
-              f"{statistics.median(ratios):9.3f}")
+        cells = []
+        for label in others:
+            ratios = [n / b for n, b in zip(values[label], values["base"]) if b]
+            cells.append(f"{statistics.median(values[label]):10.3f} {statistics.median(ratios):6.3f}")
+        print(f"{name:42} {statistics.median(values['base']):10.3f} " + " ".join(cells))
     return 0
 
 
