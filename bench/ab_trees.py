@@ -1,17 +1,19 @@
-"""Two source trees' `switchyard serve` side by side in one run, as ratios (this tree / the other).
+"""Source trees' `switchyard serve` side by side in one run, as ratios to a base tree.
 
-    python bench/ab_trees.py --base /path/to/other/checkout [--new CHECKOUT] [--rounds 5] [--duration 5] [--turns 1000]
+    python bench/ab_trees.py --base /path/to/other/checkout [--new CHECKOUT ...] [--rounds 5] [--duration 5] [--turns 1000]
 
-Both servers run at once (auth on, SQLite, no Redis, rate limits effectively off) against one
-benchmark fake LLM in its own process. Every measure alternates between the trees round by round
-(the order rotates each round), so that the shared machine's load falls on all alike; the report is
-the median of the per-round ratios. Python's bytecode is cached (PYTHONPYCACHEPREFIX, one folder
-per tree under the temporary directory) and a first start of each tree is not counted, so start-up
-is measured as an installed package starts. Measures: cold start to the first 200, RSS when started and
-after --turns message-sync turns, authenticated `GET /api/llm/current` req/s and server CPU per
-request, `POST /api/message-sync` (new session, c=10) req/s and CPU per turn, and
-`POST /api/message-stream` read to its end (c=10) streams/s and CPU per stream. Writes
-bench/results/ab_trees.json.
+`--new` defaults to this checkout; given several times, each is compared (a before and an after
+of a change against the same base, in the same run). The servers run at once (auth on, SQLite,
+no Redis, rate limits effectively off) against one benchmark fake LLM in its own process. Every
+measure alternates between the trees round by round (the order rotates each round), so that the
+shared machine's load falls on all alike; the report is the median of the per-round ratios.
+Python's bytecode is cached (PYTHONPYCACHEPREFIX, one folder per tree under the temporary
+directory) and a first start of each tree is not counted, so start-up is measured as an
+installed package starts. Measures: cold start to the first 200, RSS when started and after
+--turns sequential message-sync turns (and the server CPU per such turn), authenticated
+`GET /api/llm/current` req/s and server CPU per request, `POST /api/message-sync` (new session,
+c=10) req/s and CPU per turn, and `POST /api/message-stream` read to its end (c=10) streams/s
+and CPU per stream. Writes bench/results/ab_trees.json.
 """
 
 from __future__ import annotations
