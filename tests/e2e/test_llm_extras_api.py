@@ -404,6 +404,8 @@ def test_pretty_indents_api_json_only_when_asked():
         assert also.text == '{\n  "models": []\n}'
         error = c.get("/api/sessions/nobody?pretty=1")
         assert error.status_code == 404 and error.text.startswith('{\n  "error"')
+        refused = c.post("/api/message-sync?pretty", content=b"hi", headers={"content-type": "text/plain"})
+        assert refused.status_code == 415 and refused.text.startswith('{\n  "error"')   # a middleware's envelope too
         assert c.get("/api/llm/current?prettyish=1").text == plain.text     # only the parameter itself
         assert "\n  " not in c.get("/v1/models?pretty").text               # /api/* only, as the reference
         assert c.get("/health?pretty").text == "OK"

@@ -145,8 +145,9 @@ def test_serve_refuses_to_start_without_the_extra_naming_it(tmp_path):
 
 
 def test_the_single_process_http_tallies_expose_what_prometheus_client_would():
-    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+    from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
     from switchyard.observability import metrics
+    disable_created_metrics()    # as the server's metrics are: no `*_created` series
     tallies = metrics._HttpTallies()
     registry = CollectorRegistry()
     counter = Counter(*metrics.HTTP_REQUESTS, ["route", "method", "status"], registry=registry)
@@ -161,3 +162,53 @@ def test_the_single_process_http_tallies_expose_what_prometheus_client_would():
         counter.labels(route, method, str(status)).inc()
         histogram.labels(route, method).observe(seconds)
     assert generate_latest(ours) == generate_latest(registry)
+
+
+def test_the_single_process_tallies_expose_what_prometheus_client_would():
+    from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics,
+                                   generate_latest)
+    from switchyard.observability import tallies
+    disable_created_metrics()    # as the server's metrics are: no `*_created` series
+    made: list = []
+    registry = CollectorRegistry()
+    theirs = [Counter("x_runs", "runs", ["agent"], registry=registry),
+              Gauge("x_active", "active", ["agent"], registry=registry),
+              Histogram("x_seconds", "seconds", ["p", "m"], buckets=(0.1, 1.0, 2.5e6), registry=registry)]
+    ours = [tallies.Counter("x_runs", "runs", ["agent"], registry=made),
+            tallies.Gauge("x_active", "active", ["agent"], registry=made, multiprocess_mode="livesum"),
+            tallies.Histogram("x_seconds", "seconds", ["p", "m"], buckets=(0.1, 1.0, 2.5e6), registry=made)]
+    for metrics in (theirs, ours):
+        runs, active, seconds = metrics
+        runs.labels("a").inc()
+        runs.labels("a").inc(41)
+        runs.labels("b").inc(0.5)
+        active.labels("a").inc()
+        active.labels("a").inc(3)
+        active.labels("a").dec()
+        active.labels("idle")
+        for value in (0.05, 0.1, 0.7, 3.0, 9e9):
+            seconds.labels("p", "m").observe(value)
+        with pytest.raises(ValueError):
+            runs.labels("a").inc(-1)
+    collected = CollectorRegistry()
+    collected.register(tallies.Collector(made))
+    assert generate_latest(collected).decode() == generate_latest(registry).decode()
+
+
+SINGLE_PROCESS = textwrap.dedent("""
+    import sys
+    from switchyard.observability import metrics
+    metrics.runs_started.labels("a").inc()
+    metrics.http.recorder("/api/x", "GET", 200)(0.02)
+    assert "prometheus_client" not in sys.modules, "imported before the first scrape"
+    sys.stdout.write(metrics.exposition().decode())
+""")
+
+
+def test_a_single_process_imports_prometheus_client_at_its_first_scrape():
+    out = subprocess.run([sys.executable, "-c", SINGLE_PROCESS], env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"},
+                         timeout=60, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert 'switchyard_runs_started_total{agent="a"} 1.0' in out.stdout
+    assert 'switchyard_http_requests_total{method="GET",route="/api/x",status="200"} 1.0' in out.stdout
+    assert "process_resident_memory_bytes" in out.stdout   # prometheus-client's default collectors

@@ -1,7 +1,8 @@
 """The Prometheus metrics of one server (`GET /metrics`, server/api/metrics.py).
 
 Imported only when the server turns metrics on (`observability.enable_metrics()`): the CLI's
-`run` and `chat` never load prometheus_client.
+`run` and `chat` never load prometheus_client. A single server process keeps its values as plain
+numbers (observability/tallies.py) and imports prometheus_client at its first scrape.
 
 Every label has a bounded set of values: routes are templates (`/api/sessions/{sessionId}`),
 never raw paths; methods outside the usual ones are `other`; a tool the model made up is
@@ -20,18 +21,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from bisect import bisect_left
 from typing import Any, Callable, Iterable
 
-from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics,
-                               generate_latest, multiprocess)
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-
-# No `*_created` series beside every counter and histogram: a timestamp per series that
-# dashboards do not use and that doubles what each scrape carries.
-disable_created_metrics()
-
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_MULTIPROCESS = bool(os.environ.get(MULTIPROC_ENV))
+
+if _MULTIPROCESS:   # the values live in the shared files prometheus-client's metrics write
+    from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+    # No `*_created` series beside every counter and histogram: a timestamp per series that
+    # dashboards do not use and that doubles what each scrape carries.
+    disable_created_metrics()
+else:               # one process: plain numbers, prometheus-client imported by the first scrape
+    from switchyard.observability.tallies import Counter, Gauge, Histogram  # type: ignore[assignment]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # Seconds. HTTP: most answers take milliseconds; a streamed turn lasts as long as the turn.
@@ -65,38 +67,10 @@ for _queue in ("steer", "follow-up"):   # present (at 0) from the first scrape o
     queue_depth.labels(_queue)
 
 
-class _HttpTallies:
-    """The HTTP metrics of a single process, kept as plain numbers and turned into metric
-    families when scraped: every request updates them, and prometheus-client's counter and
-    histogram (a lock per value) cost about 2 µs more per request. A server's event loop is
-    the only writer and its scrape runs in that loop too, so no lock is needed."""
-
-    def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, str], list[int]] = {}
-        self.durations: dict[tuple[str, str], list[Any]] = {}   # [sum, count per bucket..., +Inf]
-
-    def recorder(self, route: str, method: str, status: int) -> Callable[[float], None]:
-        count = self.requests.setdefault((route, method, str(status)), [0])
-        duration = self.durations.setdefault((route, method), [0.0] + [0] * (len(HTTP_BUCKETS) + 1))
-
-        def record(seconds: float) -> None:
-            count[0] += 1
-            duration[0] += seconds
-            duration[1 + bisect_left(HTTP_BUCKETS, seconds)] += 1
-        return record
-
-    def collect(self) -> list[Any]:
-        requests = CounterMetricFamily(*HTTP_REQUESTS, labels=["route", "method", "status"])
-        for labels, (count,) in list(self.requests.items()):   # a snapshot: list() of a dict is atomic
-            requests.add_metric(labels, count)
-        durations = HistogramMetricFamily(*HTTP_DURATION, labels=["route", "method"])
-        for labels, (total, *counts) in list(self.durations.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip((*HTTP_BUCKETS, float("inf")), counts):
-                cumulative += count
-                buckets.append(("+Inf" if bound == float("inf") else repr(float(bound)), cumulative))
-            durations.add_metric(labels, buckets, total)
-        return [requests, durations]
+def _HttpTallies() -> Any:
+    """The HTTP metrics of a single process (observability/tallies.py)."""
+    from switchyard.observability.tallies import HttpTallies
+    return HttpTallies(HTTP_REQUESTS, HTTP_DURATION, HTTP_BUCKETS)
 
 
 class _HttpMetrics:
@@ -137,25 +111,37 @@ def prepare_multiprocess_dir(path: str | None = None) -> str:
 def mark_process_dead(pid: int) -> None:
     """A worker ended: its live gauges (runs in progress, queued messages) stop counting."""
     if multiprocess_dir():
+        from prometheus_client import multiprocess
         multiprocess.mark_process_dead(pid)
 
 
-if os.environ.get(MULTIPROC_ENV):
-    http: _HttpTallies | _HttpMetrics = _HttpMetrics()
-else:
-    http = _HttpTallies()
-    REGISTRY.register(http)
+http: Any = _HttpMetrics() if _MULTIPROCESS else _HttpTallies()
+_registered = False
 
 
-def exposition(extra: Iterable[GaugeMetricFamily] = ()) -> bytes:
-    """The text a scrape gets: this process's metrics, or every worker's in multiprocess mode,
-    then `extra` (values read at scrape time, the same from any worker)."""
+def _registry() -> Any:
+    """The registry a scrape reads: prometheus-client's default one (its process, platform and
+    gc collectors), with this process's tallies registered on the first scrape; in
+    multiprocess mode, the workers' files."""
+    global _registered
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
     if multiprocess_dir():
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    text = generate_latest(registry)
+        return registry
+    if not _MULTIPROCESS and not _registered:
+        from switchyard.observability.tallies import Collector
+        REGISTRY.register(Collector())
+        REGISTRY.register(http)
+        _registered = True
+    return REGISTRY
+
+
+def exposition(extra: Iterable[Any] = ()) -> bytes:
+    """The text a scrape gets: this process's metrics, or every worker's in multiprocess mode,
+    then `extra` (GaugeMetricFamily values read at scrape time, the same from any worker)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    text = generate_latest(_registry())
     extra = list(extra)
     if extra:
         scrape = CollectorRegistry()
@@ -164,13 +150,14 @@ def exposition(extra: Iterable[GaugeMetricFamily] = ()) -> bytes:
     return text
 
 
-def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+def gauge(name: str, documentation: str, value: float) -> Any:
+    from prometheus_client.core import GaugeMetricFamily
     return GaugeMetricFamily(name, documentation, value=value)
 
 
 class _Fixed:
-    def __init__(self, families: list[GaugeMetricFamily]) -> None:
+    def __init__(self, families: list[Any]) -> None:
         self.families = families
 
-    def collect(self) -> list[GaugeMetricFamily]:
+    def collect(self) -> list[Any]:
         return self.families

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 from switchyard.llm.base import ToolSpec, content_to_text
@@ -52,6 +53,7 @@ def _is_claude(provider: str, model: str) -> bool:
     return provider == "anthropic" or "claude" in model.lower()
 
 
+@lru_cache(maxsize=256)    # asked before every model call; the answer depends on the names only
 def counter_key(provider: str, model: str) -> str:
     """Which counter serves a model: `openai:<encoding>`, `anthropic`, or `estimate`."""
     from switchyard.llm.openai_tokenizer import encoding_name, is_openai_model

@@ -16,6 +16,7 @@ from switchyard.errors import SwitchyardError
 from switchyard.runtime.host import AgentHost
 from switchyard.server.errors import install_error_handlers
 from switchyard.server.openapi import install_openapi
+from switchyard.server.pretty import pretty_send, wants_pretty
 from switchyard.server.routes import declare_framework_routes, discover, finish_routes
 from switchyard.server.routes import prepare as prepare_routes
 from switchyard.server.routing_glue import routing_state
@@ -41,6 +42,8 @@ class SwitchyardApp(FastAPI):
                 await send({"type": "http.response.start", "status": 200, "headers": answer[0]})
                 await send({"type": "http.response.body", "body": answer[1] if scope["method"] == "GET" else b""})
                 return
+        if b"pretty" in scope.get("query_string", b"") and wants_pretty(scope):
+            send = pretty_send(send)     # ?pretty on /api/* (server/pretty.py): not a middleware layer
         await super().__call__(scope, receive, send)
 
 
@@ -98,8 +101,6 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
     install_protocols(app, host)
 
     # Innermost (added first): after authentication, so a caller without a key learns nothing.
-    from switchyard.server.pretty import PrettyJSONMiddleware
-    app.add_middleware(PrettyJSONMiddleware)     # ?pretty on /api/* (innermost: sees every answer)
     from switchyard.server.content_type import JsonContentTypeMiddleware
     app.add_middleware(JsonContentTypeMiddleware)
 

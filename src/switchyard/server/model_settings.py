@@ -181,6 +181,9 @@ def load_stored_keys(database_url: str, env: Mapping[str, str]) -> dict[str, str
     """The stored keys (env var name -> key) read once, synchronously: `switchyard serve`
     checks its agents with them before anything starts. {} when there are none; a database
     that cannot be read is left for the server's own start to report."""
+    if _sqlite_holds_no_key(database_url):
+        return {}
+
     async def load() -> dict[str, str]:
         db = Database(database_url)
         await db.open()
@@ -194,6 +197,30 @@ def load_stored_keys(database_url: str, env: Mapping[str, str]) -> dict[str, str
     except Exception as exc:  # noqa: BLE001 - reported again, properly, when the server opens it
         log.warning("could not read the stored provider keys: %s", type(exc).__name__)
         return {}
+
+
+def _sqlite_holds_no_key(database_url: str) -> bool:
+    """Whether the server database is a SQLite file with no stored key (absent, or its table
+    empty), asked read-only through the standard library: the usual case, answered in about a
+    millisecond instead of opening (and, the first time, creating) the database before the
+    server has started. False whenever it cannot tell: the full read then decides."""
+    import sqlite3
+    from pathlib import Path
+    prefix = "sqlite+aiosqlite:///"
+    path = database_url[len(prefix):] if database_url.startswith(prefix) else ""
+    if not path or path.startswith(":memory:"):
+        return False
+    file = Path(path)
+    if not file.exists():
+        return True
+    try:
+        conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return conn.execute(f"SELECT 1 FROM {provider_keys.name} LIMIT 1").fetchone() is None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
 
 
 def install_model_settings(app: Any, host: Any, settings: Any) -> ModelSettings:
