@@ -108,6 +108,18 @@ async def test_clients_are_cached_by_config_and_the_oldest_is_closed(monkeypatch
     await models.close()
 
 
+def test_what_serves_a_config_is_told_without_making_its_client():
+    env = {"OPENAI_API_KEY": "sk-test-0123456789"}
+    models = ModelClients(parse_agent({"agentId": "shown", "llm": {"model": "gpt-4o-mini"}}, env=env).config, env=env)
+    # The provider is detected from the environment, as the client would be made.
+    assert models.running_as(models.config.llm) == ("openai", "gpt-4o-mini")
+    assert models._default is None                      # no client (no SDK import) for that
+    made = models.default
+    assert models.running_as(models.config.llm) == (made.provider, made.model)
+    other = LLMConfig(provider="echo", model="echo-9")
+    assert models.running_as(other) == ("echo", "echo-9") and not models._cached
+
+
 def test_a_switch_must_name_a_model_or_provider_and_be_valid():
     base = agent_config().llm
     with pytest.raises(RequestError, match="at least one of"):

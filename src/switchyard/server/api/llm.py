@@ -20,14 +20,14 @@ from switchyard.server.settings import settings_of
 routes = RouteGroup(tags=["llm"], order=10)
 
 
-def public_config(cfg: Any, client: Any = None) -> dict[str, Any]:
+def public_config(cfg: Any, running: tuple[str, str] | None = None) -> dict[str, Any]:
     data = cfg.public_dict()
     if data.get("baseURL"):
         data["baseURL"] = redact_url(data["baseURL"])   # user:pass@ or ?api-key= in it
-    if client is not None:
+    if running is not None:
         # What is actually running, e.g. when the provider was detected from the environment.
-        data["provider"], data["model"] = client.provider, client.model
-        if client.provider == "echo":
+        data["provider"], data["model"] = running
+        if running[0] == "echo":
             data["displayName"] = "echo (offline test model, not a real LLM)"
     return data
 
@@ -42,10 +42,9 @@ async def current(request: Request) -> dict[str, Any]:
     if sessionId:
         await sessions_for(request, agent).get(sessionId)
         cfg = await agent.llm_config(sessionId)
-        client = agent.client_for(cfg)
     else:
-        cfg, client = agent.config.llm, agent.llm
-    return {"config": public_config(cfg, client), "routing": {"viaDexto": False}}
+        cfg = agent.config.llm
+    return {"config": public_config(cfg, agent.models.running_as(cfg)), "routing": {"viaDexto": False}}
 
 
 @routes.post("/api/llm/switch", scope="admin", summary="Switch the model, globally or for one session",
@@ -69,7 +68,7 @@ async def switch(request: Request, body: LLMSwitchBody) -> dict[str, Any]:
     if audit is not None:
         await audit.record(request, "llm.switch", details={"provider": cfg.provider, "model": cfg.model,
                                                            "sessionId": body.sessionId})
-    result: dict[str, Any] = {"config": public_config(cfg, client)}
+    result: dict[str, Any] = {"config": public_config(cfg, (client.provider, client.model))}
     if body.sessionId:
         result["sessionId"] = body.sessionId
     return result
