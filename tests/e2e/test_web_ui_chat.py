@@ -249,7 +249,7 @@ def test_deny_goes_back_to_the_model_and_remember_skips_the_next_approval(ui, fa
 
 def test_the_model_is_shown_and_switched_for_the_session(ui, live, fake_llm):
     page = ui.page
-    assert page.input_value("#model-select") == "openai-compatible/fake-model"
+    page.wait_for_function("() => document.getElementById('model-select').value === 'openai-compatible/fake-model'")
     send(page, "which model?")
     page.wait_for_selector(".bubble:has-text('fake reply to: which model?')")
     wait_idle(page)

@@ -173,9 +173,9 @@ function newChat() {
   setHash("", "");
   sessions.setActive("", "");
   $("session-title").textContent = "New chat";
-  showGreeting().catch(report);
-  showModel().catch(report);
+  const shown = Promise.all([showGreeting().catch(report), showModel().catch(report)]);
   $("input").focus();
+  return shown;
 }
 
 $("new-chat").addEventListener("click", newChat);
@@ -291,11 +291,16 @@ async function start() {
     report(err);
     return;
   }
-  document.body.classList.add("ready");
-  await refreshSessions();
-  const target = fromHash();
-  if (target) await openSession(...target);
-  else newChat();
+  // "ready" (which the browser tests wait for) once the page shows its sessions, the open
+  // conversation or the greeting, and the model.
+  try {
+    await refreshSessions();
+    const target = fromHash();
+    if (target) await openSession(...target);
+    else await newChat();
+  } finally {
+    document.body.classList.add("ready");
+  }
 }
 
 start();
