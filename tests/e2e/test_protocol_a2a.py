@@ -23,6 +23,7 @@ from switchyard.runtime.host import AgentHost
 from switchyard.server.app import create_app
 from switchyard.server.card import build_card
 from switchyard.tools.base import FunctionTool
+from tests.support.a2a import msg03
 from tests.support.live_server import LiveServer
 from tests.support.sse import iter_sse, sse_events
 
@@ -119,10 +120,6 @@ def rpc(live, method: str, params: Any = None, *, path: str = "/jsonrpc", rid: A
     assert r.status_code == 200, r.text
     return r.json()
 
-
-def msg03(text: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "message", "role": "user", "messageId": f"m-{time.monotonic_ns()}",
-            "parts": [{"kind": "text", "text": text}], **extra}
 
 
 # --- the card --------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
 import pytest
 from a2a.client import ClientConfig, create_client
 from a2a.types import a2a_pb2 as pb
@@ -19,6 +18,7 @@ from switchyard.llm.function import FunctionModel
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.server.app import create_app
+from tests.support.a2a import msg03
 from tests.support.live_server import LiveServer
 from tests.support.security import ROOT, bearer, create_key, production
 from tests.support.sse import iter_sse
@@ -51,10 +51,6 @@ def live(tmp_path):
     yield server
     server.stop()
 
-
-def msg03(text: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "message", "role": "user", "messageId": f"m-{time.monotonic_ns()}",
-            "parts": [{"kind": "text", "text": text}], **extra}
 
 
 def test_send_get_list_and_cancel_with_the_reference_shapes(live):

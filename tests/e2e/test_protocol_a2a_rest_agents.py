@@ -7,7 +7,6 @@ scopes (a read key lists tasks, only a chat key sends) and OpenAPI."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.server.app import create_app
 from switchyard.server.security.scopes import required_scope, starts_run
+from tests.support.a2a import msg03
 from tests.support.live_server import LiveServer
 from tests.support.security import bearer, create_key, production
 
@@ -54,10 +54,6 @@ def live(tmp_path):
     yield server
     server.stop()
 
-
-def msg03(text: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "message", "role": "user", "messageId": f"m-{time.monotonic_ns()}",
-            "parts": [{"kind": "text", "text": text}], **extra}
 
 
 async def test_the_stock_sdk_client_talks_to_the_agent_whose_card_it_read(live):
