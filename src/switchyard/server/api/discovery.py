@@ -4,6 +4,7 @@ code that implements them, so the answer cannot list what the server does not ha
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
 from fastapi import Request
@@ -67,6 +68,7 @@ def _factory(kind: str, category: str, display: str, description: str) -> dict[s
     return {"type": kind, "category": category, "metadata": {"displayName": display, "description": description}}
 
 
+@cache   # what the code implements does not change while it runs
 def discovery() -> dict[str, Any]:
     from switchyard.config.tools_schema import BuiltinToolsConfig, TOOL_FAMILY_TYPES
     from switchyard.tools.builtin.general import GeneralTools
