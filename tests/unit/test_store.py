@@ -116,3 +116,13 @@ async def test_an_unanswered_user_message_gets_its_marker_before_the_next_one(st
     # An answered history gets no marker.
     await store.sessions.begin_turn(agent, "done", msg("user", "q2"), unanswered=dict(marker))
     assert [m["content"] for m in await store.sessions.history(agent, "done")] == ["q", "a", "q2"]
+
+
+async def test_concurrent_first_writes_of_a_preference_lose_nothing(store):
+    agent = f"a-{uuid.uuid4().hex[:6]}"
+
+    def add(item: str):
+        return lambda current: sorted([*(current or []), item])
+    await asyncio.gather(*(store.preferences.update(agent, "alice", "list", add(f"x{i}")) for i in range(6)))
+    assert await store.preferences.get(agent, "alice", "list") == [f"x{i}" for i in range(6)]
+    assert await store.preferences.get(agent, "bob", "list") is None

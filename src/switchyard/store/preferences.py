@@ -1,13 +1,14 @@
 """Small per-key preferences of an agent's clients: a JSON value under a name, per owner
 (the key's name; "" without keys). Read-modify-write happens in one transaction, so two
 concurrent updates of the same preference do not lose one another on Postgres (row lock) or
-SQLite (one writer)."""
+SQLite (one writer); two concurrent first writes are settled by the primary key and a retry."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from switchyard.ids import now_ms
 from switchyard.store.database import Database
@@ -46,4 +47,8 @@ class PreferenceStore:
             else:
                 conn.execute(update(preferences).where(*where).values(value=value, updated_at=now_ms()))
             return value
-        return await self.db.write(run)
+        try:
+            return await self.db.write(run)
+        except IntegrityError:
+            # Two first writes of one preference at once: the other made the row; change it.
+            return await self.db.write(run)
