@@ -126,3 +126,11 @@ async def test_concurrent_first_writes_of_a_preference_lose_nothing(store):
     await asyncio.gather(*(store.preferences.update(agent, "alice", "list", add(f"x{i}")) for i in range(6)))
     assert await store.preferences.get(agent, "alice", "list") == [f"x{i}" for i in range(6)]
     assert await store.preferences.get(agent, "bob", "list") is None
+
+
+async def test_one_folder_set_as_workspace_twice_at_once_is_one_record(store):
+    agent = f"a-{uuid.uuid4().hex[:6]}"
+    made = await asyncio.gather(*(store.workspaces.set_active(agent, "/srv/one", None) for _ in range(4)))
+    assert len({w["id"] for w in made}) == 1
+    assert [w["path"] for w in await store.workspaces.list(agent)] == ["/srv/one"]
+    assert (await store.workspaces.active(agent))["id"] == made[0]["id"]

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from switchyard.ids import now_ms
 from switchyard.store.database import Database
@@ -32,7 +33,10 @@ class WorkspaceStore:
         return await self.db.read(lambda conn: [_workspace(r) for r in conn.execute(query).all()])
 
     async def active(self, agent_id: str) -> dict[str, Any] | None:
-        query = select(workspaces).where(workspaces.c.agent_id == agent_id, workspaces.c.active.is_(True))
+        # The most recently activated: two activations racing on Postgres may both leave their
+        # flag (each cleared the rows it could see); the later one is the active workspace.
+        query = (select(workspaces).where(workspaces.c.agent_id == agent_id, workspaces.c.active.is_(True))
+                 .order_by(workspaces.c.last_active_at.desc(), workspaces.c.id).limit(1))
         return await self.db.read(lambda conn: next((_workspace(r) for r in conn.execute(query).all()), None))
 
     async def set_active(self, agent_id: str, path: str, name: str | None) -> dict[str, Any]:
@@ -53,7 +57,11 @@ class WorkspaceStore:
             found = conn.execute(select(workspaces).where(workspaces.c.agent_id == agent_id,
                                                           workspaces.c.path == path)).one()
             return _workspace(found)
-        return await self.db.write(run)
+        try:
+            return await self.db.write(run)
+        except IntegrityError:
+            # The same new folder set twice at once: the other made its record; reuse it.
+            return await self.db.write(run)
 
     async def clear(self, agent_id: str) -> None:
         await self.db.write(lambda conn: conn.execute(
