@@ -58,6 +58,8 @@ def test_workspaces_set_reuse_clear_and_survive_a_restart(tmp_path):
             assert bad.status_code == 400, (body, bad.text)
             assert bad.json()["code"] == "validation_failed"
             assert [i["path"] for i in bad.json()["details"]["issues"]] == [field], bad.text
+        relative = c.post("/api/workspaces/active", json={"path": "relative/dir"}).json()
+        assert relative["message"] == "path: Value error, must be an absolute path (and hold no NUL character)"
         assert c.get("/api/workspaces", params={"agentId": "nobody"}).status_code == 404
 
     with serve(db, ("desk", "other")) as server, server.client() as c:      # a restart: kept
