@@ -207,12 +207,6 @@ def parse_agent(raw: Any, *, source: str = "<config>", env: Mapping[str, str] | 
     _normalize_tools(tree, warnings)
     for node, model, path in _nested_models(tree):
         _strip_unimplemented(node, model, path, warnings)
-    sp = tree.get("systemPrompt")
-    if isinstance(sp, dict):
-        for i, contributor in enumerate(sp.get("contributors") or []):
-            if isinstance(contributor, dict) and contributor.get("source") == "resources":
-                warnings.append(f"`systemPrompt.contributors[{i}]` (dynamic source `resources`) is "
-                                "not implemented by Switchyard yet; it contributes nothing")
 
     issues: list[dict[str, Any]] = []
     config = None

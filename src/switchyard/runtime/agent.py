@@ -20,7 +20,7 @@ import asyncio
 import functools
 import logging
 from pathlib import Path
-from typing import Any, AsyncIterator, Coroutine, Iterable
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 
 from switchyard.bus import Bus, create_bus
 from switchyard.config.loader import LoadedAgent
@@ -32,7 +32,7 @@ from switchyard.observability.instruments import TurnTelemetry
 from switchyard.runtime.compaction import ContextFitter
 from switchyard.runtime.models import ModelClients
 from switchyard.runtime import context
-from switchyard.runtime.prompt import config_sections
+from switchyard.runtime.prompt import config_sections, date_section, per_turn_contributors
 from switchyard.runtime.publisher import EventPublisher
 from switchyard.runtime.queued_input import QueuedInput
 from switchyard.runtime.resource_catalog import ToolResourceCatalog
@@ -115,6 +115,8 @@ class Agent:
             self.telemetry.tracer = tracing.tracer_for(self.config.telemetry, agent_id=self.id)
         sections = config_sections(self.config, self.loaded.agent_dir)
         self.prompt.set_base(sections)
+        self.prompt.set_per_turn([(c.id, c.priority, self._per_turn_renderer(c.source))
+                                  for c in per_turn_contributors(self.config)])
         self.system_prompt = (self.config.systemPrompt if isinstance(self.config.systemPrompt, str)
                               else "\n\n".join(text for _, _, text in sections))
         if self.config.memories.tools:
@@ -234,6 +236,16 @@ class Agent:
 
     async def _start_queued_turn(self, session_id: str, content: Any) -> None:
         await self.start_run(session_id, content, wait=True)
+
+    def _per_turn_renderer(self, source: str) -> Callable[[], Awaitable[str]]:
+        """How a `date` or `resources` contributor of the agent file is rendered for a turn."""
+        if source == "resources":
+            from switchyard.runtime.resource_prompt import resources_section
+            return lambda: resources_section(self)
+
+        async def render_date() -> str:
+            return date_section()
+        return render_date
 
     def _model_for(self, session: dict[str, Any]) -> tuple[LLMClient, LLMConfig]:
         cfg = self.session_llm_config(session)

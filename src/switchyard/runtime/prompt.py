@@ -36,14 +36,32 @@ def _file_section(contributor: FileContributor, agent_dir: str) -> str:
     return options.separator.join(parts)
 
 
+# Dynamic sources whose text changes while the agent runs: rendered again for every turn
+# (runtime/system_prompt.py), as the reference does; `env` is rendered once, at start.
+PER_TURN_SOURCES = ("date", "resources")
+
+
+def date_section() -> str:
+    now = dt.datetime.now().astimezone()
+    return f"Current date and time: {now.strftime('%Y-%m-%d %H:%M %Z')}"
+
+
 def _dynamic_section(contributor: DynamicContributor) -> str:
     if contributor.source == "date":
-        now = dt.datetime.now().astimezone()
-        return f"Current date and time: {now.strftime('%Y-%m-%d %H:%M %Z')}"
+        return date_section()
     if contributor.source == "env":
         return (f"Environment: {platform.system()} {platform.release()}, "
                 f"working directory {os.getcwd()}")
-    return ""  # `resources` is not implemented; the loader warned about it
+    return ""  # `resources`: rendered per turn from the agent's resources (runtime/resource_prompt.py)
+
+
+def per_turn_contributors(config: AgentConfig) -> list[DynamicContributor]:
+    """The agent file's enabled dynamic contributors that are rendered again for each turn."""
+    prompt = config.systemPrompt
+    if not isinstance(prompt, SystemPromptConfig):
+        return []
+    return [c for c in prompt.contributors
+            if isinstance(c, DynamicContributor) and c.enabled and c.source in PER_TURN_SOURCES]
 
 
 def config_sections(config: AgentConfig, agent_dir: str) -> list[tuple[str, int, str]]:

@@ -4,14 +4,17 @@ and `/api/sessions/{id}/system-prompt/contributors`), and the memories of the se
 owner (the agent's `memories` config). Sections are ordered by priority, smaller first.
 
 Run-time contributors live in this process's memory, as in the reference: they last until the
-agent stops (or, for a session's, until the session is deleted)."""
+agent stops (or, for a session's, until the session is deleted). The agent file's `date` and
+`resources` contributors are rendered again for every turn (`per_turn`): a server that runs for
+days must not tell the model the day it started."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from switchyard.config.schema import MemoriesConfig
 from switchyard.errors import RequestError
@@ -47,6 +50,8 @@ class SystemPrompt:
         self.base: list[Section] = []                        # the agent file's, set at start
         self.runtime: dict[str, Section] = {}                # agent-wide, added at run time
         self.sessions: dict[str, dict[str, Section]] = {}    # per session
+        # The file's contributors rendered for each turn: (id, priority, render).
+        self.per_turn: list[tuple[str, int, Callable[[], Awaitable[str]]]] = []
         self._base_text = ""
 
     def set_base(self, sections: list[tuple[str, int, str]]) -> None:
@@ -55,9 +60,13 @@ class SystemPrompt:
 
     # --- contributors --------------------------------------------------------------------
 
+    def set_per_turn(self, renderers: list[tuple[str, int, Callable[[], Awaitable[str]]]]) -> None:
+        self.per_turn = renderers
+
     def contributors(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """What a prompt is built from, in order: `{id, priority}` each."""
-        listed = [{"id": s.id, "priority": s.priority} for s in self._sections(session_id)]
+        placeholders = {cid: Section(cid, priority, "") for cid, priority, _ in self.per_turn}
+        listed = [{"id": s.id, "priority": s.priority} for s in self._sections(session_id, placeholders)]
         if self.memories.enabled:
             listed.append({"id": "memories", "priority": self.memories.priority})
         return sorted(listed, key=lambda c: c["priority"])
@@ -88,8 +97,9 @@ class SystemPrompt:
     def forget_session(self, session_id: str) -> None:
         self.sessions.pop(session_id, None)
 
-    def _sections(self, session_id: str | None) -> list[Section]:
+    def _sections(self, session_id: str | None, fresh: dict[str, Section] | None = None) -> list[Section]:
         merged = {s.id: s for s in self.base}
+        merged.update(fresh or {})                       # the file's per-turn ones, as of now
         merged.update(self.runtime)                      # a run-time one replaces the file's
         if session_id is not None:
             merged.update(self.sessions.get(session_id, {}))
@@ -98,9 +108,14 @@ class SystemPrompt:
     # --- the prompt of one turn ----------------------------------------------------------
 
     async def build(self, session: dict[str, Any]) -> str:
-        if not (self.runtime or self.memories.enabled or session["id"] in self.sessions):
+        if not (self.per_turn or self.runtime or self.memories.enabled or session["id"] in self.sessions):
             return self._base_text     # the common case, every turn: nothing added at run time
-        sections = self._sections(session["id"])
+        fresh = None
+        if self.per_turn:
+            texts = await asyncio.gather(*(render() for _, _, render in self.per_turn))
+            fresh = {cid: Section(cid, priority, text.strip())
+                     for (cid, priority, _), text in zip(self.per_turn, texts)}
+        sections = [s for s in self._sections(session["id"], fresh) if s.text]
         if self.memories.enabled:
             text = await self.memories_section(session.get("owner"))
             if text:
