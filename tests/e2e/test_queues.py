@@ -43,8 +43,13 @@ def server(tmp_path) -> LiveServer:
         from switchyard.runtime.host import AgentHost
         from switchyard.server.app import create_app
         from switchyard.server.settings import ServerSettings
+        notes = tmp_path / "notes"
+        notes.mkdir(exist_ok=True)
+        (notes / "faq.md").write_text("Cats sleep 15 hours a day.")
         agent = Agent(parse_agent({"agentId": "queues", "storage": {"database": {
-            "type": "sqlite", "path": str(tmp_path / "agent.db")}}}, env={}), llm_client=model())
+            "type": "sqlite", "path": str(tmp_path / "agent.db")}},
+            "resources": [{"type": "filesystem", "paths": [str(notes)], "includeExtensions": [".md"]}]},
+            env={}), llm_client=model())
         return create_app(AgentHost([agent]), settings=ServerSettings.from_env({"SWITCHYARD_HOME": str(tmp_path)}),
                           shutdown_grace=3)
     return LiveServer(factory)
@@ -92,6 +97,20 @@ def test_steer_joins_the_running_turn_at_its_next_step(tmp_path):
         assert [m["role"] for m in history] == ["user", "assistant", "tool", "user", "assistant"]
         assert history[3]["content"] == [{"type": "text", "text": "also mention cats"}]
         assert c.get("/api/steer/st").json() == {"messages": [], "count": 0}
+
+
+def test_a_steer_messages_resource_mentions_are_expanded(tmp_path):
+    with server(tmp_path) as live, live.client() as c:
+        assert c.post("/api/message", json={"content": "slow", "sessionId": "sm"}).status_code == 202
+        wait_until(lambda: busy(c, "sm"))
+        assert c.post("/api/steer/sm", json={"content": "use @faq.md"}).status_code == 201
+        wait_until(lambda: not busy(c, "sm"))
+        history = c.get("/api/sessions/sm/history").json()["history"]
+        steered = content_to_text(history[3]["content"])
+        assert history[3]["metadata"]["queue"] == "steer"
+        assert steered == (f"use \n--- Content from resource: faq.md ({tmp_path}/notes/faq.md) ---\n"
+                           "Cats sleep 15 hours a day.\n--- End of resource content ---\n")
+        assert history[4]["content"] == "seen: slow | " + steered
 
 
 def test_follow_ups_run_after_the_turn_in_order_and_can_be_removed(tmp_path):

@@ -17,6 +17,7 @@ the facade the server and the CLI use.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from pathlib import Path
@@ -36,6 +37,7 @@ from switchyard.runtime.prompt import config_sections, date_section, per_turn_co
 from switchyard.runtime.publisher import EventPublisher
 from switchyard.runtime.queued_input import QueuedInput
 from switchyard.runtime.resource_catalog import ToolResourceCatalog
+from switchyard.runtime.queues import QueuedMessage, content_parts
 from switchyard.runtime.resource_mentions import expand_user_mentions
 from switchyard.runtime.results import result_of
 from switchyard.runtime.run import Run, current_run
@@ -219,9 +221,16 @@ class Agent:
         return TurnContext(agent_id=self.id, store=self.store, tools=self.tools, approvals=self.approvals,
                            system_prompt=self.system_prompt, model_for=self._model_for,
                            publish=self.publisher.for_run(run), working_dir=Path(self.loaded.agent_dir),
-                           take_steer=self.queued.take_steer, prompt_for=self.prompt.build,
+                           take_steer=self._take_steer, prompt_for=self.prompt.build,
                            fitter=self.fitter, end_turn=self.runs.end_turn if self.shared is not None else None,
                            telemetry=self.telemetry)
+
+    async def _take_steer(self, session_id: str) -> list[QueuedMessage]:
+        """The steer messages for the running turn, their `@resource` mentions expanded as a
+        message sent on its own would have them."""
+        taken = await self.queued.take_steer(session_id)
+        return [dataclasses.replace(m, content=content_parts(await expand_user_mentions(self, session_id, m.content)))
+                for m in taken]
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> Any:
         return self.supervisor.spawn(work, name=name)
