@@ -3,6 +3,7 @@ plain baselines computed here, on the same agents and messages.
 
     PYTHONPATH=src python bench/routing/sets_eval.py --role tuning      # while tuning
     PYTHONPATH=src python bench/routing/sets_eval.py --role heldout     # once, at the end
+    PYTHONPATH=src python bench/routing/sets_eval.py --role heldout7    # round 7's, by another author
     PYTHONPATH=src python bench/routing/sets_eval.py --set sparse-shop --errors
 
 Rows: the router as installed by default (rules + lexical + static embeddings), with
@@ -32,7 +33,9 @@ from switchyard.routing.router import Router
 HERE = Path(__file__).resolve().parent
 SETS = HERE / "sets"
 ROLES = {"tuning": ["sparse-shop", "zero-home", "sparse-travel", "sparse-bank"],
-         "heldout": ["sparse-campus", "sparse-clinic", "zero-dev", "zero-kitchen", "sparse-city"]}
+         "heldout": ["sparse-campus", "sparse-clinic", "zero-dev", "zero-kitchen", "sparse-city"],
+         # Written by a separate author who saw neither the router nor its results (sets/README.md).
+         "heldout7": ["sparse-insurance", "sparse-gym", "zero-telecom", "zero-helpdesk"]}
 # Default agents whose name is not default/general are given as a flag (sets/README.md).
 FLAG_FALLBACK = {"zero-home": "home-assistant"}
 
