@@ -199,3 +199,44 @@ def test_management_needs_the_admin_scope_and_is_audited(tmp_path, monkeypatch, 
         assert c.post("/api/agents/install", json={"id": "spare"}, headers=ROOT).status_code == 201
         assert c.post("/api/agents/switch", json={"id": "spare"}, headers=ROOT).status_code == 200
         assert [e["action"] for e in audit_entries(c)].count("agent.change") >= 2
+
+
+def _chat_over_mcp(url: str, message: str) -> tuple[bool, str]:
+    import asyncio
+
+    from mcp import Client
+
+    async def call() -> tuple[bool, str]:
+        async with Client(url, mode="legacy") as client:
+            result = await client.call_tool("chat_with_agent", {"message": message})
+            return result.is_error, "".join(getattr(c, "text", "") for c in result.content)
+    return asyncio.run(call())
+
+
+def test_an_agent_installed_while_serving_is_served_over_mcp(setup, tmp_path):
+    live, folder, _, fake = setup
+    (folder / "extra").mkdir()
+    agent_file = folder / "extra" / "extra.yml"
+
+    def write(prompt: str) -> None:
+        agent_file.write_text(
+            f"agentCard: {{name: Extra, description: The extra one}}\nsystemPrompt: {prompt}\n" + llm_block(fake)
+            + f"\nstorage: {{database: {{type: sqlite, path: '{tmp_path / 'extra.db'}'}}}}\n")
+    write("You are extra.")
+    with live.client() as c:
+        assert c.post("/api/agents/install", json={"id": "extra"}).status_code == 201
+        failed, _ = _chat_over_mcp(f"{live.url}/agents/extra/mcp", "hello over mcp")
+        assert not failed
+        sent = fake.requests[-1]["json"]["messages"]
+        assert "You are extra." in sent[0]["content"] and sent[-1]["content"] == "hello over mcp"
+
+        # Uninstalled, then installed again with another prompt: MCP serves the new agent.
+        assert c.post("/api/agents/uninstall", json={"id": "extra"}).status_code == 200
+        gone = c.post(f"{live.url}/agents/extra/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                      headers={"accept": "application/json, text/event-stream"})
+        assert gone.status_code == 404 and gone.json()["code"] == "agent_not_found"
+        write("You are extra, again.")
+        assert c.post("/api/agents/install", json={"id": "extra"}).status_code == 201
+        failed, _ = _chat_over_mcp(f"{live.url}/agents/extra/mcp", "and again")
+        assert not failed
+        assert "You are extra, again." in fake.requests[-1]["json"]["messages"][0]["content"]

@@ -38,8 +38,6 @@ class MCPEndpoint:
     """An ASGI app dispatching to one session manager per hosted agent."""
 
     def __init__(self, host: AgentHost, settings: ServerSettings) -> None:
-        from switchyard.server.card import agent_prefix, build_card
-
         self.host = host
         self.settings = settings
         self.base_url = settings.public_base_url()
@@ -49,23 +47,34 @@ class MCPEndpoint:
         self._stack: contextlib.AsyncExitStack | None = None
         self._holder: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # Managers of agents installed while serving, for the holder task to start.
+        self._to_start: asyncio.Queue[tuple[StreamableHTTPSessionManager, asyncio.Future[None]]] | None = None
+        self._adding = asyncio.Lock()
+        self._served: dict[str, Agent] = {}     # agent id -> the agent its manager was made for
         for agent in host.agents.values():
-            prefix = "" if agent.id == host.default_id else agent_prefix(agent.id)
+            self.managers[agent.id] = self._manager_for(agent)
+            self._served[agent.id] = agent
 
-            def card(agent: Agent = agent, prefix: str = prefix) -> dict[str, Any]:
-                return build_card(agent, self.base_url, auth_required=self.auth_required, path_prefix=prefix)
+    def _manager_for(self, agent: Agent) -> StreamableHTTPSessionManager:
+        from switchyard.server.card import agent_prefix, build_card
 
-            server = build_mcp_server(agent, card=card, path_prefix=prefix)
-            self.managers[agent.id] = StreamableHTTPSessionManager(
-                app=server._lowlevel_server,
-                json_response=False, stateless=False, security_settings=None,
-                session_idle_timeout=SESSION_IDLE_TIMEOUT, max_request_body_size=MAX_BODY_BYTES)
+        prefix = "" if agent.id == self.host.default_id else agent_prefix(agent.id)
+
+        def card() -> dict[str, Any]:
+            return build_card(agent.current(), self.base_url, auth_required=self.auth_required, path_prefix=prefix)
+
+        server = build_mcp_server(agent, card=card, path_prefix=prefix)
+        return StreamableHTTPSessionManager(
+            app=server._lowlevel_server,
+            json_response=False, stateless=False, security_settings=None,
+            session_idle_timeout=SESSION_IDLE_TIMEOUT, max_request_body_size=MAX_BODY_BYTES)
 
     async def start(self) -> None:
         """Run the session managers in a task of their own: their task groups must be
         entered and left by one task, and start() runs in a request while stop() runs at
-        shutdown."""
+        shutdown. The task also starts the managers of agents installed later (`_add`)."""
         ready, self._stopping = asyncio.Event(), asyncio.Event()
+        self._to_start = asyncio.Queue()
 
         async def hold() -> None:
             async with contextlib.AsyncExitStack() as stack:
@@ -73,7 +82,19 @@ class MCPEndpoint:
                     await stack.enter_async_context(manager.run())
                 self._stack = stack
                 ready.set()
-                await self._stopping.wait()
+                stopping = asyncio.ensure_future(self._stopping.wait())
+                while True:
+                    added = asyncio.ensure_future(self._to_start.get())
+                    await asyncio.wait({stopping, added}, return_when=asyncio.FIRST_COMPLETED)
+                    if not added.done():
+                        added.cancel()
+                        break
+                    manager, started = added.result()
+                    try:
+                        await stack.enter_async_context(manager.run())
+                        started.set_result(None)
+                    except Exception as exc:  # noqa: BLE001 - told to the request that asked
+                        started.set_exception(exc)
             self._stack = None
 
         self._holder = asyncio.create_task(hold(), name="mcp-session-managers")
@@ -85,18 +106,37 @@ class MCPEndpoint:
             await self._holder
             self._holder = None
 
+    def _current_manager(self, agent: Agent) -> StreamableHTTPSessionManager | None:
+        """The manager serving `agent`: made for it or for an agent it replaced by a new
+        configuration; None for an agent installed while serving (or uninstalled and
+        installed again: the old manager's agent is gone)."""
+        served = self._served.get(agent.id)
+        return self.managers[agent.id] if served is not None and served.current() is agent else None
+
+    async def _add(self, agent: Agent) -> StreamableHTTPSessionManager:
+        """The manager of an agent installed while serving, made and started on its first
+        MCP request (once, whatever the number of requests racing for it)."""
+        async with self._adding:
+            manager = self._current_manager(agent)
+            if manager is not None:
+                return manager
+            assert self._to_start is not None
+            manager = self._manager_for(agent)
+            started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            await self._to_start.put((manager, started))
+            await started
+            self.managers[agent.id], self._served[agent.id] = manager, agent
+            log.info("agent %s is served over MCP from now on (installed while serving)", agent.id)
+            return manager
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         agent_id = (scope.get("path_params") or {}).get("agent_id")
         agent = self.host.get(agent_id)  # NotFoundError -> the app's 404 envelope
-        manager = self.managers.get(agent.id)
-        if manager is None:   # installed while serving: MCP endpoints are made at start
-            await error_response(404, "agent_not_found", f"agent {agent.id!r} is served over MCP after a "
-                                 "restart (it was installed while the server ran)")(scope, receive, send)
-            return
         if self._stack is None:
             await error_response(503, "unavailable", "MCP is not running (app lifespan not started)")(
                 scope, receive, send)
             return
+        manager = self._current_manager(agent) or await self._add(agent)
         request = Request(scope)
         self.base_url = self.settings.public_base_url(str(request.base_url))
         self.auth_required = bool(getattr(request.app.state, "auth_required", False)) if "app" in scope else False
