@@ -12,8 +12,8 @@ from typing import Any, AsyncIterator
 
 from switchyard.config.schema import LLMConfig
 
-from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, append_turn,
-                   content_to_text)
+from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, alternating_turns,
+                   append_turn, content_to_text)
 from .presets import ResolvedLLM
 from .reasoning import budget
 from .retry import OnRetry, RetryingSDKClient, RetryPolicy
@@ -65,47 +65,34 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
+def _tool_result_first(turns: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    """tool_result blocks must come first in their user turn: a result joins the last user
+    turn only when that turn holds results alone."""
+    if turns and turns[-1]["role"] == "user" and all(b.get("type") == "tool_result" for b in turns[-1]["content"]):
+        turns[-1]["content"].append(result)
+    else:
+        append_turn(turns, "user", [result])
+
+
+def _tool_result(msg: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"type": "tool_result", "tool_use_id": msg.get("toolCallId") or "",
+                              "content": content_to_text(msg.get("content")) or "(no output)"}
+    if msg.get("isError"):
+        result["is_error"] = True
+    return result
+
+
 def to_anthropic_messages(messages: list[dict[str, Any]], system: str | None = None
                           ) -> tuple[str | None, list[dict[str, Any]]]:
     """Returns (system, messages). System messages are lifted out; tool results become
     `tool_result` blocks in a user message; consecutive same-role messages are merged because
     the API wants user/assistant turns to alternate (so several tool results form one turn)."""
-    systems = [system] if system else []
-    out: list[dict[str, Any]] = []
-
-    for msg in messages:
-        role = msg.get("role")
-        if role == "system":
-            text = content_to_text(msg.get("content"))
-            if text:
-                systems.append(text)
-        elif role == "user":
-            append_turn(out, "user", _blocks(msg.get("content")))
-        elif role == "assistant":
-            blocks = _blocks(msg.get("content"))
-            for call in msg.get("toolCalls") or []:
-                raw = call["function"].get("arguments") or "{}"
-                try:
-                    args = json.loads(raw)
-                except json.JSONDecodeError:
-                    args = {}
-                blocks.append({"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
-                               "input": args if isinstance(args, dict) else {}})
-            append_turn(out, "assistant", blocks)
-        elif role == "tool":
-            result: dict[str, Any] = {"type": "tool_result", "tool_use_id": msg.get("toolCallId") or "",
-                                      "content": content_to_text(msg.get("content")) or "(no output)"}
-            if msg.get("isError"):
-                result["is_error"] = True
-            # tool_result blocks must come first in their user turn
-            if out and out[-1]["role"] == "user":
-                existing = out[-1]["content"]
-                n = sum(1 for b in existing if b.get("type") == "tool_result")
-                if n == len(existing):
-                    existing.append(result)
-                    continue
-            append_turn(out, "user", [result])
-    return ("\n\n".join(systems) or None), out
+    systems, out = alternating_turns(
+        messages, blocks=_blocks,
+        tool_use=lambda call, args: {"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
+                                     "input": args},
+        tool_result=_tool_result, add_result=_tool_result_first)
+    return ("\n\n".join([system, *systems] if system else systems) or None), out
 
 
 def to_anthropic_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:

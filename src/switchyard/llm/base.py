@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Protocol, Union, runtime_checkable
+from typing import Any, AsyncIterator, Callable, Protocol, Union, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,50 @@ def append_turn(turns: list[dict[str, Any]], role: str, items: list[dict[str, An
         turns[-1][key].extend(items)
     else:
         turns.append({"role": role, key: list(items)})
+
+
+def call_arguments(call: dict[str, Any]) -> dict[str, Any]:
+    """A stored tool call's arguments as an object ({} when they are not valid JSON)."""
+    try:
+        args = json.loads(call["function"].get("arguments") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return args if isinstance(args, dict) else {}
+
+
+def alternating_turns(messages: list[dict[str, Any]], *, blocks: Callable[[Any], list[dict[str, Any]]],
+                      tool_use: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+                      tool_result: Callable[[dict[str, Any]], dict[str, Any]],
+                      assistant_role: str = "assistant", key: str = "content",
+                      add_result: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
+                      ) -> tuple[list[str], list[dict[str, Any]]]:
+    """Our history as the turns of an API whose user and assistant turns alternate (Anthropic,
+    Gemini, Bedrock; each gives its own block builders): system texts lifted out and returned
+    apart; a message's content as `blocks(content)`; an assistant's tool calls after its
+    content, each `tool_use(call, arguments)`; a tool message as `tool_result(message)` in a
+    user turn (`add_result(turns, block)` when the API has its own rule for where it goes);
+    consecutive same-role turns merged (append_turn)."""
+    systems: list[str] = []
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        role = msg.get("role")
+        if role == "system":
+            text = content_to_text(msg.get("content"))
+            if text:
+                systems.append(text)
+        elif role == "user":
+            append_turn(out, "user", blocks(msg.get("content")), key=key)
+        elif role == "assistant":
+            items = blocks(msg.get("content"))
+            items.extend(tool_use(call, call_arguments(call)) for call in msg.get("toolCalls") or [])
+            append_turn(out, assistant_role, items, key=key)
+        elif role == "tool":
+            block = tool_result(msg)
+            if add_result is not None:
+                add_result(out, block)
+            else:
+                append_turn(out, "user", [block], key=key)
+    return systems, out
 
 
 def content_to_text(content: Any) -> str:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from typing import Any, AsyncIterator, Iterator
 
 from switchyard.config.schema import LLMConfig
 
-from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, append_turn,
+from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, alternating_turns,
                    content_to_text)
 from .presets import ResolvedLLM
 from .reasoning import budget
@@ -92,37 +91,22 @@ def _blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
+def _tool_result(msg: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {"toolUseId": msg.get("toolCallId") or "",
+                              "content": [{"text": content_to_text(msg.get("content")) or "(no output)"}]}
+    if msg.get("isError"):
+        result["status"] = "error"
+    return {"toolResult": result}
+
+
 def to_converse_messages(messages: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     """Returns (system texts, messages); tool results become `toolResult` blocks of a user turn
     and consecutive same-role turns are merged, as Converse wants them to alternate."""
-    systems: list[str] = []
-    out: list[dict[str, Any]] = []
-
-    for msg in messages:
-        role = msg.get("role")
-        if role == "system":
-            text = content_to_text(msg.get("content"))
-            if text:
-                systems.append(text)
-        elif role == "user":
-            append_turn(out, "user", _blocks(msg.get("content")))
-        elif role == "assistant":
-            blocks = _blocks(msg.get("content"))
-            for call in msg.get("toolCalls") or []:
-                try:
-                    args = json.loads(call["function"].get("arguments") or "{}")
-                except json.JSONDecodeError:
-                    args = {}
-                blocks.append({"toolUse": {"toolUseId": call["id"], "name": call["function"]["name"],
-                                           "input": args if isinstance(args, dict) else {}}})
-            append_turn(out, "assistant", blocks)
-        elif role == "tool":
-            result: dict[str, Any] = {"toolUseId": msg.get("toolCallId") or "",
-                                      "content": [{"text": content_to_text(msg.get("content")) or "(no output)"}]}
-            if msg.get("isError"):
-                result["status"] = "error"
-            append_turn(out, "user", [{"toolResult": result}])
-    return systems, out
+    return alternating_turns(
+        messages, blocks=_blocks,
+        tool_use=lambda call, args: {"toolUse": {"toolUseId": call["id"], "name": call["function"]["name"],
+                                                 "input": args}},
+        tool_result=_tool_result)
 
 
 class BedrockClient(RetryingSDKClient):

@@ -20,7 +20,7 @@ from typing import Any, AsyncIterator
 
 from switchyard.config.schema import LLMConfig
 
-from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, append_turn,
+from .base import (Delta, Finish, ReasoningDelta, TextDelta, ToolCallDelta, ToolSpec, Usage, alternating_turns,
                    content_to_text)
 from .presets import ResolvedLLM
 from .reasoning import budget
@@ -78,39 +78,23 @@ def to_gemini_contents(messages: list[dict[str, Any]], signatures: dict[str, byt
     `function_response` parts in a user turn, named after the call they answer; consecutive
     same-role turns are merged (several results of one step form one turn)."""
     signatures = signatures or {}
-    systems: list[str] = []
-    out: list[dict[str, Any]] = []
     call_names: dict[str, str] = {}
 
-    for msg in messages:
-        role = msg.get("role")
-        if role == "system":
-            text = content_to_text(msg.get("content"))
-            if text:
-                systems.append(text)
-        elif role == "user":
-            append_turn(out, "user", _parts(msg.get("content")), key="parts")
-        elif role == "assistant":
-            parts = _parts(msg.get("content"))
-            for call in msg.get("toolCalls") or []:
-                name = call["function"]["name"]
-                call_names[call["id"]] = name
-                try:
-                    args = json.loads(call["function"].get("arguments") or "{}")
-                except json.JSONDecodeError:
-                    args = {}
-                part: dict[str, Any] = {"function_call": {"name": name,
-                                                          "args": args if isinstance(args, dict) else {}}}
-                if call["id"] in signatures:
-                    part["thought_signature"] = signatures[call["id"]]
-                parts.append(part)
-            append_turn(out, "model", parts, key="parts")
-        elif role == "tool":
-            call_id = msg.get("toolCallId") or ""
-            name = call_names.get(call_id) or msg.get("name") or "tool"
-            key = "error" if msg.get("isError") else "output"
-            append_turn(out, "user", [{"function_response": {
-                "name": name, "response": {key: content_to_text(msg.get("content"))}}}], key="parts")
+    def function_call(call: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+        name = call["function"]["name"]
+        call_names[call["id"]] = name
+        part: dict[str, Any] = {"function_call": {"name": name, "args": args}}
+        if call["id"] in signatures:
+            part["thought_signature"] = signatures[call["id"]]
+        return part
+
+    def function_response(msg: dict[str, Any]) -> dict[str, Any]:
+        name = call_names.get(msg.get("toolCallId") or "") or msg.get("name") or "tool"
+        key = "error" if msg.get("isError") else "output"
+        return {"function_response": {"name": name, "response": {key: content_to_text(msg.get("content"))}}}
+
+    systems, out = alternating_turns(messages, blocks=_parts, tool_use=function_call,
+                                     tool_result=function_response, assistant_role="model", key="parts")
     return ("\n\n".join(systems) or None), out
 
 
