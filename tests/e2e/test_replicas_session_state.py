@@ -233,6 +233,35 @@ def test_a_model_switched_on_a_with_a_key_is_used_by_b_and_the_contributors_too(
         assert "house-style" not in [item["id"] for item in listed]
 
 
+def test_an_agent_wide_contributor_added_on_a_is_listed_and_used_on_b(pair, fake):
+    a, b = pair
+    fake.reset()
+    with a.client() as c:
+        added = c.post("/api/system-prompt/contributors", headers=ROOT,
+                       json={"id": "tone", "content": "Always answer in French.", "priority": 7})
+        assert added.status_code == 200 and added.json()["replaced"] is False
+    with b.client() as c:
+        listed = c.get("/api/system-prompt/contributors", headers=ROOT).json()["contributors"]
+        assert {"id": "tone", "priority": 7} in listed
+        again = c.post("/api/system-prompt/contributors", headers=ROOT,
+                       json={"id": "tone", "content": "Always answer in German.", "priority": 7})
+        assert again.json()["replaced"] is True
+    with a.client() as c:
+        session = f"s-{uuid.uuid4().hex[:8]}"
+        assert c.post("/api/message-sync", json={"content": "hi", "sessionId": session}, headers=ROOT).status_code == 200
+    system = json.dumps(fake.last_request["json"]["messages"][0])
+    assert "Always answer in German." in system and "French" not in system
+    with b.client() as c:
+        assert c.post("/api/system-prompt/contributors", headers=ROOT,
+                      json={"id": "tone", "enabled": False}).json()["removed"] is True
+    with a.client() as c:
+        listed = c.get("/api/system-prompt/contributors", headers=ROOT).json()["contributors"]
+        assert "tone" not in [item["id"] for item in listed]
+        assert c.post("/api/message-sync", json={"content": "again", "sessionId": session},
+                      headers=ROOT).status_code == 200
+    assert "German" not in json.dumps(fake.last_request["json"]["messages"][0])
+
+
 def test_a_session_key_without_a_shared_secret_key_is_refused_in_replica_mode(monkeypatch):
     # An in-process server joined to Redis, without SWITCHYARD_SECRET_KEY: the key could not be
     # read by the other replicas, so it is refused rather than silently not shared.

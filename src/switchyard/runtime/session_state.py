@@ -9,10 +9,12 @@ runtime/system_prompt.SystemPrompt.sessions) and this module is not used.
   leaving the other replicas to use the agent's key for the session). The override itself (model,
   provider, ...; never the key) is in the session's record in the store, as without replicas.
 - A session's **contributors** are a hash per session (contributor id -> priority and text);
-  each change is one field, so two replicas changing different contributors keep both.
+  each change is one field, so two replicas changing different contributors keep both. The
+  agent-wide contributors added at run time (`POST /api/system-prompt/contributors`) are one
+  more hash, per agent.
 
-Before each turn of the session, and before its contributors are listed or changed, this
-replica reads both back from Redis (`prepare`, `refresh_contributors`).
+Before each turn of the session, and before contributors are listed or changed, this replica
+reads them back from Redis (`prepare`, `refresh_contributors`, `refresh_agent_contributors`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class SharedSessionState:
 
     def _contributors_of(self, session_id: str) -> str:
         return self.shared.key("contributors", self.agent_id, session_id)
+
+    def _agent_contributors(self) -> str:
+        return self.shared.key("agent-contributors", self.agent_id)
 
     # --- the session's model key ---------------------------------------------------------
 
@@ -74,7 +79,10 @@ class SharedSessionState:
     async def refresh_contributors(self, session_id: str) -> None:
         self._set_contributors(session_id, await self.shared.redis.hgetall(self._contributors_of(session_id)))
 
-    def _set_contributors(self, session_id: str, stored: dict[str, str]) -> None:
+    async def refresh_agent_contributors(self) -> None:
+        self._set_agent_contributors(await self.shared.redis.hgetall(self._agent_contributors()))
+
+    def _sections(self, stored: dict[str, str], whose: str) -> dict[str, Any]:
         from switchyard.runtime.system_prompt import Section
         table = {}
         for cid, raw in stored.items():
@@ -82,20 +90,36 @@ class SharedSessionState:
                 priority, text = json.loads(raw)
                 table[cid] = Section(cid, int(priority), str(text))
             except (ValueError, TypeError):
-                log.warning("skipped an unreadable contributor %s of session %s", cid, session_id)
+                log.warning("skipped an unreadable contributor %s of %s", cid, whose)
+        return table
+
+    def _set_contributors(self, session_id: str, stored: dict[str, str]) -> None:
+        table = self._sections(stored, f"session {session_id}")
         if table:
             self.prompt.sessions[session_id] = table
         else:
             self.prompt.sessions.pop(session_id, None)
 
-    async def contributor_changed(self, session_id: str, contributor_id: str) -> None:
-        """Write one contributor of the session as this replica now has it (gone: removed)."""
-        section = self.prompt.sessions.get(session_id, {}).get(contributor_id)
-        name = self._contributors_of(session_id)
+    def _set_agent_contributors(self, stored: dict[str, str]) -> None:
+        # In place: an agent replaced by a new configuration shares this dict (Agent.hand_over).
+        runtime = self.prompt.runtime
+        runtime.clear()
+        runtime.update(self._sections(stored, f"agent {self.agent_id}"))
+
+    async def _write(self, name: str, contributor_id: str, section: Any) -> None:
         if section is None:
             await self.shared.redis.hdel(name, contributor_id)
         else:
             await self.shared.redis.hset(name, contributor_id, json.dumps([section.priority, section.text]))
+
+    async def contributor_changed(self, session_id: str, contributor_id: str) -> None:
+        """Write one contributor of the session as this replica now has it (gone: removed)."""
+        section = self.prompt.sessions.get(session_id, {}).get(contributor_id)
+        await self._write(self._contributors_of(session_id), contributor_id, section)
+
+    async def agent_contributor_changed(self, contributor_id: str) -> None:
+        """Write one agent-wide contributor as this replica now has it (gone: removed)."""
+        await self._write(self._agent_contributors(), contributor_id, self.prompt.runtime.get(contributor_id))
 
     # --- per turn, and when the session goes ---------------------------------------------
 
@@ -104,9 +128,11 @@ class SharedSessionState:
         async with self.shared.redis.pipeline(transaction=False) as pipe:   # one round trip per turn
             pipe.get(self._key_of(session_id))
             pipe.hgetall(self._contributors_of(session_id))
-            token, contributors = await pipe.execute()
+            pipe.hgetall(self._agent_contributors())
+            token, contributors, agent_wide = await pipe.execute()
         live.llm_api_key = self._open_key(session_id, token)
         self._set_contributors(session_id, contributors)
+        self._set_agent_contributors(agent_wide)
 
     async def forget(self, session_id: str) -> None:
         await self.shared.redis.delete(self._key_of(session_id), self._contributors_of(session_id))

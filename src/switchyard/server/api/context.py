@@ -151,13 +151,21 @@ async def set_session_contributor(request: Request, session_id: SessionId,
 @routes.get("/api/system-prompt/contributors", scope="read", response_model=ContributorList, errors=(404,),
             summary="What the agent's system prompt is built from")
 async def contributors(request: Request) -> dict[str, Any]:
-    return {"contributors": agent_for(request).prompt.contributors()}
+    agent = agent_for(request)
+    if agent.session_state is not None:   # replicas: as shared in Redis
+        await agent.session_state.refresh_agent_contributors()
+    return {"contributors": agent.prompt.contributors()}
 
 
 @routes.post("/api/system-prompt/contributors", scope="admin", response_model=ContributorChange, errors=(404,),
              summary="Add, replace or remove a contributor of the agent's system prompt (every session)")
 async def set_contributor(request: Request, body: ContributorBody) -> dict[str, Any]:
-    prompt = agent_for(request).prompt
-    if body.removes:
-        return prompt.remove(body.id)
-    return prompt.upsert(body.id, body.content or "", _priority(body))
+    agent = agent_for(request)
+    state = agent.session_state
+    if state is not None:
+        await state.refresh_agent_contributors()
+    result = (agent.prompt.remove(body.id) if body.removes
+              else agent.prompt.upsert(body.id, body.content or "", _priority(body)))
+    if state is not None:
+        await state.agent_contributor_changed(result["id"])
+    return result
