@@ -196,6 +196,26 @@ async def test_sdk_client_streams_sends_gets_lists(live):
         await client.close()
 
 
+async def test_sdk_client_subscribes_to_a_running_task_and_follows_it_to_its_end(live):
+    client = await create_client(live.url, client_config=ClientConfig(streaming=False, polling=True))
+    watcher = await create_client(live.url, client_config=ClientConfig(streaming=True))
+    try:
+        request = pb.SendMessageRequest(message=pb.Message(
+            message_id="m-sub", role=pb.Role.ROLE_USER, parts=[pb.Part(text="SLOW follow me to the end")]))
+        [first] = [e async for e in client.send_message(request)]
+        task_id = first.task.id
+        await asyncio.sleep(0.4)
+        events = [e async for e in watcher.subscribe(pb.SubscribeToTaskRequest(id=task_id))]
+        assert events[0].task.id == task_id and events[0].task.status.state == S.TASK_STATE_WORKING
+        text = "".join(p.text for e in events if e.HasField("artifact_update") for p in e.artifact_update.artifact.parts)
+        # The snapshot's history may already hold nothing of the answer: the artifacts carry it whole.
+        assert text == "Echo: SLOW follow me to the end"
+        assert events[-1].status_update.status.state == S.TASK_STATE_COMPLETED
+    finally:
+        await client.close()
+        await watcher.close()
+
+
 async def test_sdk_client_cancels_a_running_task(live):
     client = await create_client(live.url, client_config=ClientConfig(streaming=False, polling=True))
     try:

@@ -26,6 +26,7 @@ import pytest
 
 from tests.conftest import postgres_url, redis_url
 from tests.support.fake_llm import Delay, FakeLLM, Text, ToolCalls
+from tests.support.sse import sse_events
 from tests.support.replicas import fake  # noqa: F401 - fixture
 from tests.support.replicas import (ROOT, SHARED_BACKENDS, Replica, new_prefix, replica_env,
                                     stream_in_background, text_of, wait_until)
@@ -260,6 +261,36 @@ def test_an_agent_wide_contributor_added_on_a_is_listed_and_used_on_b(pair, fake
         assert c.post("/api/message-sync", json={"content": "again", "sessionId": session},
                       headers=ROOT).status_code == 200
     assert "German" not in json.dumps(fake.last_request["json"]["messages"][0])
+
+
+def test_an_a2a_task_running_on_a_is_working_on_b_and_b_follows_it_to_its_end(pair, fake):
+    a, b = pair
+    session = f"s-{uuid.uuid4().hex[:8]}"
+    fake.reset()
+    fake.script(Delay(4.0, then=Text("the slow answer")))
+    on_a: list[tuple[str, Any]] = []
+    reader = stream_in_background(a, {"content": "take your time", "sessionId": session}, on_a)
+    wait_until(lambda: len(fake.requests) >= 1, what="A's model call")
+
+    def rpc(method: str) -> dict[str, Any]:
+        with b.client() as c:
+            r = c.post("/jsonrpc", headers=ROOT, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                                       "params": {"id": session}})
+        assert r.status_code == 200, r.text
+        return r.json()["result"]
+    # Polled on B (a load balancer's other replica): working, not "ended without an answer".
+    assert rpc("tasks/get")["status"]["state"] == "working"
+    body = {"jsonrpc": "2.0", "id": 2, "method": "tasks/resubscribe", "params": {"id": session}}
+    with b.client() as c, c.stream("POST", "/jsonrpc", headers=ROOT, json=body) as r:
+        assert r.status_code == 200
+        results = [data["result"] for _, data in sse_events(r)]
+    assert results[0]["kind"] == "task" and results[0]["status"]["state"] == "working"
+    artifacts = [x for x in results if x["kind"] == "artifact-update"]
+    assert "".join(x["artifact"]["parts"][0]["text"] for x in artifacts) == "the slow answer"
+    assert results[-1]["kind"] == "status-update" and results[-1]["final"] is True
+    assert results[-1]["status"]["state"] == "completed"
+    reader.join(30)
+    assert rpc("tasks/get")["status"]["state"] == "completed"
 
 
 def test_a_session_key_without_a_shared_secret_key_is_refused_in_replica_mode(monkeypatch):

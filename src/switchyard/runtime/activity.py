@@ -79,8 +79,13 @@ async def run_activity(run: Run, *, quiet_every: float | None = None) -> AsyncIt
                 yield event
 
 
-def result_from_end(event: RunCompleteEvent) -> RunResult:
-    """A result when the run itself recorded none (it always does; this keeps readers safe)."""
+def result_from_end(event: RunCompleteEvent, answer: ResponseEvent | None = None) -> RunResult:
+    """A result from the run's events, when the run object recorded none: a run followed from
+    another replica (its `answer`, the llm:response event, carries what it said), or a reader
+    kept safe (a local run always records its result)."""
     error = RunFailure(event.error) if event.error is not None else None
+    said = ({"content": answer.content, "reasoning": answer.reasoning, "usage": answer.usage,
+             "message_id": answer.message_id, "model": answer.model, "provider": answer.provider}
+            if answer is not None and error is None else {})
     return RunResult(event.session_id, event.finish_reason, error=error, steps=event.step_count,
-                     duration_ms=event.duration_ms)
+                     duration_ms=event.duration_ms, **said)

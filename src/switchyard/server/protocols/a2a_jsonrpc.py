@@ -33,8 +33,9 @@ from fastapi import Request
 from google.protobuf.json_format import MessageToDict, ParseDict
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from switchyard.errors import LimitError, NotFoundError, RequestError, SwitchyardError
+from switchyard.errors import ConflictError, LimitError, NotFoundError, RequestError, SwitchyardError
 from switchyard.ids import new_id
+from switchyard.runtime import replicas
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.host import AgentHost
 from switchyard.runtime.run import Run
@@ -69,7 +70,7 @@ from switchyard.server.protocols.a2a_model import (
 from switchyard.ids import SESSION_ID
 from switchyard.server.protocols.a2a_batch import run_batch
 from switchyard.server.protocols.a2a_listing import int_param, list_tasks, state_name
-from switchyard.server.protocols.a2a_stream import follow_run, status_event as _status_event
+from switchyard.server.protocols.a2a_stream import RemoteRun, follow_run, status_event as _status_event
 from switchyard.server.wire import KEEPALIVE_FRAME, data_frame
 
 log = logging.getLogger("switchyard.a2a")
@@ -179,12 +180,14 @@ class A2AService:
     async def build_task(self, agent: Agent, sid: str, *, history_length: int | None = None,
                          include_artifacts: bool = True) -> pb.Task:
         history = await _history(agent, sid)
-        outcome = self.tracker.current(agent, sid, history)
+        elsewhere = await _running_elsewhere(agent, sid)
+        outcome = self.tracker.current(agent, sid, history, elsewhere)
         messages = history_messages(sid, history)
         if history_length is not None:
             messages = messages[-history_length:] if history_length > 0 else []
         task = pb.Task(id=sid, context_id=sid, history=messages)
-        message = (approval_message(sid, self.tracker.pending_approvals(agent, sid, _live_run(agent, sid)))
+        pending = elsewhere or self.tracker.pending_approvals(agent, sid, _live_run(agent, sid))
+        message = (approval_message(sid, pending)
                    if outcome.state == S.TASK_STATE_INPUT_REQUIRED else outcome_message(sid, outcome))
         task.status.CopyFrom(status_of(outcome.state, message))
         if include_artifacts and outcome.state == S.TASK_STATE_COMPLETED:
@@ -283,7 +286,12 @@ class A2AService:
 
         async def events() -> AsyncIterator[pb.StreamResponse | None]:
             yield pb.StreamResponse(task=snapshot)
-            run = _live_run(agent, sid)
+            run: Run | RemoteRun | None = _live_run(agent, sid)
+            if (run is None or run.done) and await _running_elsewhere(agent, sid) is not None:
+                try:   # with replicas: the turn runs on another one; its shared stream
+                    run = RemoteRun(await agent.attach_anywhere(sid))
+                except ConflictError:
+                    run = None      # it ended meanwhile: the snapshot said all there is
             if run is not None and not run.done:
                 async for item in self.follow_run(agent, run, sid, announce_working=False):
                     yield item
@@ -334,7 +342,7 @@ class A2AService:
         return StreamingResponse(frames(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    def follow_run(self, agent: Agent, run: Run, sid: str, *,
+    def follow_run(self, agent: Agent, run: Run | RemoteRun, sid: str, *,
                    announce_working: bool = True) -> AsyncIterator[pb.StreamResponse | None]:
         return follow_run(self.tracker, agent, run, sid, announce_working=announce_working)
 
@@ -351,6 +359,14 @@ async def _history(agent: Agent, sid: str) -> list[dict[str, Any]]:
 def _live_run(agent: Agent, sid: str) -> Run | None:
     live = agent.live.peek(sid)
     return live.run if live is not None else None
+
+
+async def _running_elsewhere(agent: Agent, sid: str) -> list[dict[str, Any]] | None:
+    """With replicas, when the session's turn runs on another replica: the approvals it waits
+    for (empty: none); None when no turn runs elsewhere (or there are no replicas)."""
+    if agent.shared is None or agent.runs.is_busy(sid) or not await agent.busy_anywhere(sid):
+        return None
+    return await replicas.pending_elsewhere(agent, sid)
 
 
 def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:

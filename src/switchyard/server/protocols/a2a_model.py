@@ -269,7 +269,10 @@ class TaskTracker:
                 asked.pop(event.approval_id, None)
         return list(asked.values())
 
-    def current(self, agent: Agent, sid: str, history: list[dict[str, Any]]) -> Outcome:
+    def current(self, agent: Agent, sid: str, history: list[dict[str, Any]],
+                elsewhere: list[dict[str, Any]] | None = None) -> Outcome:
+        """The task's state. `elsewhere`: with replicas, when the session's turn runs on another
+        replica, the approvals it waits for (empty: none); None when it runs on none."""
         live = agent.live.peek(sid)
         run = live.run if live is not None else None
         if run is not None and not run.done:
@@ -277,6 +280,9 @@ class TaskTracker:
             if pending:
                 return Outcome(S.TASK_STATE_INPUT_REQUIRED, approval_text(pending))
             return Outcome(S.TASK_STATE_WORKING)
+        if elsewhere is not None:
+            return (Outcome(S.TASK_STATE_INPUT_REQUIRED, approval_text(elsewhere)) if elsewhere
+                    else Outcome(S.TASK_STATE_WORKING))
         if run is not None:
             outcome = self.outcome_of_run(run)
             self.remember(agent, sid, outcome)

@@ -11,9 +11,9 @@ from typing import Any
 from a2a.types import a2a_pb2 as pb
 from google.protobuf.json_format import ParseDict
 
-from switchyard.events import (ApprovalRequestEvent, ApprovalResponseEvent, ResponseEvent, ToolCallEvent,
-                               ToolRunningEvent)
-from switchyard.runtime.activity import Finished, Quiet, TextPiece, run_activity
+from switchyard.events import (ApprovalRequestEvent, ApprovalResponseEvent, ResponseEvent, RunCompleteEvent,
+                               RunResult, ToolCallEvent, ToolRunningEvent)
+from switchyard.runtime.activity import Finished, Quiet, TextPiece, result_from_end, run_activity
 from switchyard.runtime.agent import Agent
 from switchyard.runtime.run import Run
 from switchyard.server.protocols.a2a_model import (APPROVAL_POLL_SECONDS, S, TaskTracker, approval_message,
@@ -21,7 +21,31 @@ from switchyard.server.protocols.a2a_model import (APPROVAL_POLL_SECONDS, S, Tas
 from switchyard.server.wire import keepalive_due
 
 
-async def follow_run(tracker: TaskTracker, agent: Agent, run: Run, sid: str, *,
+class RemoteRun:
+    """A turn running on another replica, read from the shared turn stream
+    (Agent.attach_anywhere): what `follow_run` needs of a Run. Its events are kept as they are
+    read, so that approvals it waits for are seen (TaskTracker.pending_approvals)."""
+
+    def __init__(self, events: AsyncIterator[Any]) -> None:
+        self._events = events
+        self.events: list[Any] = []
+        self.result: RunResult | None = None    # set from its llm:response and run:complete
+        self.done = False
+
+    async def follow(self) -> AsyncIterator[Any]:
+        answer: ResponseEvent | None = None
+        async with aclosing(self._events) as events:
+            async for event in events:
+                self.events.append(event)
+                if isinstance(event, ResponseEvent):
+                    answer = event
+                elif isinstance(event, RunCompleteEvent):
+                    self.result = result_from_end(event, answer)
+                yield event
+        self.done = True
+
+
+async def follow_run(tracker: TaskTracker, agent: Agent, run: Run | RemoteRun, sid: str, *,
                      announce_working: bool = True) -> AsyncIterator[pb.StreamResponse | None]:
     """A run's events as A2A status and artifact updates, ending with the final status.
 
@@ -94,6 +118,9 @@ async def follow_run(tracker: TaskTracker, agent: Agent, run: Run, sid: str, *,
                 tracker.remember(agent, sid, outcome)
                 yield status_event(sid, outcome.state, outcome_message(sid, outcome))
                 return
+    # The stream ended without the run's end: a replica running it died mid-turn.
+    outcome = outcome_of_result(None)
+    yield status_event(sid, outcome.state, outcome_message(sid, outcome))
 
 
 
