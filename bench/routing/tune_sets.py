@@ -6,6 +6,7 @@ author's agents decide the constants. Held-out sets are never read here.
 
     PYTHONPATH=src python bench/routing/tune_sets.py --profile static
     PYTHONPATH=src python bench/routing/tune_sets.py --profile full     # needs [semantic]
+    PYTHONPATH=src python bench/routing/tune_sets.py --profile full --model DIR  # another model
 
 Per-layer scores are computed once per set (Router.rank), then the blend's weights, the
 fallback bonus and the threshold are swept on a grid (a grid, not a fit: ~150 tuning
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +26,7 @@ import numpy as np
 
 from switchyard.routing import semantic
 from switchyard.routing.cli import load_agents_dir
+from switchyard.routing.profiles import PROFILES
 from switchyard.routing.router import Router
 
 HERE = Path(__file__).resolve().parent
@@ -76,7 +79,11 @@ def decide(scores, ids, fallback, weights, bonus, threshold, scored=True):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", choices=["static", "full", "none"], default="static")
+    ap.add_argument("--model", metavar="DIR", help="with --profile full: the model directory "
+                    "(default: $SWITCHYARD_ROUTER_MODEL, else the bundled MiniLM)")
     args = ap.parse_args()
+    if args.model:
+        os.environ[semantic.MODEL_ENV] = args.model
     kw = {"none": dict(semantic=False), "static": dict(semantic="static"),
           "full": dict(embedder=semantic.LocalEmbedder() if args.profile == "full" else None)}[args.profile]
     data = []
@@ -103,6 +110,14 @@ def main() -> int:
             accs.append(float(np.mean([g == p for g, p in zip(gold, pred)])))
         results.append((float(np.mean(accs)), accs, weights, bonus, threshold, scored))
     names = [d[0] for d in data]
+    # The shipped profile's constants (profiles.py), on the same per-layer scores.
+    prof = PROFILES[args.profile]
+    shipped = [float(np.mean([g == p for g, p in zip(gold, decide(
+        scores, ids, fb, tuple(prof.weights.get(l, 0.0) for l in LAYERS),
+        prof.fallback_bonus_with_examples if fb_examples else prof.fallback_bonus,
+        prof.threshold))])) for name, ids, scores, gold, fb, fb_examples in data]
+    print(f"shipped '{args.profile}' profile: mean {100 * np.mean(shipped):.1f}% ("
+          + " ".join(f"{n} {100 * a:.1f}" for n, a in zip(names, shipped)) + ")")
     # Leave one set out: the constants that are best on the other sets, scored on the one left
     # out -- what a set the constants were not fitted on can expect (RESULTS.md, round 6).
     table = np.array([r[1] for r in results])
