@@ -81,6 +81,8 @@ def main() -> int:
     ap.add_argument("--profile", choices=["static", "full", "none"], default="static")
     ap.add_argument("--model", metavar="DIR", help="with --profile full: the model directory "
                     "(default: $SWITCHYARD_ROUTER_MODEL, else the bundled MiniLM)")
+    ap.add_argument("--dump", metavar="FILE.json", help="write per-message correctness (shipped "
+                    "constants, and leave-one-set-out ones) to compare two models message by message")
     args = ap.parse_args()
     if args.model:
         os.environ[semantic.MODEL_ENV] = args.model
@@ -124,6 +126,19 @@ def main() -> int:
     left_out = [table[np.delete(table, j, axis=1).mean(axis=1).argmax(), j] for j in range(len(names))]
     print("leave-one-set-out: mean " + f"{100 * np.mean(left_out):.1f}% ("
           + " ".join(f"{n} {100 * a:.1f}" for n, a in zip(names, left_out)) + ")")
+    if args.dump:
+        def correct(d, weights, bonus, threshold, scored=True):
+            name, ids, scores, gold, fb, fb_examples = d
+            return [g == p for g, p in zip(gold, decide(scores, ids, fb, weights, bonus, threshold, scored))]
+
+        dump = {"shipped": {}, "loso": {}}
+        for j, d in enumerate(data):
+            dump["shipped"][d[0]] = correct(d, tuple(prof.weights.get(l, 0.0) for l in LAYERS),
+                                            prof.fallback_bonus_with_examples if d[5] else prof.fallback_bonus,
+                                            prof.threshold)
+            _, _, weights, bonus, threshold, scored = results[int(np.delete(table, j, axis=1).mean(axis=1).argmax())]
+            dump["loso"][d[0]] = correct(d, weights, bonus[d[5]], threshold, scored)
+        Path(args.dump).write_text(json.dumps(dump))
     results.sort(key=lambda r: r[0], reverse=True)
     print(f"profile {args.profile}; sets: {', '.join(names)}")
     for mean, accs, weights, bonus, threshold, scored in results[:15]:
