@@ -111,3 +111,19 @@ def test_local_embedder_is_named_and_scaled_after_the_configured_directory(monke
     monkeypatch.delenv(semantic.MODEL_ENV)
     bundled = semantic.LocalEmbedder()
     assert bundled.name == "all-MiniLM-L6-v2" and (bundled.low, bundled.high) == (semantic.LOW, semantic.HIGH)
+
+
+@pytest.mark.parametrize("mode, refused", [("auto", True), ("on", True), ("static", False), ("off", False)])
+def test_serve_refuses_a_bad_configured_model_at_start(monkeypatch, tmp_path, mode, refused):
+    from types import SimpleNamespace
+
+    from switchyard.server.runner import check_router_model
+
+    settings = SimpleNamespace(router=SimpleNamespace(semantic=mode))
+    assert check_router_model(settings) is None  # unset: nothing to check
+    monkeypatch.setenv(semantic.MODEL_ENV, str(tmp_path / "typo"))
+    problem = check_router_model(settings)
+    assert (problem == f"SWITCHYARD_ROUTER_MODEL={tmp_path / 'typo'}: no such directory") is refused
+    assert (problem is None) is not refused
+    monkeypatch.setenv(semantic.MODEL_ENV, str(model_dir(tmp_path)))
+    assert check_router_model(settings) is None
