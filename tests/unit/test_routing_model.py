@@ -127,3 +127,17 @@ def test_serve_refuses_a_bad_configured_model_at_start(monkeypatch, tmp_path, mo
     assert (problem is None) is not refused
     monkeypatch.setenv(semantic.MODEL_ENV, str(model_dir(tmp_path)))
     assert check_router_model(settings) is None
+
+
+def test_a_model_that_does_not_load_is_a_config_error_naming_it(monkeypatch, tmp_path):
+    d = model_dir(tmp_path, marker="config.json")
+    monkeypatch.setenv(semantic.MODEL_ENV, str(d))
+    monkeypatch.setattr(semantic, "unavailable_reason", lambda: None)  # as if installed
+
+    def broken():
+        raise RuntimeError(f"cannot load the router's model from {d}: OSError: no weights")
+
+    monkeypatch.setattr(semantic, "_load", broken)
+    with pytest.raises(ConfigError, match="cannot be loaded") as info:
+        Router(AGENTS, semantic="auto")
+    assert str(d) in str(info.value)
