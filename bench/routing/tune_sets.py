@@ -126,6 +126,10 @@ def main() -> int:
     left_out = [table[np.delete(table, j, axis=1).mean(axis=1).argmax(), j] for j in range(len(names))]
     print("leave-one-set-out: mean " + f"{100 * np.mean(left_out):.1f}% ("
           + " ".join(f"{n} {100 * a:.1f}" for n, a in zip(names, left_out)) + ")")
+    for j, n in enumerate(names):  # how stable the choice is from one fold to the next
+        _, _, w, b, t, sc = results[int(np.delete(table, j, axis=1).mean(axis=1).argmax())]
+        print(f"  without {n}: weights r/l/s {w[0]:.2f}/{w[1]:.2f}/{w[2]:.2f} bonus {b[0]:.2f}/{b[1]:.2f} "
+              f"threshold {t:.2f}{'' if sc else ' (fallback by threshold only)'}")
     if args.dump:
         def correct(d, weights, bonus, threshold, scored=True):
             name, ids, scores, gold, fb, fb_examples = d
