@@ -5,6 +5,8 @@ plain baselines computed here, on the same agents and messages.
     PYTHONPATH=src python bench/routing/sets_eval.py --role heldout     # once, at the end
     PYTHONPATH=src python bench/routing/sets_eval.py --role heldout7    # round 7's, by another author
     PYTHONPATH=src python bench/routing/sets_eval.py --set sparse-shop --errors
+    PYTHONPATH=src python bench/routing/sets_eval.py --role tuning --model DIR   # another
+        [semantic] model (sets SWITCHYARD_ROUTER_MODEL, routing/semantic.py)
 
 Rows: the router as installed by default (rules + lexical + static embeddings), with
 `[semantic]` (the full MiniLM model), the old lexical-only path; the fallback is the set's
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -97,7 +100,7 @@ def run_set(name: str, full, errors: bool) -> list[tuple[str, dict[str, float]]]
     configs = [("default install (static)", dict(semantic="static")),
                ("lexical only (old default)", dict(semantic=False))]
     if full is not None:
-        configs.insert(1, ("[semantic] (full MiniLM)", dict(embedder=full)))
+        configs.insert(1, (f"[semantic] (full {full.name})", dict(embedder=full)))
     for label, kw in configs:
         router = Router(agents, fallback=fb, **kw)
         decisions = [router.route_sync(m["text"]) for m in msgs]
@@ -111,9 +114,9 @@ def run_set(name: str, full, errors: bool) -> list[tuple[str, dict[str, float]]]
     rows.append(("baseline static nearest text",
                  score(msgs, nearest_baseline(agents, msgs, static.StaticEmbedder(), routing_texts))))
     if full is not None:
-        rows.append(("baseline MiniLM nearest text",
+        rows.append((f"baseline {full.name} nearest text",
                      score(msgs, nearest_baseline(agents, msgs, full, routing_texts))))
-        rows.append(("baseline MiniLM description only",
+        rows.append((f"baseline {full.name} description only",
                      score(msgs, nearest_baseline(agents, msgs, full,
                                                   lambda a: describing_texts(a) or [a.name]))))
     return rows
@@ -125,7 +128,11 @@ def main() -> int:
     ap.add_argument("--set", action="append")
     ap.add_argument("--no-full", action="store_true", help="skip the [semantic] model")
     ap.add_argument("--errors", action="store_true")
+    ap.add_argument("--model", metavar="DIR", help="the [semantic] model directory "
+                    "(default: $SWITCHYARD_ROUTER_MODEL, else the bundled MiniLM)")
     args = ap.parse_args()
+    if args.model:
+        os.environ[semantic.MODEL_ENV] = args.model
     names = args.set or ROLES[args.role or "tuning"]
     full = None if args.no_full or not semantic.available() else semantic.LocalEmbedder()
     for name in names:

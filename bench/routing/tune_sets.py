@@ -6,6 +6,7 @@ author's agents decide the constants. Held-out sets are never read here.
 
     PYTHONPATH=src python bench/routing/tune_sets.py --profile static
     PYTHONPATH=src python bench/routing/tune_sets.py --profile full     # needs [semantic]
+    PYTHONPATH=src python bench/routing/tune_sets.py --profile full --model DIR  # another model
 
 Per-layer scores are computed once per set (Router.rank), then the blend's weights, the
 fallback bonus and the threshold are swept on a grid (a grid, not a fit: ~150 tuning
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +26,7 @@ import numpy as np
 
 from switchyard.routing import semantic
 from switchyard.routing.cli import load_agents_dir
+from switchyard.routing.profiles import PROFILES
 from switchyard.routing.router import Router
 
 HERE = Path(__file__).resolve().parent
@@ -76,7 +79,13 @@ def decide(scores, ids, fallback, weights, bonus, threshold, scored=True):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", choices=["static", "full", "none"], default="static")
+    ap.add_argument("--model", metavar="DIR", help="with --profile full: the model directory "
+                    "(default: $SWITCHYARD_ROUTER_MODEL, else the bundled MiniLM)")
+    ap.add_argument("--dump", metavar="FILE.json", help="write per-message correctness (shipped "
+                    "constants, and leave-one-set-out ones) to compare two models message by message")
     args = ap.parse_args()
+    if args.model:
+        os.environ[semantic.MODEL_ENV] = args.model
     kw = {"none": dict(semantic=False), "static": dict(semantic="static"),
           "full": dict(embedder=semantic.LocalEmbedder() if args.profile == "full" else None)}[args.profile]
     data = []
@@ -103,12 +112,37 @@ def main() -> int:
             accs.append(float(np.mean([g == p for g, p in zip(gold, pred)])))
         results.append((float(np.mean(accs)), accs, weights, bonus, threshold, scored))
     names = [d[0] for d in data]
+    # The shipped profile's constants (profiles.py), on the same per-layer scores.
+    prof = PROFILES[args.profile]
+    shipped = [float(np.mean([g == p for g, p in zip(gold, decide(
+        scores, ids, fb, tuple(prof.weights.get(l, 0.0) for l in LAYERS),
+        prof.fallback_bonus_with_examples if fb_examples else prof.fallback_bonus,
+        prof.threshold))])) for name, ids, scores, gold, fb, fb_examples in data]
+    print(f"shipped '{args.profile}' profile: mean {100 * np.mean(shipped):.1f}% ("
+          + " ".join(f"{n} {100 * a:.1f}" for n, a in zip(names, shipped)) + ")")
     # Leave one set out: the constants that are best on the other sets, scored on the one left
     # out -- what a set the constants were not fitted on can expect (RESULTS.md, round 6).
     table = np.array([r[1] for r in results])
     left_out = [table[np.delete(table, j, axis=1).mean(axis=1).argmax(), j] for j in range(len(names))]
     print("leave-one-set-out: mean " + f"{100 * np.mean(left_out):.1f}% ("
           + " ".join(f"{n} {100 * a:.1f}" for n, a in zip(names, left_out)) + ")")
+    for j, n in enumerate(names):  # how stable the choice is from one fold to the next
+        _, _, w, b, t, sc = results[int(np.delete(table, j, axis=1).mean(axis=1).argmax())]
+        print(f"  without {n}: weights r/l/s {w[0]:.2f}/{w[1]:.2f}/{w[2]:.2f} bonus {b[0]:.2f}/{b[1]:.2f} "
+              f"threshold {t:.2f}{'' if sc else ' (fallback by threshold only)'}")
+    if args.dump:
+        def correct(d, weights, bonus, threshold, scored=True):
+            name, ids, scores, gold, fb, fb_examples = d
+            return [g == p for g, p in zip(gold, decide(scores, ids, fb, weights, bonus, threshold, scored))]
+
+        dump = {"shipped": {}, "loso": {}}
+        for j, d in enumerate(data):
+            dump["shipped"][d[0]] = correct(d, tuple(prof.weights.get(l, 0.0) for l in LAYERS),
+                                            prof.fallback_bonus_with_examples if d[5] else prof.fallback_bonus,
+                                            prof.threshold)
+            _, _, weights, bonus, threshold, scored = results[int(np.delete(table, j, axis=1).mean(axis=1).argmax())]
+            dump["loso"][d[0]] = correct(d, weights, bonus[d[5]], threshold, scored)
+        Path(args.dump).write_text(json.dumps(dump))
     results.sort(key=lambda r: r[0], reverse=True)
     print(f"profile {args.profile}; sets: {', '.join(names)}")
     for mean, accs, weights, bonus, threshold, scored in results[:15]:

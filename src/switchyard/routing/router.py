@@ -63,8 +63,14 @@ def _resolve_embedder(semantic):
     if semantic != "static":
         reason = semantic_mod.unavailable_reason()
         if reason is None:
-            return semantic_mod.LocalEmbedder(), "full", None
-        if semantic is True:
+            try:
+                return semantic_mod.LocalEmbedder(), "full", None
+            except RuntimeError as exc:  # a model directory whose files do not load
+                raise ConfigError(f"the semantic model cannot be loaded: {exc}",
+                                  issues=[{"file": None, "path": "semantic", "message": str(exc)}]) from exc
+        # A model the user named (SWITCHYARD_ROUTER_MODEL) that cannot be used is an error
+        # even with "auto": quietly routing with another model would hide a typo.
+        if semantic is True or semantic_mod.configured_model() is not None:
             raise ConfigError(f"semantic routing was requested but is unavailable: {reason}",
                               issues=[{"file": None, "path": "semantic", "message": reason}])
     static_reason = static_mod.unavailable_reason()

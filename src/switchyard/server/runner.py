@@ -51,7 +51,18 @@ def check_agent_flags(args: argparse.Namespace, settings: Any, ids: list[str]) -
                         ("SWITCHYARD_ROUTER_FALLBACK", settings.router.fallback)):
         if value and value not in ids:
             return f"{flag} {value!r}: no such agent (serving: {hosted})"
-    return None
+    return check_router_model(settings)
+
+
+def check_router_model(settings: Any) -> str | None:
+    """SWITCHYARD_ROUTER_MODEL naming no model directory, when the router would use it: said
+    at start rather than on the first `agentId: "auto"` message (the router is built then)."""
+    if settings.router.semantic in ("static", "off"):
+        return None
+    from switchyard.routing import semantic  # pathlib and importlib only
+
+    configured = semantic.configured_model()
+    return None if configured is None else semantic.model_problem(configured)
 
 
 def build_host(loaded: list[Any], default_agent: str | None = None) -> Any:

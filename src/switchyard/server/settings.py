@@ -14,7 +14,9 @@ Variables (besides the security ones in security/settings.py):
   (seconds, default 30): calls in flight per LLM provider endpoint, and how long a call waits
   for a place before failing with llm_queue_timeout (503).
 - SWITCHYARD_ROUTER_FALLBACK, SWITCHYARD_ROUTER_SEMANTIC, SWITCHYARD_ROUTER_LLM_MARGIN: the
-  router for `agentId: "auto"` (the serve flags --router-* override them).
+  router for `agentId: "auto"` (the serve flags --router-* override them). SWITCHYARD_ROUTER_MODEL
+  (the [semantic] model directory) is read by routing/semantic.py when the router is built, and
+  checked at start (runner.check_router_model).
 """
 
 from __future__ import annotations
