@@ -17,11 +17,10 @@ the facade the server and the CLI use.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from typing import Any, AsyncIterator, Coroutine, Iterable
 
 from switchyard.bus import Bus, create_bus
 from switchyard.config.loader import LoadedAgent
@@ -33,11 +32,11 @@ from switchyard.observability.instruments import TurnTelemetry
 from switchyard.runtime.compaction import ContextFitter
 from switchyard.runtime.models import ModelClients
 from switchyard.runtime import context
-from switchyard.runtime.prompt import config_sections, date_section, per_turn_contributors
+from switchyard.runtime.prompt import config_sections
+from switchyard.runtime.resource_prompt import per_turn_renderers
 from switchyard.runtime.publisher import EventPublisher
 from switchyard.runtime.queued_input import QueuedInput
 from switchyard.runtime.resource_catalog import ToolResourceCatalog
-from switchyard.runtime.queues import QueuedMessage, content_parts
 from switchyard.runtime.resource_mentions import expand_user_mentions
 from switchyard.runtime.results import result_of
 from switchyard.runtime.run import Run, current_run
@@ -88,9 +87,9 @@ class Agent:
         self.runs.expand = functools.partial(expand_user_mentions, self)
         self.tooling.resource_catalog = functools.partial(ToolResourceCatalog, self)
         self.sessions = SessionRecords(self.id, self.store, self.live, self.runs, self.publisher.publish)
-        # Steer and follow-up messages (POST /api/steer|follow-up/{sessionId}).
+        # Steer and follow-up messages (POST /api/steer|follow-up/{sessionId}), @mentions expanded.
         self.queued = QueuedInput(self.publisher.publish, self._start_queued_turn, self._spawn_queued,
-                                  self._occupied)
+                                  self._occupied, expand=self.runs.expand)
         self.prompt = SystemPrompt(self.id, self.config.memories, self.store.memories)
         self.fitter = ContextFitter(self.config.compaction, summary_model=self.models.summary_model)
         self.telemetry = TurnTelemetry(self.id)
@@ -116,9 +115,7 @@ class Agent:
             from switchyard.observability import tracing
             self.telemetry.tracer = tracing.tracer_for(self.config.telemetry, agent_id=self.id)
         sections = config_sections(self.config, self.loaded.agent_dir)
-        self.prompt.set_base(sections)
-        self.prompt.set_per_turn([(c.id, c.priority, self._per_turn_renderer(c.source))
-                                  for c in per_turn_contributors(self.config)])
+        self.prompt.set_base(sections, per_turn=per_turn_renderers(self))
         self.system_prompt = (self.config.systemPrompt if isinstance(self.config.systemPrompt, str)
                               else "\n\n".join(text for _, _, text in sections))
         if self.config.memories.tools:
@@ -221,16 +218,9 @@ class Agent:
         return TurnContext(agent_id=self.id, store=self.store, tools=self.tools, approvals=self.approvals,
                            system_prompt=self.system_prompt, model_for=self._model_for,
                            publish=self.publisher.for_run(run), working_dir=Path(self.loaded.agent_dir),
-                           take_steer=self._take_steer, prompt_for=self.prompt.build,
+                           take_steer=self.queued.take_steer, prompt_for=self.prompt.build,
                            fitter=self.fitter, end_turn=self.runs.end_turn if self.shared is not None else None,
                            telemetry=self.telemetry)
-
-    async def _take_steer(self, session_id: str) -> list[QueuedMessage]:
-        """The steer messages for the running turn, their `@resource` mentions expanded as a
-        message sent on its own would have them."""
-        taken = await self.queued.take_steer(session_id)
-        return [dataclasses.replace(m, content=content_parts(await expand_user_mentions(self, session_id, m.content)))
-                for m in taken]
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> Any:
         return self.supervisor.spawn(work, name=name)
@@ -245,16 +235,6 @@ class Agent:
 
     async def _start_queued_turn(self, session_id: str, content: Any) -> None:
         await self.start_run(session_id, content, wait=True)
-
-    def _per_turn_renderer(self, source: str) -> Callable[[], Awaitable[str]]:
-        """How a `date` or `resources` contributor of the agent file is rendered for a turn."""
-        if source == "resources":
-            from switchyard.runtime.resource_prompt import resources_section
-            return lambda: resources_section(self)
-
-        async def render_date() -> str:
-            return date_section()
-        return render_date
 
     def _model_for(self, session: dict[str, Any]) -> tuple[LLMClient, LLMConfig]:
         cfg = self.session_llm_config(session)

@@ -18,6 +18,7 @@ periodic `sweep` starts what a dead replica left queued once its lease expired.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Awaitable, Callable
 
@@ -32,13 +33,16 @@ log = logging.getLogger("switchyard.agent")
 
 class QueuedInput:
     def __init__(self, publish: Callable[[Event], Awaitable[None]], start_turn: Callable[[str, Any], Awaitable[Any]],
-                 spawn: Callable[[Any, str], Any], occupied: Callable[[str], bool]) -> None:
+                 spawn: Callable[[Any, str], Any], occupied: Callable[[str], bool],
+                 expand: Callable[[str, Any], Awaitable[Any]] | None = None) -> None:
         self.queues: Any = SessionQueues()
         self._publish = publish
         self._start_turn = start_turn
         self._spawn = spawn
         self._occupied = occupied
         self.shared: Any = None       # bus.shared.SharedState with replicas
+        # (session id, content) -> content with its @resource mentions expanded (the agent's).
+        self.expand = expand
         self.agent_id = ""
 
     def share(self, shared: Any, agent_id: str) -> None:
@@ -57,8 +61,13 @@ class QueuedInput:
         return message, position
 
     async def take_steer(self, session_id: str) -> list[QueuedMessage]:
-        """For the running turn, at a step boundary (TurnContext.take_steer)."""
-        return await self.queues.take_all("steer", session_id)
+        """For the running turn, at a step boundary (TurnContext.take_steer), with their
+        `@resource` mentions expanded (`expand`) as a message sent on its own has them."""
+        taken = await self.queues.take_all("steer", session_id)
+        if self.expand is None:
+            return taken
+        return [dataclasses.replace(m, content=content_parts(await self.expand(session_id, m.content)))
+                for m in taken]
 
     def after_run(self, session_id: str) -> None:
         """A turn of the session ended: start the next queued one, if any (with replicas,

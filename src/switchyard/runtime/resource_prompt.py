@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable
 
+from switchyard.runtime.prompt import date_section, per_turn_contributors
 from switchyard.runtime.resources import AgentResources
 
 log = logging.getLogger("switchyard.agent")
@@ -75,3 +76,14 @@ async def resources_section(agent: Any) -> str:
     if left_out:
         kept.append(f"[{left_out} more resource{'s' if left_out > 1 else ''} not included]")
     return "<resources>\n" + "\n".join(kept) + "\n</resources>"
+
+
+def per_turn_renderers(agent: Any) -> list[tuple[str, int, Callable[[], Awaitable[str]]]]:
+    """The agent file's `date` and `resources` contributors as SystemPrompt takes
+    them (set_base: `per_turn`): (id, priority, render) each."""
+    async def render_date() -> str:
+        return date_section()
+
+    def renderer(source: str) -> Callable[[], Awaitable[str]]:
+        return (lambda: resources_section(agent)) if source == "resources" else render_date
+    return [(c.id, c.priority, renderer(c.source)) for c in per_turn_contributors(agent.config)]

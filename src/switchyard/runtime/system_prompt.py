@@ -54,14 +54,14 @@ class SystemPrompt:
         self.per_turn: list[tuple[str, int, Callable[[], Awaitable[str]]]] = []
         self._base_text = ""
 
-    def set_base(self, sections: list[tuple[str, int, str]]) -> None:
+    def set_base(self, sections: list[tuple[str, int, str]],
+                 per_turn: list[tuple[str, int, Callable[[], Awaitable[str]]]] | None = None) -> None:
+        """The agent file's contributors; `per_turn`: those rendered again for each turn."""
         self.base = [Section(*s) for s in sections]
         self._base_text = "\n\n".join(s.text for s in self.base)
+        self.per_turn = per_turn or []
 
     # --- contributors --------------------------------------------------------------------
-
-    def set_per_turn(self, renderers: list[tuple[str, int, Callable[[], Awaitable[str]]]]) -> None:
-        self.per_turn = renderers
 
     def contributors(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """What a prompt is built from, in order: `{id, priority}` each."""
