@@ -208,6 +208,7 @@ class NumpyMiniLM:
     """A `semantic.Embedder`: all-MiniLM-L6-v2 sentence vectors, numpy only."""
 
     name = "all-MiniLM-L6-v2 (numpy)"
+    label = "all-MiniLM-L6-v2, numpy"  # how explanations name the layer (router.py)
     kind = "full"  # the full model's vectors: the router uses the "full" profile
 
     def __init__(self) -> None:

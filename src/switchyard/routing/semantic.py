@@ -85,6 +85,7 @@ def _load() -> Any:
 
 class LocalEmbedder:
     name = "all-MiniLM-L6-v2"
+    label = "all-MiniLM-L6-v2, sentence-transformers"  # how explanations name the layer
 
     def __init__(self) -> None:
         self.model = _load()

@@ -55,6 +55,7 @@ class StaticEmbedder:
     """An `semantic.Embedder` over the distilled token vectors."""
 
     name = "static MiniLM"
+    label = "static MiniLM"  # how explanations name the layer (router.py; static_table.py too)
     # Cosines of static embeddings spread wider than the model's (unrelated texts sit near
     # 0, related ones at 0.4-0.8): the semantic index's 0..1 rescaling uses these bounds.
     low, high = 0.05, 0.75
