@@ -53,29 +53,47 @@ def unavailable_reason() -> str | None:
 
 
 def dequantise(data: Mapping[str, Any]) -> dict[str, Any]:
-    """float32 weights from the file's arrays: `X` int8 with `X.scale` (one per output row)
-    becomes X * scale; float16 and float32 arrays are widened. Linear weights are stored as
-    torch keeps them, (out, in), and returned transposed (in, out), contiguous, for x @ W.
-    The word embeddings stay int8 with their scales (a message reads a dozen of their 30,522
-    rows: 12 MB in memory instead of 47 MB; `forward` widens the rows it reads)."""
+    """The weights as `forward` reads them. int8 arrays stay int8, with their float32 scales
+    (`X.scale`, one per output row): the linear layers are widened to float32 one at a time,
+    as they are used (`_linear`), and the word embeddings a row at a time. Kept int8 the
+    weights take 23 MB of memory instead of 89 MB and stay in the CPU's cache from one message
+    to the next; widened up front, each message streamed 42 MB of float32 from memory (~20%
+    slower; RESULTS.md, round 7). float16 arrays are widened. Linear weights are stored as
+    torch keeps them, (out, in), and returned transposed (in, out), contiguous, for x @ W."""
     import numpy as np
 
     out: dict[str, Any] = {}
     for key in data:
-        if key.endswith(".scale") and key != "emb.word.scale" or key in ("vocab", "source", "script"):
+        if key in ("vocab", "source", "script"):
             continue
         a = np.asarray(data[key])
-        if key in ("emb.word", "emb.word.scale"):
-            out[key] = a if a.dtype == np.int8 else a.astype(np.float32)
-            continue
-        if a.dtype == np.int8:
-            a = a.astype(np.float32) * np.asarray(data[key + ".scale"], dtype=np.float32)[:, None]
-        else:
+        if a.dtype != np.int8:
             a = a.astype(np.float32)
         if key.endswith(".w"):
             a = np.ascontiguousarray(a.T)
         out[key] = a
     return out
+
+
+_scratch = threading.local()  # per thread: one float32 buffer per weight shape
+
+
+def _linear(w: Mapping[str, Any], key: str, x: Any) -> Any:
+    """x @ W + b for the layer `key`; an int8 W is widened into a per-thread buffer and its
+    per-output scales applied to the product: (x @ q) * s == x @ (q * s)."""
+    import numpy as np
+
+    q = w[key + ".w"]
+    if q.dtype != np.int8:
+        return x @ q + w[key + ".b"]
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    buf = buffers.get(q.shape)
+    if buf is None:
+        buf = buffers[q.shape] = np.empty(q.shape, dtype=np.float32)
+    np.copyto(buf, q, casting="unsafe")
+    return (x @ buf) * w[key + ".w.scale"] + w[key + ".b"]
 
 
 def limit_blas_threads(n: int) -> bool:
@@ -156,7 +174,7 @@ def forward(w: Mapping[str, Any], ids: Any, mask: Any | None) -> Any:
     d = w["emb.word"].shape[1]
     hd = d // HEADS
     words = w["emb.word"][ids].astype(np.float32)
-    if "emb.word.scale" in w:
+    if w["emb.word"].dtype == np.int8:
         words *= w["emb.word.scale"][ids][..., None]
     x = _layer_norm(words + w["emb.pos"][:n], w["emb.ln.g"], w["emb.ln.b"])
     x = x.reshape(b * n, d)
@@ -164,7 +182,7 @@ def forward(w: Mapping[str, Any], ids: Any, mask: Any | None) -> Any:
     for i in range(sum(1 for k in w if k.endswith(".qkv.w"))):
         p = f"l{i}."
         # q, k, v in one product; heads split as (batch, heads, tokens, head dims).
-        qkv = (x @ w[p + "qkv.w"] + w[p + "qkv.b"]).reshape(b, n, 3, HEADS, hd).transpose(2, 0, 3, 1, 4)
+        qkv = _linear(w, p + "qkv", x).reshape(b, n, 3, HEADS, hd).transpose(2, 0, 3, 1, 4)
         # A Python float: numpy's float64 scalar would turn every later product into float64.
         scores = (qkv[0] @ qkv[1].transpose(0, 1, 3, 2)) * (1.0 / hd ** 0.5)
         if bias is not None:
@@ -172,9 +190,9 @@ def forward(w: Mapping[str, Any], ids: Any, mask: Any | None) -> Any:
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         scores /= scores.sum(axis=-1, keepdims=True)
         ctx = (scores @ qkv[2]).transpose(0, 2, 1, 3).reshape(b * n, d)
-        x = _layer_norm(x + ctx @ w[p + "ao.w"] + w[p + "ao.b"], w[p + "ln1.g"], w[p + "ln1.b"])
-        h = _gelu(x @ w[p + "ff1.w"] + w[p + "ff1.b"])
-        x = _layer_norm(x + h @ w[p + "ff2.w"] + w[p + "ff2.b"], w[p + "ln2.g"], w[p + "ln2.b"])
+        x = _layer_norm(x + _linear(w, p + "ao", ctx), w[p + "ln1.g"], w[p + "ln1.b"])
+        h = _gelu(_linear(w, p + "ff1", x))
+        x = _layer_norm(x + _linear(w, p + "ff2", h), w[p + "ln2.g"], w[p + "ln2.b"])
     x = x.reshape(b, n, d)
     if mask is None:
         pooled = x.mean(axis=1)
