@@ -87,3 +87,26 @@ def test_without_its_weights_file_the_router_falls_back_to_the_static_embeddings
     assert d.agent_id == "payments" and "(static MiniLM)" in d.reason
     with pytest.raises(ConfigError, match="minilm_l6.npz is missing.*sentence-transformers is not installed"):
         Router(AGENTS, semantic=True)  # the full model required: neither path is there
+
+
+def test_openblas_is_asked_for_one_thread_when_the_model_loads():
+    """One short message's products are small: a second BLAS thread on a busy machine cost
+    4-30x (RESULTS.md, round 7). Only where numpy's OpenBLAS can be found (Linux)."""
+    import ctypes
+
+    minilm.NumpyMiniLM()
+    try:
+        maps = open("/proc/self/maps", encoding="utf-8").read()
+    except OSError:
+        pytest.skip("no /proc/self/maps")
+    paths = sorted({line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()
+                    and "/" in line})
+    getter = next((getattr(ctypes.CDLL(p), s) for p in paths
+                   for s in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                             "scipy_openblas_get_num_threads", "openblas_get_num_threads")
+                   if hasattr(ctypes.CDLL(p), s)), None)
+    if getter is None:
+        pytest.skip("numpy does not use OpenBLAS here")
+    import os
+
+    assert getter() == int(os.environ.get("SWITCHYARD_ROUTER_THREADS", "1"))  # set by the load
