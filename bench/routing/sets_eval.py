@@ -8,8 +8,10 @@ plain baselines computed here, on the same agents and messages.
     PYTHONPATH=src python bench/routing/sets_eval.py --role tuning --model DIR   # another
         [semantic] model (sets SWITCHYARD_ROUTER_MODEL, routing/semantic.py)
 
-Rows: the router as installed by default (rules + lexical + static embeddings), with
-`[semantic]` (the full MiniLM model), the old lexical-only path; the fallback is the set's
+Rows: the router as installed by default (rules + lexical + all-MiniLM-L6-v2 in numpy, round
+7), with `[semantic]` (the same model through sentence-transformers), with the static
+embeddings (round 6's default, now the fallback when the model's weights file is missing),
+lexical only; the fallback is the set's
 default agent found by the router itself (an agent named default/general) or, for sets whose
 default agent has another name, given as a flag (README.md of the sets). Baselines (no
 fallback logic, arg-max over agents, all of an agent's texts from agent_texts.py):
@@ -27,7 +29,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from switchyard.routing import semantic, static
+from switchyard.routing import minilm, semantic, static
 from switchyard.routing.agent_texts import describing_texts, routing_texts
 from switchyard.routing.cli import load_agents_dir
 from switchyard.routing.lexical import tokenize
@@ -97,10 +99,11 @@ def run_set(name: str, full, errors: bool) -> list[tuple[str, dict[str, float]]]
     agents, msgs = load_set(name)
     fb = FLAG_FALLBACK.get(name)
     rows = []
-    configs = [("default install (static)", dict(semantic="static")),
-               ("lexical only (old default)", dict(semantic=False))]
+    configs = [("default install (numpy MiniLM)", dict(embedder=minilm.NumpyMiniLM())),
+               ("static embeddings (round 6 default; fallback)", dict(semantic="static")),
+               ("lexical only", dict(semantic=False))]
     if full is not None:
-        configs.insert(1, (f"[semantic] (full {full.name})", dict(embedder=full)))
+        configs.insert(1, ("[semantic] (MiniLM, sentence-transformers)", dict(embedder=full)))
     for label, kw in configs:
         router = Router(agents, fallback=fb, **kw)
         decisions = [router.route_sync(m["text"]) for m in msgs]

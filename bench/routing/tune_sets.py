@@ -5,8 +5,9 @@ dev+dev2, each set weighing the same (mean of the per-set accuracies), so that n
 author's agents decide the constants. Held-out sets are never read here.
 
     PYTHONPATH=src python bench/routing/tune_sets.py --profile static
-    PYTHONPATH=src python bench/routing/tune_sets.py --profile full     # needs [semantic]
-    PYTHONPATH=src python bench/routing/tune_sets.py --profile full --model DIR  # another model
+    PYTHONPATH=src python bench/routing/tune_sets.py --profile full     # numpy MiniLM (minilm.py)
+    PYTHONPATH=src python bench/routing/tune_sets.py --profile full --torch   # needs [semantic]
+    PYTHONPATH=src python bench/routing/tune_sets.py --profile full --model DIR  # another model ([semantic])
 
 Per-layer scores are computed once per set (Router.rank), then the blend's weights, the
 fallback bonus and the threshold are swept on a grid (a grid, not a fit: ~150 tuning
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from switchyard.routing import semantic
+from switchyard.routing import minilm, semantic
 from switchyard.routing.cli import load_agents_dir
 from switchyard.routing.profiles import PROFILES
 from switchyard.routing.router import Router
@@ -79,15 +80,20 @@ def decide(scores, ids, fallback, weights, bonus, threshold, scored=True):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", choices=["static", "full", "none"], default="static")
-    ap.add_argument("--model", metavar="DIR", help="with --profile full: the model directory "
-                    "(default: $SWITCHYARD_ROUTER_MODEL, else the bundled MiniLM)")
+    ap.add_argument("--torch", action="store_true",
+                    help="full profile: the model through sentence-transformers, not numpy (minilm.py)")
+    ap.add_argument("--model", metavar="DIR", help="with --profile full: a sentence-transformers model "
+                    "directory (default: $SWITCHYARD_ROUTER_MODEL, else the bundled MiniLM); implies --torch")
     ap.add_argument("--dump", metavar="FILE.json", help="write per-message correctness (shipped "
                     "constants, and leave-one-set-out ones) to compare two models message by message")
     args = ap.parse_args()
     if args.model:
         os.environ[semantic.MODEL_ENV] = args.model
+        args.torch = True
+    if args.profile == "full":
+        embedder = semantic.LocalEmbedder() if args.torch else minilm.NumpyMiniLM()
     kw = {"none": dict(semantic=False), "static": dict(semantic="static"),
-          "full": dict(embedder=semantic.LocalEmbedder() if args.profile == "full" else None)}[args.profile]
+          "full": dict(embedder=embedder if args.profile == "full" else None)}[args.profile]
     data = []
     for name, agents, msgs, fb in tuning_sets():
         router = Router(agents, fallback=fb, **kw)

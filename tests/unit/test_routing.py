@@ -16,7 +16,7 @@ from switchyard.config.schema import AgentConfig
 from switchyard.errors import ConfigError, LLMError
 from switchyard.llm.base import Finish, TextDelta, ToolSpec
 from switchyard.llm.function import FunctionModel, StepInfo
-from switchyard.routing import Router, RoutingDecision, semantic, static
+from switchyard.routing import Router, RoutingDecision, minilm, semantic, static
 from switchyard.routing.cli import route_main
 from switchyard.routing.eval import EvalFileError, evaluate, format_report, load_cases
 from switchyard.routing.lexical import LexicalIndex, tokenize
@@ -279,6 +279,7 @@ def test_unknown_fallback_and_duplicate_ids_are_errors():
 
 
 def test_semantic_required_but_missing_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(minilm, "unavailable_reason", lambda: "the MiniLM weights file is missing")
     monkeypatch.setattr(semantic, "unavailable_reason", lambda: "sentence-transformers is not installed")
     with pytest.raises(ConfigError, match="semantic routing was requested but is unavailable"):
         Router(AGENTS, semantic=True)

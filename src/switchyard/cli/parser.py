@@ -93,8 +93,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                        help="with an LLM, the router also asks it when the first two agents score "
                             "closer than M (default 0.10; 0: only below the confidence threshold)")
     serve.add_argument("--router-semantic", choices=["auto", "on", "static", "off"],
-                       help="the router's embedding layer (default auto: the full model with the "
-                            "[semantic] extra, else the static embeddings shipped in the package)")
+                       help="the router's embedding layer (default auto: all-MiniLM-L6-v2 run in "
+                            "numpy from the package's weights, else the static embeddings)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=port_number, default=_default_port(),
                        help="port, 1-65535 (default 3001, or $PORT)")
@@ -155,8 +155,8 @@ def _add_tools(sub: argparse._SubParsersAction) -> None:
     route.add_argument("--eval", dest="eval_file", metavar="FILE", help="a JSONL file of {text, agent} lines")
     route.add_argument("--fallback", metavar="ID", help="the agent for messages that fit none")
     route.add_argument("--semantic", choices=["auto", "on", "static", "off"],
-                       help="the embedding layer (default auto: the full model with the [semantic] "
-                            "extra, else the shipped static embeddings; static with --hook)")
+                       help="the embedding layer (default auto: all-MiniLM-L6-v2 run in numpy, "
+                            "else the shipped static embeddings; static with --hook)")
     hook = route.add_argument_group("prompt hook (docs/router-hook.md)")
     hook.add_argument("--hook", action="store_true",
                       help="read a UserPromptSubmit hook event (JSON) on stdin and print the hook "

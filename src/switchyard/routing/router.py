@@ -4,9 +4,9 @@
     lexical   BM25 over descriptions, keywords and examples, blended with a naive Bayes
               classifier trained on the examples          (lexical.py, naive_bayes.py)
     semantic  embedding kNN over the agents' texts, blended with a linear classifier on the
-              same embeddings: the full MiniLM model with the [semantic] extra, else the
-              static embeddings distilled from it and shipped in the package
-                                                          (semantic.py, static.py)
+              same embeddings: all-MiniLM-L6-v2 run in numpy from weights shipped in the
+              package (or through sentence-transformers with the [semantic] extra), else the
+              static embeddings distilled from it  (semantic.py, minilm.py, static.py)
     llm       below the confidence threshold, an LLM picks among the descriptions
     fallback  takes what fits no agent
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 
 from switchyard.errors import ConfigError
-from switchyard.routing import static as static_mod
+from switchyard.routing.embedders import resolve_embedder, semantic_label
 from switchyard.routing.decision import (COMBINED, FALLBACK, LEXICAL, LLM, RULES, SEMANTIC,
                                          STICKY, AgentScore, RoutingDecision)
 from switchyard.routing.lexical import LexicalIndex, agent_docs, agent_text, tokenize
@@ -55,30 +55,6 @@ NB_ALPHA = 0.1
 NB_TEMPERATURE = 2.0
 
 
-def _resolve_embedder(semantic):
-    """(embedder, kind, note) for `semantic` = "auto" | True | "static": the full model when
-    installed (True requires it), else the static embeddings shipped in the package."""
-    from switchyard.routing import semantic as semantic_mod  # pathlib, importlib: not per hook call
-
-    if semantic != "static":
-        reason = semantic_mod.unavailable_reason()
-        if reason is None:
-            try:
-                return semantic_mod.LocalEmbedder(), "full", None
-            except RuntimeError as exc:  # a model directory whose files do not load
-                raise ConfigError(f"the semantic model cannot be loaded: {exc}",
-                                  issues=[{"file": None, "path": "semantic", "message": str(exc)}]) from exc
-        # A model the user named (SWITCHYARD_ROUTER_MODEL) that cannot be used is an error
-        # even with "auto": quietly routing with another model would hide a typo.
-        if semantic is True or semantic_mod.configured_model() is not None:
-            raise ConfigError(f"semantic routing was requested but is unavailable: {reason}",
-                              issues=[{"file": None, "path": "semantic", "message": reason}])
-    static_reason = static_mod.unavailable_reason()
-    if static_reason is None:
-        return static_mod.StaticEmbedder(), "static", None
-    return None, "none", f"semantic layer off: {static_reason}"
-
-
 class Router:
     def __init__(self, agents: Sequence[AgentConfig], *, fallback: str | None = None,
                  semantic: Literal["auto", "static"] | bool = "auto", llm: LLMClient | None = None,
@@ -89,9 +65,9 @@ class Router:
                  fallback_bonus: float | None = None, llm_margin: float = LLM_MARGIN,
                  semantic_index: Any = None) -> None:
         """`agents`: the configs to route among. `fallback`: the id of the agent that takes
-        what fits none. `semantic`: "auto" uses the full model when installed, else the
-        shipped static embeddings; True requires the full model; "static" forces the static
-        embeddings; False turns the layer off. `llm`: consulted below `threshold` (async `route` only).
+        what fits none. `semantic`: "auto" uses all-MiniLM-L6-v2 (numpy, shipped; else the
+        [semantic] extra's), else the shipped static embeddings; True requires the full model;
+        "static" forces the static embeddings; False turns the layer off (embedders.py). `llm`: consulted below `threshold` (async `route` only).
         `layers`: a subset of rules/lexical/semantic (the bench measures layers alone).
         `sources`: agentId -> file path, to name files in config errors.
         `fallback`: None finds one (profiles.resolve_fallback); `fallback_bonus`: added to the
@@ -130,15 +106,15 @@ class Router:
         if unknown or not wanted:
             raise ValueError(f"layers must be a non-empty subset of {SCORING_LAYERS}, got {sorted(wanted)}")
 
-        # Resolve the semantic layer: explicit embedder > the full model when installed >
-        # the static embeddings shipped in the package > off.
+        # Resolve the semantic layer: explicit embedder > the full model (numpy, shipped;
+        # else the [semantic] extra's) > the static embeddings shipped in the package > off.
         self.semantic_note: str | None = None
         self.embedder_kind = "none"
         use_semantic = SEMANTIC in wanted and semantic is not False
         if use_semantic and semantic_index is not None:
             self.embedder_kind = semantic_index.kind
         elif use_semantic and embedder is None:
-            embedder, self.embedder_kind, self.semantic_note = _resolve_embedder(semantic)
+            embedder, self.embedder_kind, self.semantic_note = resolve_embedder(semantic)
             use_semantic = embedder is not None
         elif use_semantic:
             self.embedder_kind = getattr(embedder, "kind", "full")
@@ -185,6 +161,10 @@ class Router:
                 texts, embedder, head_share=profile.head_share, hub_weight=profile.hub_weight,
                 low=getattr(embedder, "low", semantic_mod.LOW),
                 high=getattr(embedder, "high", semantic_mod.HIGH))
+
+        # Which embeddings the semantic layer uses, named in every explanation.
+        self.semantic_label = (semantic_label(self._semantic.embedder)
+                               if self._semantic is not None else None)
 
     # --- scoring -------------------------------------------------------------------------
 
@@ -368,7 +348,8 @@ class Router:
                                                 for m in score.matched[:5]))
         for layer in self.layers:
             if layer != RULES or not score.matched:
-                parts.append(f"{layer} {score.layers.get(layer, 0.0):.2f}")
+                parts.append(f"{layer} {score.layers.get(layer, 0.0):.2f}"
+                             + (f" ({self.semantic_label})" if layer == SEMANTIC else ""))
         return "; ".join(parts)
 
     @staticmethod

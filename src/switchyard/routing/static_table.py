@@ -101,6 +101,7 @@ class TokenTable:
     Raises OSError/ValueError when the table is missing or does not hold together."""
 
     low, high = StaticEmbedder.low, StaticEmbedder.high
+    label = StaticEmbedder.label
 
     def __init__(self, folder: str) -> None:
         with open(os.path.join(folder, "meta.json"), encoding="utf-8") as fh:
