@@ -31,6 +31,7 @@ from binascii import a2b_base64, b2a_base64
 from types import SimpleNamespace
 
 from switchyard import __version__
+from switchyard.routing.cache_dirs import cache_root
 
 TYPE_CHECKING = False  # typing is not imported at run time: `route --hook` loads this per prompt
 if TYPE_CHECKING:
@@ -44,13 +45,6 @@ _CODE = [os.path.join(_HERE, name) for name in
          ("hook_cache.py", "agent_texts.py", "static_table.py", "static.py", "wordpiece.py",
           "semantic.py", "profiles.py")] + \
         [os.path.join(_HERE, "..", "config", name) for name in ("loader.py", "schema.py", "folder.py")]
-
-
-def cache_root() -> str:
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # the XDG spec: a relative value is ignored
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "switchyard")
 
 
 def cache_file(agents_dir: str) -> str:

@@ -32,6 +32,7 @@ BATCH = 32  # texts per forward pass when indexing (sorted by length: little pad
 
 _lock = threading.Lock()
 _loaded: tuple[Any, WordPiece, str] | None = None
+_fingerprint: str | None = None
 
 
 def data_path() -> Any:
@@ -237,9 +238,27 @@ class NumpyMiniLM:
     label = "all-MiniLM-L6-v2, numpy"  # how explanations name the layer (router.py)
     kind = "full"  # the full model's vectors: the router uses the "full" profile
 
-    def __init__(self) -> None:
+    def __init__(self, *, cache: bool = True) -> None:
         self.weights, self.tokenizer, source = _load()
         self.source = source
+        self.cache = cache
+
+    @staticmethod
+    def fingerprint() -> str:
+        """Names the weights file's content (a re-export gets a cache of its own)."""
+        global _fingerprint
+        if _fingerprint is None:
+            import hashlib
+            with data_path().open("rb") as fh:
+                _fingerprint = hashlib.sha1(fh.read()).hexdigest()[:16]
+        return _fingerprint
 
     def encode(self, texts: Sequence[str]) -> Any:
-        return encode_with(self.weights, self.tokenizer, list(texts))
+        """Unit vectors of `texts`. Several texts (an index build) go through the on-disk
+        vector cache (vector_cache.py): a server restart embeds only what changed."""
+        texts = list(texts)
+        if not self.cache or len(texts) < 2:
+            return encode_with(self.weights, self.tokenizer, texts)
+        from switchyard.routing.vector_cache import encode_cached
+        return encode_cached(texts, lambda batch: encode_with(self.weights, self.tokenizer, batch),
+                             f"minilm-l6-{self.fingerprint()}")
