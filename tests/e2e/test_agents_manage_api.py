@@ -4,6 +4,9 @@ path safety), uninstall, switch, validate-name, custom create, and the admin sco
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 import yaml
 
@@ -240,3 +243,28 @@ def test_an_agent_installed_while_serving_is_served_over_mcp(setup, tmp_path):
         failed, _ = _chat_over_mcp(f"{live.url}/agents/extra/mcp", "and again")
         assert not failed
         assert "You are extra, again." in fake.requests[-1]["json"]["messages"][0]["content"]
+
+
+def test_the_router_is_built_at_start_and_again_after_an_install(setup, tmp_path):
+    """No `auto` message waits for the index: it is built in the background when the server
+    starts, and rebuilt (with the new agent) when one is installed."""
+    live, folder, _, fake = setup
+    routing = live.app.state.host.routing
+
+    def built() -> Any:
+        deadline = time.monotonic() + 30
+        while routing._router is None:
+            assert time.monotonic() < deadline, "the router was not built in the background"
+            time.sleep(0.05)
+        return routing._router
+    assert set(built().agents) == {"support", "billing"}
+    (folder / "extra").mkdir()
+    (folder / "extra" / "extra.yml").write_text(
+        "agentCard: {name: Extra, description: Tax returns and tax deadlines}\n" + llm_block(fake)
+        + f"\nstorage: {{database: {{type: sqlite, path: '{tmp_path / 'extra.db'}'}}}}\n")
+    with live.client() as c:
+        assert c.post("/api/agents/install", json={"id": "extra"}).status_code == 201
+    assert set(built().agents) == {"support", "billing", "extra"}
+    with live.client() as c:
+        routed = c.post("/api/message-sync", json={"content": "when is my tax return due?", "agentId": "auto"})
+    assert routed.status_code == 200 and routed.json()["agentId"] == "extra"

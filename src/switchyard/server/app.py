@@ -90,7 +90,12 @@ def create_app(host: AgentHost, *, settings: ServerSettings | None = None, shutd
     app.state.shutdown_hooks = []
     app.state.after_stop_hooks = []
     prepare_routes(app)
-    routing_state(host, settings.router)
+    routing = routing_state(host, settings.router)
+
+    async def warm_router() -> None:
+        routing.warm()
+    app.state.startup_hooks.append(warm_router)
+    app.state.shutdown_hooks.append(routing.stop_warming)
     install_error_handlers(app)
 
     # Every module of server/api with a `routes` group, in the groups' own order.

@@ -37,6 +37,8 @@ class RoutingState:
         self.llm_margin = llm_margin
         self._router: Any = None
         self._lock = asyncio.Lock()
+        self._generation = 0     # bumped when the hosted agents change: a build of before is stale
+        self._warming: asyncio.Task[None] | None = None
         self.session_agents: OrderedDict[str, str] = OrderedDict()
 
     async def router(self) -> Any:
@@ -45,8 +47,41 @@ class RoutingState:
                 if self._router is None:
                     # The LLM client is made here, on the event loop; the index (which may
                     # embed every routing example) is built in a thread.
-                    self._router = await asyncio.to_thread(self._build, _router_llm(self.host.default))
+                    generation = self._generation
+                    built = await asyncio.to_thread(self._build, _router_llm(self.host.default))
+                    if generation != self._generation:   # the agents changed meanwhile
+                        return built
+                    self._router = built
         return self._router
+
+    def warm(self) -> None:
+        """Build the router in the background, so that the first `auto` message does not wait
+        for the index (the sentence model embeds every agent's texts: seconds for a few
+        hundred texts the first time, vector_cache.py keeps them for the next start). At
+        start and whenever the hosted agents change; not for a single agent or with the
+        semantic layer off (building is then instant)."""
+        if len(self.host.agents) < 2 or self.semantic == "off":
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return   # no event loop (a host changed outside a server): built on first use
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
+        self._warming = loop.create_task(self._warm(), name="router-warm-up")
+
+    async def _warm(self) -> None:
+        try:
+            await self.router()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the first `auto` message reports it
+            log.warning("the router could not be built ahead of use: %s", exc)
+
+    async def stop_warming(self) -> None:
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
 
     def _build(self, llm: Any) -> Any:
         from switchyard.routing import Router
@@ -74,8 +109,10 @@ class RoutingState:
         """The hosted agents changed (installed, uninstalled, reloaded): build it anew on next
         use, and forget sessions routed to an agent no longer served."""
         self._router = None
+        self._generation += 1
         for session_id in [s for s, a in self.session_agents.items() if a not in self.host.agents]:
             del self.session_agents[session_id]
+        self.warm()
 
     def remember(self, session_id: str, agent_id: str) -> None:
         self.session_agents[session_id] = agent_id
