@@ -103,7 +103,7 @@ def run_set(name: str, full, errors: bool) -> list[tuple[str, dict[str, float]]]
                ("static embeddings (round 6 default; fallback)", dict(semantic="static")),
                ("lexical only", dict(semantic=False))]
     if full is not None:
-        configs.insert(1, ("[semantic] (MiniLM, sentence-transformers)", dict(embedder=full)))
+        configs.insert(1, (f"[semantic] ({full.name}, sentence-transformers)", dict(embedder=full)))
     for label, kw in configs:
         router = Router(agents, fallback=fb, **kw)
         decisions = [router.route_sync(m["text"]) for m in msgs]
