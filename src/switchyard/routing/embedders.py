@@ -1,8 +1,8 @@
 """Which embeddings the router's semantic layer uses, and how explanations name them.
 
 In order of preference: the sentence-transformers model directory named by
-SWITCHYARD_ROUTER_MODEL (semantic.py; [semantic] extra), when set; all-MiniLM-L6-v2 run in numpy from the weights shipped in the package
-(minilm.py); the same model through sentence-transformers when the shipped weights are missing
+SWITCHYARD_ROUTER_MODEL (semantic.py; [semantic] extra), when set; all-MiniLM-L6-v2 run in
+numpy from the weights shipped in the package (minilm.py); the same model through sentence-transformers when the shipped weights are missing
 and the [semantic] extra is installed (semantic.py); the static token embeddings distilled
 from it (static.py); none. The numpy encoder comes first because its vectors are the torch
 model's (cosine >= 0.996 on 1,349 texts), it loads in a fraction of the time and needs no
@@ -29,8 +29,8 @@ def resolve_embedder(semantic: Any) -> tuple[Any, str, str | None]:
     minilm_reason = minilm.unavailable_reason()
     if semantic != "static":
         # A model the user named (SWITCHYARD_ROUTER_MODEL, through sentence-transformers) comes
-        # first, and cannot be used is an error even with "auto": quietly routing with another
-        # model would hide a typo.
+        # first; one that cannot be used is an error even with "auto": quietly routing with
+        # another model would hide a typo.
         if semantic_mod.configured_model() is not None:
             return _torch_model(semantic_mod, required=True), "full", None
         if minilm_reason is None:

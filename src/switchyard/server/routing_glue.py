@@ -42,17 +42,19 @@ class RoutingState:
         self.session_agents: OrderedDict[str, str] = OrderedDict()
 
     async def router(self) -> Any:
-        if self._router is None:
+        while True:
+            router = self._router
+            if router is not None:
+                return router
             async with self._lock:
                 if self._router is None:
                     # The LLM client is made here, on the event loop; the index (which may
-                    # embed every routing example) is built in a thread.
+                    # embed every routing example) is built in a thread. A build that the
+                    # hosted agents changed under is thrown away and made again.
                     generation = self._generation
                     built = await asyncio.to_thread(self._build, _router_llm(self.host.default))
-                    if generation != self._generation:   # the agents changed meanwhile
-                        return built
-                    self._router = built
-        return self._router
+                    if generation == self._generation:
+                        self._router = built
 
     def warm(self) -> None:
         """Build the router in the background, so that the first `auto` message does not wait
