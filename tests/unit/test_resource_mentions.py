@@ -57,7 +57,8 @@ class Catalog:
     async def list(self):
         return [{"uri": uri, "name": uri.rsplit("/", 1)[-1]} for uri in self.contents]
 
-    async def read(self, uri):
+    async def read(self, uri, *, listed=False):
+        assert listed, "a mention resolves to a listed resource: read without listing again"
         item = self.contents[uri]
         if isinstance(item, Exception):
             raise item

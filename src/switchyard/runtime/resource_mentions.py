@@ -150,7 +150,7 @@ async def expand_mentions(resources: AgentResources, content: Any, media_types: 
             missed.append(mention.original)
             continue
         try:
-            read = await resources.read(mention.uri)
+            read = await resources.read(mention.uri, listed=True)   # resolved from the listing above
         except Exception as exc:  # noqa: BLE001 - refused, gone, a server down: this mention stays as typed
             level = logging.WARNING if isinstance(exc, (SwitchyardError, OSError)) else logging.ERROR
             log.log(level, "resource mention %s: %s could not be read: %s", mention.original, mention.uri, exc)

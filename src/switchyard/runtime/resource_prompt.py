@@ -48,7 +48,7 @@ async def _one(catalog: AgentResources, entry: dict[str, Any]) -> str:
     uri = entry["uri"]
     attributes = f'uri="{html.escape(uri)}" name="{html.escape(entry.get("name") or uri)}"'
     try:
-        text = _text_of(uri, await catalog.read(uri))
+        text = _text_of(uri, await catalog.read(uri, listed=True))   # from catalog.list()
     except Exception as exc:  # noqa: BLE001 - one unreadable resource must not fail the turn
         log.warning("system prompt: resource %s could not be read: %s", uri, exc)
         text = f"Error loading resource: {str(exc)[:200]}"

@@ -190,8 +190,10 @@ class AgentResources:
             raise not_found(uri)
         return connection, inner
 
-    async def read(self, uri: str) -> dict[str, Any]:
-        """{contents: [{uri, mimeType?, text?, blob?}], _meta?}, as MCP's ReadResourceResult."""
+    async def read(self, uri: str, *, listed: bool = False) -> dict[str, Any]:
+        """{contents: [{uri, mimeType?, text?, blob?}], _meta?}, as MCP's ReadResourceResult.
+        `listed`: the caller took `uri` from this agent's `list()` just now, so an MCP server is
+        not asked for its listing again to check it (once per resource otherwise)."""
         if uri.startswith(BLOB_SCHEME):
             blob = await self.agent.store.prompts.blob(self.agent.id, uri)
             if blob is None:
@@ -203,7 +205,11 @@ class AgentResources:
             return await asyncio.to_thread(self._read_file, uri)
         if not uri.startswith(MCP_SCHEME):
             raise not_found(uri)
-        connection, inner = await self._listed(uri)
+        if listed:
+            server, inner = split_mcp_uri(uri)
+            connection = self._server(server, uri)
+        else:
+            connection, inner = await self._listed(uri)
         contents = await connection.read_resource(inner)
         return {"contents": [{k: c[k] for k in _CONTENT_FIELDS if k in c} for c in contents]}
 
