@@ -67,7 +67,8 @@ class Router:
         """`agents`: the configs to route among. `fallback`: the id of the agent that takes
         what fits none. `semantic`: "auto" uses all-MiniLM-L6-v2 (numpy, shipped; else the
         [semantic] extra's), else the shipped static embeddings; True requires the full model;
-        "static" forces the static embeddings; False turns the layer off (embedders.py). `llm`: consulted below `threshold` (async `route` only).
+        "static" forces the static embeddings; False turns the layer off (embedders.py).
+        `llm`: consulted below `threshold` (async `route` only).
         `layers`: a subset of rules/lexical/semantic (the bench measures layers alone).
         `sources`: agentId -> file path, to name files in config errors.
         `fallback`: None finds one (profiles.resolve_fallback); `fallback_bonus`: added to the
